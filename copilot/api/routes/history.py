@@ -1,0 +1,97 @@
+"""Members, history batches, file imports and jobs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, status
+
+from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
+from copilot.api.routes import PROBLEMS
+from copilot.api.schemas import HistoryBatch, IngestOut, JobOut, MemberOut, MemberPage, MemberPatch
+from copilot.errors import InvalidInput, NotFound, PayloadTooLarge
+
+router = APIRouter(prefix="/v1", tags=["history"], responses=PROBLEMS)
+ImportFormat = Literal["auto", "jsonl", "slack", "discord", "stackexchange", "markdown"]
+
+
+def _member_out(row: object) -> MemberOut:
+    return MemberOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/brands/{brand}/members", response_model=MemberPage, operation_id="listMembers")
+def list_members(brand: ReadBrand, copilot: CopilotDep,
+                 role: Literal["member", "staff", "bot"] | None = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> MemberPage:
+    """Members, paginated."""
+    rows, total = copilot.store.list_members(brand, role=role, limit=limit, offset=offset)
+    return MemberPage(items=[_member_out(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="getMember")
+def get_member(brand: ReadBrand, member_id: int, copilot: CopilotDep) -> MemberOut:
+    """One member."""
+    return _member_out(copilot.store.get_member(brand, member_id))
+
+
+@router.patch("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="updateMember")
+def update_member(brand: AdminBrand, member_id: int, body: MemberPatch, copilot: CopilotDep) -> MemberOut:
+    """Set a member's role and/or consent (kept across re-imports)."""
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give role, consent_spotlight or consent_analytics", field="body")
+    return _member_out(copilot.store.update_member(brand, member_id, changes))
+
+
+@router.post("/brands/{brand}/history/batch", response_model=IngestOut, operation_id="upsertHistory")
+def upsert_history(brand: AdminBrand, body: HistoryBatch, copilot: CopilotDep) -> IngestOut:
+    """Idempotent upsert of up to 1,000 members and 1,000 messages, keyed by (source, source_id).
+    The batch is validated whole: one invalid item rejects it (422 naming the item) and nothing is written."""
+    report = copilot.ingestor.ingest(brand, [*body.members, *body.messages])
+    return IngestOut(**report.as_dict())
+
+
+@router.post("/brands/{brand}/imports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut,
+             operation_id="createImport",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                 "schema": {"type": "string", "format": "binary"}}}}})
+async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep,
+                        format: ImportFormat = "auto",
+                        filename: Annotated[str, Query(max_length=200, pattern=r"^[\w.\- ]+$")] = "upload") -> JobOut:
+    """Upload a file (Slack export zip, Discord JSON, Stack Exchange dump, JSONL, Markdown) as the raw body;
+    it is imported by a background job whose progress `GET /v1/jobs/{id}` reports."""
+    limit = copilot.settings.max_import_bytes
+    uploads = copilot.settings.data_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    path = uploads / f"{uuid.uuid4().hex}-{filename}"
+    size = 0
+    with path.open("wb") as fh:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                fh.close()
+                path.unlink(missing_ok=True)
+                raise PayloadTooLarge(f"import is larger than {limit} bytes", field="body")
+            fh.write(chunk)
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise InvalidInput("the request body is empty; send the file as the raw body", field="body")
+    job = copilot.store.create_job(brand, kind="import", fmt=format, file_path=str(path), file_name=filename)
+    copilot.jobs.submit(job.id)
+    return _job_out(job)
+
+
+def _job_out(job: object) -> JobOut:
+    data = {k: getattr(job, k) for k in JobOut.model_fields if k != "brand"}
+    return JobOut(brand=job.brand_id, **data)  # type: ignore[attr-defined]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, operation_id="getJob")
+def get_job(job_id: str, principal: PrincipalDep, copilot: CopilotDep) -> JobOut:
+    """An import job's status and progress."""
+    job = copilot.store.get_job(job_id)
+    if job is None or not (principal.is_admin or principal.brand == job.brand_id):
+        raise NotFound(f"job '{job_id}' not found")
+    return _job_out(job)

@@ -1,0 +1,158 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from copilot.types import Charter, Consent, MemberRecord, MessageRecord, Role, Scope, Slug
+
+MAX_BATCH = 1000
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BrandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Slug = Field(description="lower-case slug, 3-40 characters")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    language: Literal["fr", "en"] = "fr"
+
+
+class BrandOut(BaseModel):
+    id: str
+    name: str
+    language: str
+    created_at: datetime
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="who uses the key; recorded in review history")
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
+
+
+class KeyOut(BaseModel):
+    id: str
+    actor: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the secret, shown once")
+
+
+class CharterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: Annotated[str, StringConstraints(min_length=1, max_length=500_000)]
+    format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
+
+
+class CharterVersionOut(BaseModel):
+    version: int
+    source_format: str
+    created_at: datetime
+    digest: str
+
+
+class CharterOut(CharterVersionOut):
+    created: bool = Field(default=False, description="false when the same content was already the latest version")
+    charter: Charter
+
+
+class MemberOut(BaseModel):
+    id: int
+    source: str
+    source_id: str
+    name: str
+    role: Role
+    consent_spotlight: Consent
+    consent_analytics: Consent
+    joined_at: datetime | None = None
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MemberPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    consent_spotlight: Consent | None = None
+    consent_analytics: Consent | None = None
+
+
+class HistoryBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    members: list[MemberRecord] = Field(default_factory=list, max_length=MAX_BATCH)
+    messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
+
+
+class IngestOut(BaseModel):
+    members: dict[str, int]
+    messages: dict[str, int]
+    embedded: int
+    errors: list[dict[str, str]]
+    error_count: int
+
+
+class JobOut(BaseModel):
+    id: str
+    brand: str
+    kind: str
+    format: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    file_name: str | None = None
+    total: int | None = None
+    processed: int
+    counts: dict[str, Any]
+    errors: list[dict[str, Any]]
+    error_count: int
+    detail: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchHit(BaseModel):
+    id: str = Field(description="the message's id in its source (a passage id for charter results)")
+    source: str
+    kind: str
+    channel: str | None = None
+    author: str | None = None
+    author_name: str | None = None
+    created_at: datetime
+    title: str | None = None
+    snippet: str
+    permalink: str | None = None
+    score: float
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    results: list[SearchHit]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

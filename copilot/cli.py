@@ -1,0 +1,193 @@
+"""Command line: serve, demo, ingest, search, charter parse, eval, keys, openapi."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from copilot.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Community manager copilot.")
+charter_app = typer.Typer(no_args_is_help=True, help="Charter tools.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print JSON metrics.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+app.add_typer(charter_app, name="charter")
+app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from copilot.runtime import Copilot
+
+    return Copilot(get_settings())
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(with_sample: bool = typer.Option(False, help="load the sample brand in knowledge/ first"),
+          host: Optional[str] = None, port: Optional[int] = None) -> None:
+    """Run the API (uvicorn)."""
+    import uvicorn
+
+    from copilot.api.app import create_app
+    from copilot.sample import SAMPLE_BRAND, load_sample
+
+    settings = get_settings()
+    runtime = _runtime()
+    if with_sample:
+        summary = load_sample(runtime)
+        typer.echo(f"sample brand '{SAMPLE_BRAND}' loaded: {json.dumps(summary['messages'])}")
+    h, p = host or settings.host, port or settings.port
+    key = settings.admin_key.get_secret_value() if settings.env == "dev" else "$COPILOT_ADMIN_KEY"
+    base = f"http://{h}:{p}"
+    typer.echo("\nTry:\n"
+               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/search?q=chaîne+qui+saute'\n"
+               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/charter'\n"
+               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/members?role=staff'\n")
+    uvicorn.run(create_app(settings, copilot=runtime), host=h, port=p, log_level="info")
+
+
+@app.command()
+def demo() -> None:
+    """A short tour of the sample brand."""
+    from copilot.sample import SAMPLE_BRAND, load_sample
+
+    runtime = _runtime()
+    summary = load_sample(runtime)
+    charter = runtime.charter(SAMPLE_BRAND)
+    typer.echo(f"# {charter.title} — {SAMPLE_BRAND}")
+    typer.echo(f"history: {runtime.store.count_messages(SAMPLE_BRAND)} messages "
+               f"(this load: {json.dumps(summary['messages'])})")
+    typer.echo(f"values: {', '.join(v.text for v in charter.values)}")
+    typer.echo(f"rituals: {', '.join(f'{r.name} ({r.cadence})' for r in charter.rituals)}")
+    typer.echo(f"promotion: at most {charter.promotion_policy.max_promotional_share} of brand posts\n")
+    for query in ("chaîne qui saute", "tubeless puncture", "bienvenue nouveaux membres"):
+        typer.echo(f"search: {query}")
+        for hit in runtime.retriever.search(SAMPLE_BRAND, query, limit=3):
+            typer.echo(f"  [{hit.kind}] {hit.id} {hit.author_name or ''}: {hit.snippet[:110]}")
+    typer.echo("\n(drafts, spotlight, drift and vitality arrive with their issues)")
+    runtime.close()
+
+
+@app.command()
+def ingest(files: list[Path] = typer.Argument(..., exists=True, help="files to import, in order"),
+           brand: str = typer.Option(..., "--brand", "-b"),
+           format: Optional[str] = typer.Option(None, "--format", "-f",
+                                                help="jsonl, slack, discord, stackexchange, markdown (detected when omitted)"),
+           create: bool = typer.Option(False, help="create the brand if it does not exist")) -> None:
+    """Import history files into a brand, with a progress bar."""
+    from copilot.errors import CopilotError
+
+    runtime = _runtime()
+    if create and runtime.store.find_brand(brand) is None:
+        runtime.store.create_brand(brand, brand, "fr")
+    totals: dict[str, object] = {}
+    for path in files:
+        with typer.progressbar(length=0, label=path.name, show_pos=True) as bar:
+            last = [0]
+
+            def progress(n: int) -> None:
+                bar.update(n - last[0])
+                last[0] = n
+
+            try:
+                report = runtime.ingest_file(brand, path, format, progress=progress)
+            except CopilotError as exc:
+                _fail(f"{path}: {exc.detail}")
+        totals[path.name] = report.as_dict()
+    typer.echo(json.dumps(totals, indent=2, ensure_ascii=False))
+    runtime.close()
+
+
+@app.command()
+def search(query: str, brand: str = typer.Option(..., "--brand", "-b"), limit: int = 10,
+           mode: str = typer.Option("hybrid", help="hybrid, lexical or dense"),
+           kind: Optional[str] = None, channel: Optional[str] = None, author: Optional[str] = None,
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Hybrid search in a brand's history and charter."""
+    from copilot.errors import CopilotError
+
+    runtime = _runtime()
+    try:
+        hits = runtime.retriever.search(brand, query, limit=limit, mode=mode,  # type: ignore[arg-type]
+                                        filters={"kind": kind, "channel": channel, "author": author})
+    except CopilotError as exc:
+        _fail(exc.detail)
+    if as_json:
+        typer.echo(json.dumps([{"id": h.id, "source": h.source, "kind": h.kind, "score": h.score,
+                                "snippet": h.snippet} for h in hits], indent=2, ensure_ascii=False))
+    else:
+        for h in hits:
+            typer.echo(f"{h.score:.4f}  [{h.kind}] {h.id}  {h.snippet[:120]}")
+    runtime.close()
+
+
+@charter_app.command("parse")
+def charter_parse(file: Path = typer.Argument(..., exists=True, dir_okay=False),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Parse a charter and print what was understood (and what was not)."""
+    from copilot.errors import CopilotError
+    from copilot.ingest.charter import parse_charter
+
+    try:
+        charter = parse_charter(file.read_bytes().decode("utf-8"), filename=file.name)
+    except UnicodeDecodeError as exc:
+        _fail(f"{file} is not UTF-8 text: {exc}")
+    except CopilotError as exc:
+        _fail(f"{file}: {exc.detail}" + (f" (field: {exc.field})" if exc.field else ""))
+    if as_json:
+        typer.echo(charter.model_dump_json(indent=2))
+        return
+    typer.echo(f"{charter.title or file.name}: languages={charter.languages} register={charter.register}")
+    for label, items in (("vision", charter.vision), ("values", charter.values), ("tone", charter.tone)):
+        typer.echo(f"{label}: {len(items)}")
+    typer.echo(f"preferred terms: {len(charter.preferred_terms)}, banned: {len(charter.banned_terms)}, "
+               f"rituals: {len(charter.rituals)}, promotion share: {charter.promotion_policy.max_promotional_share}")
+    for u in charter.unparsed:
+        typer.echo(f"not understood: {u.section} — {u.reason}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
+                   brand: str = typer.Option(..., "--brand", "-b"),
+                   mode: str = typer.Option("hybrid", help="hybrid, lexical, dense or all"),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+    """Recall@5 and MRR of labelled queries against a loaded brand."""
+    from copilot.evals import evaluate_retrieval, read_queries
+
+    runtime = _runtime()
+    queries = read_queries(data)
+    modes = ["lexical", "dense", "hybrid"] if mode == "all" else [mode]
+    results = {m: evaluate_retrieval(runtime.retriever, brand, queries, mode=m) for m in modes}
+    out = results[modes[0]] if len(modes) == 1 else {"by_mode": results, **results["hybrid"]}
+    typer.echo(json.dumps(out, indent=2 if not as_json else None))
+    runtime.close()
+
+
+@keys_app.command("create")
+def keys_create(brand: str = typer.Option(..., "--brand", "-b"), actor: str = typer.Option(...),
+                scope: list[str] = typer.Option(["read"], help="read, draft, review, admin")) -> None:
+    """Create an API key for a brand and print it once."""
+    bad = sorted(set(scope) - {"read", "draft", "review", "admin"})
+    if bad:
+        _fail(f"unknown scope(s): {', '.join(bad)}")
+    runtime = _runtime()
+    runtime.store.get_brand(brand)
+    _, secret = runtime.store.create_key(brand, actor, scope)
+    typer.echo(secret)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI contract as YAML (what openapi.yaml must equal)."""
+    from copilot.contract import openapi_yaml
+
+    sys.stdout.write(openapi_yaml())

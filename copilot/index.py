@@ -1,0 +1,105 @@
+"""Vector index: one Chroma collection per brand (the only module that imports chromadb).
+
+Embedded `PersistentClient` in the data dir by default, `HttpClient` when a Chroma URL is configured.
+Vectors always come from our own embedder: Chroma's default embedder would download a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from copilot.errors import ServiceUnavailable
+
+
+class VectorIndex(Protocol):
+    """What retrieval and ingestion need from a vector store."""
+
+    def upsert(self, brand: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None: ...
+    def delete(self, brand: str, ids: Sequence[str]) -> None: ...
+    def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]: ...
+    def count(self, brand: str) -> int: ...
+    def ping(self) -> None: ...
+
+
+def _where(filters: dict[str, Any]) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = [{k: filters[k]} for k in ("kind", "channel", "author") if filters.get(k)]
+    if filters.get("since") is not None:
+        clauses.append({"created": {"$gte": float(filters["since"])}})
+    if filters.get("until") is not None:
+        clauses.append({"created": {"$lte": float(filters["until"])}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class ChromaIndex:
+    """Chroma-backed vector index; collections are named per brand and per embedder."""
+
+    def __init__(self, *, path: Path | None = None, url: str | None = None, embedder_name: str = "default"):
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url)
+            self.client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000,
+                                              ssl=parsed.scheme == "https", settings=settings)
+        else:
+            assert path is not None, "a path or a url is required"
+            path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+        # Different embedders produce incompatible vectors: never mix them in one collection.
+        self.suffix = hashlib.sha1(embedder_name.encode()).hexdigest()[:8]
+        self._collections: dict[str, Any] = {}
+
+    def _collection(self, brand: str) -> Any:
+        col = self._collections.get(brand)
+        if col is None:
+            try:
+                col = self.client.get_or_create_collection(
+                    f"cp-{brand}-{self.suffix}", embedding_function=None, metadata={"hnsw:space": "cosine"})
+            except Exception as exc:  # chromadb raises many transport errors
+                raise ServiceUnavailable(f"vector index unavailable: {type(exc).__name__}") from exc
+            self._collections[brand] = col
+        return col
+
+    def upsert(self, brand: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace vectors with their filterable metadata."""
+        if len(ids):
+            clean = [{k: v for k, v in m.items() if v is not None} for m in metadatas]
+            self._collection(brand).upsert(ids=list(ids), embeddings=vectors, metadatas=clean)
+
+    def delete(self, brand: str, ids: Sequence[str]) -> None:
+        """Remove vectors by id (missing ids are ignored)."""
+        if ids:
+            self._collection(brand).delete(ids=list(ids))
+
+    def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
+        """Nearest (id, cosine similarity) pairs among vectors passing the filters."""
+        col = self._collection(brand)
+        res = col.query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=_where(filters),
+                        include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+    def count(self, brand: str) -> int:
+        """Number of vectors of a brand."""
+        return int(self._collection(brand).count())
+
+    def ping(self) -> None:
+        """Raise ServiceUnavailable when Chroma does not answer."""
+        try:
+            self.client.heartbeat()
+        except Exception as exc:
+            raise ServiceUnavailable(f"vector index unavailable: {type(exc).__name__}") from exc
+
+    def drop_brand(self, brand: str) -> None:
+        """Delete a brand's collection."""
+        self._collections.pop(brand, None)
+        try:
+            self.client.delete_collection(f"cp-{brand}-{self.suffix}")
+        except Exception:  # already absent
+            pass

@@ -1,0 +1,59 @@
+"""Discord channel export in DiscordChatExporter's JSON format (`guild`, `channel`, `messages[]`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import ValidationError
+
+from copilot.errors import ImportFormatInvalid
+from copilot.ingest import Item
+from copilot.ingest.native import describe
+from copilot.types import MemberRecord, MessageRecord, RecordError
+
+CONVERSATION_TYPES = {"Default", "Reply", "ThreadStarterMessage", None}
+
+
+def parse_export(path: Path) -> Iterator[Item]:
+    """Records of one exported channel."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportFormatInvalid(f"'{path.name}' is not a DiscordChatExporter JSON file: {exc}", field="file") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
+        raise ImportFormatInvalid(f"'{path.name}' has no 'messages' list", field="file")
+    channel = (doc.get("channel") or {}).get("name") or path.stem
+    seen_authors: set[str] = set()
+    for i, m in enumerate(doc["messages"]):
+        where = f"{path.name}:messages[{i}]"
+        try:
+            if m.get("type") not in CONVERSATION_TYPES:
+                continue
+            author = m.get("author") or {}
+            aid = str(author["id"]) if author.get("id") is not None else None
+            if aid and aid not in seen_authors:
+                seen_authors.add(aid)
+                yield MemberRecord(source="discord", source_id=aid,
+                                   name=(author.get("nickname") or author.get("name") or "")[:200],
+                                   role="bot" if author.get("isBot") else "member")
+            yield _message(m, channel, aid)
+        except ValidationError as exc:
+            yield RecordError(location=where, message=describe(exc))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            yield RecordError(location=where, message=f"invalid message: {exc}")
+
+
+def _message(m: dict[str, Any], channel: str, author: str | None) -> MessageRecord:
+    ref = (m.get("reference") or {}).get("messageId")
+    reactions = {((r.get("emoji") or {}).get("name") or "?"): int(r.get("count", 0)) for r in m.get("reactions", [])}
+    text = m.get("content") or ""
+    if not text and m.get("attachments"):
+        text = " ".join(a.get("fileName", "") for a in m["attachments"])
+    return MessageRecord(
+        source="discord", source_id=str(m["id"]), channel=channel, author=author,
+        author_name=((m.get("author") or {}).get("nickname") or (m.get("author") or {}).get("name")),
+        created_at=m["timestamp"], text=text, reply_to=str(ref) if ref else None,
+        thread=str(ref) if ref else str(m["id"]), reactions=reactions, kind="comment" if ref else "post",
+    )

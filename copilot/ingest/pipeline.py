@@ -1,0 +1,118 @@
+"""The ingestion pipeline: normalised records -> SQL store -> dense and lexical indexes.
+
+Order per batch: members, then messages (one transaction), then embeddings of the messages whose content
+hash differs from what is indexed, then the Chroma upsert, then `indexed_hash` is recorded. A crash between
+steps leaves `indexed_hash` stale, so the next run re-embeds exactly what is missing: restarts are safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from copilot.embed import Embedder
+from copilot.index import VectorIndex
+from copilot.store import Store, UpsertResult
+from copilot.types import MemberRecord, MessageRecord, RecordError, content_hash
+
+MAX_EMBED_CHARS = 2000
+MAX_REPORTED_ERRORS = 100
+
+
+@dataclass
+class IngestReport:
+    """Counts of what an ingestion did, and the first errors with their locations."""
+
+    members: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0})
+    messages: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0})
+    embedded: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    error_count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {"members": self.members, "messages": self.messages, "embedded": self.embedded,
+                "errors": self.errors, "error_count": self.error_count}
+
+
+def embed_text(doc: dict[str, Any]) -> str:
+    """What gets embedded for a message: its title and text, capped (the model truncates anyway)."""
+    return "\n".join(filter(None, [doc.get("title"), doc["text"]]))[:MAX_EMBED_CHARS]
+
+
+def digest(rec: MessageRecord) -> str:
+    """Content hash over every field stored in the vector index."""
+    return content_hash(rec.title, rec.text, rec.kind, rec.channel, rec.author, rec.created_at.isoformat(), rec.source)
+
+
+class Ingestor:
+    """Writes records for one brand into the store and both indexes."""
+
+    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, *, batch_size: int = 512):
+        self.store, self.index, self.embedder, self.batch_size = store, index, embedder, batch_size
+
+    def ingest(self, brand: str, items: Iterable[MemberRecord | MessageRecord | RecordError], *,
+               progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Ingest everything; `progress` is called with the number of records handled so far."""
+        report = IngestReport()
+        batch: list[MemberRecord | MessageRecord] = []
+        done = 0
+        for item in items:
+            if isinstance(item, RecordError):
+                report.error_count += 1
+                if len(report.errors) < MAX_REPORTED_ERRORS:
+                    report.errors.append(item.model_dump())
+                continue
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                done += self._flush(brand, batch, report)
+                batch = []
+                if progress:
+                    progress(done)
+        if batch:
+            done += self._flush(brand, batch, report)
+            if progress:
+                progress(done)
+        changed = report.embedded or report.messages["deleted"] or report.messages["updated"]
+        if changed:
+            self.store.bump_revision(brand)
+        return report
+
+    def _flush(self, brand: str, batch: Sequence[MemberRecord | MessageRecord], report: IngestReport) -> int:
+        members = [r for r in batch if isinstance(r, MemberRecord)]
+        messages = [r for r in batch if isinstance(r, MessageRecord)]
+        members += _implied_authors(messages, {(m.source, m.source_id) for m in members})
+        if members:
+            _count(report.members, self.store.upsert_members(brand, members))
+        if messages:
+            self.store.upsert_channels(brand, {(m.source, m.channel) for m in messages if m.channel})
+            result = self.store.upsert_messages(brand, messages, [digest(m) for m in messages])
+            _count(report.messages, result)
+            self.index.delete(brand, result.to_unindex)
+            report.embedded += self.index_documents(brand, result.to_index)
+        return len(batch)
+
+    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]]) -> int:
+        """Embed and upsert documents into the vector index, then record their hashes as indexed."""
+        if not docs:
+            return 0
+        vectors = self.embedder.embed([embed_text(d) for d in docs])
+        metadatas = [{"kind": d["kind"], "channel": d["channel"], "author": d["author"], "source": d["source"],
+                      "created": d["created_at"].timestamp()} for d in docs]
+        self.index.upsert(brand, [d["uid"] for d in docs], vectors, metadatas)
+        self.store.mark_indexed(brand, [(d["uid"], d["hash"]) for d in docs])
+        return len(docs)
+
+
+def _implied_authors(messages: Sequence[MessageRecord], known: set[tuple[str, str]]) -> list[MemberRecord]:
+    seen: dict[tuple[str, str], MemberRecord] = {}
+    for m in messages:
+        key = (m.source, m.author or "")
+        if m.author and key not in known and key not in seen:
+            seen[key] = MemberRecord(source=m.source, source_id=m.author, name=(m.author_name or "")[:200])
+    return list(seen.values())
+
+
+def _count(target: dict[str, int], result: UpsertResult) -> None:
+    for key in target:
+        target[key] += getattr(result, key)

@@ -1,0 +1,103 @@
+"""Slack workspace export (zip): users.json, channels.json and one folder of daily JSON files per channel.
+
+Threads come from `thread_ts`, reactions from `reactions[].count`, bots from `bot_id`/`subtype: bot_message`
+and users' `is_bot`. Join/leave and other system subtypes are skipped (they are not conversation).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import ValidationError
+
+from copilot.ingest import Item
+from copilot.ingest.native import describe
+from copilot.ingest.safezip import SafeZip
+from copilot.types import MemberRecord, MessageRecord, RecordError
+
+SKIP_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
+                 "channel_archive", "pinned_item", "group_join", "group_leave"}
+
+
+def ts_to_datetime(ts: str) -> datetime:
+    """Slack `ts` ("1712345678.000200") to an aware datetime."""
+    return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+
+
+def user_record(u: dict[str, Any]) -> MemberRecord:
+    """A Slack user object as a member."""
+    profile = u.get("profile") or {}
+    name = profile.get("display_name") or u.get("real_name") or profile.get("real_name") or u.get("name") or ""
+    role = "bot" if u.get("is_bot") or u.get("id") == "USLACKBOT" else \
+        ("staff" if u.get("is_admin") or u.get("is_owner") else "member")
+    return MemberRecord(source="slack", source_id=u["id"], name=name[:200], role=role)
+
+
+def message_record(m: dict[str, Any], channel: str) -> MessageRecord:
+    """A Slack message object (from an export or an event) as a message record."""
+    ts = m["ts"]
+    thread_ts = m.get("thread_ts")
+    is_reply = bool(thread_ts and thread_ts != ts)
+    reactions = {r["name"]: int(r.get("count", len(r.get("users", [])))) for r in m.get("reactions", []) if "name" in r}
+    author = m.get("user") or m.get("bot_id")
+    return MessageRecord(
+        source="slack", source_id=f"{channel}/{ts}", channel=channel, author=author,
+        author_name=(m.get("user_profile") or {}).get("display_name") or m.get("username"),
+        created_at=ts_to_datetime(ts), text=m.get("text") or "",
+        reply_to=f"{channel}/{thread_ts}" if is_reply else None,
+        thread=f"{channel}/{thread_ts}" if thread_ts else f"{channel}/{ts}",
+        reactions=reactions, kind="comment" if is_reply else "post",
+    )
+
+
+def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[Item]:
+    """Records of a Slack export archive."""
+    archive = SafeZip(path, max_members=max_members, max_bytes=max_bytes)
+    try:
+        names = archive.names()
+        bots: set[str] = set()
+        if "users.json" in names:
+            for i, u in enumerate(_load(archive, "users.json")):
+                try:
+                    rec = user_record(u)
+                except (ValidationError, KeyError, TypeError) as exc:
+                    yield RecordError(location=f"users.json:[{i}]", message=str(exc)[:300])
+                    continue
+                if rec.role == "bot":
+                    bots.add(rec.source_id)
+                yield rec
+        for name in sorted(n for n in names if n.count("/") == 1 and n.endswith(".json")):
+            channel = name.split("/", 1)[0]
+            try:
+                day = _load(archive, name)
+            except ValueError as exc:
+                yield RecordError(location=name, message=str(exc))
+                continue
+            for i, m in enumerate(day if isinstance(day, list) else []):
+                where = f"{name}:[{i}]"
+                if not isinstance(m, dict) or m.get("subtype") in SKIP_SUBTYPES:
+                    continue
+                try:
+                    rec = message_record(m, channel)
+                except ValidationError as exc:
+                    yield RecordError(location=where, message=describe(exc))
+                    continue
+                except (KeyError, TypeError, ValueError) as exc:
+                    yield RecordError(location=where, message=f"invalid message: {exc}")
+                    continue
+                if (m.get("bot_id") or m.get("subtype") == "bot_message") and rec.author and rec.author not in bots:
+                    bots.add(rec.author)
+                    yield MemberRecord(source="slack", source_id=rec.author, name=m.get("username") or "", role="bot")
+                yield rec
+    finally:
+        archive.close()
+
+
+def _load(archive: SafeZip, name: str) -> Any:
+    try:
+        return json.loads(archive.read(name).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"invalid JSON in {name}: {exc}") from exc

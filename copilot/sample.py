@@ -1,0 +1,20 @@
+"""The sample brand in `knowledge/`: what `make run`, `copilot demo` and the docs' examples use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from copilot.runtime import Copilot
+
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+SAMPLE_BRAND = "roue-libre"
+
+
+def load_sample(copilot: Copilot, *, knowledge: Path = KNOWLEDGE) -> dict[str, object]:
+    """Create the sample brand if needed and (re)load its charter and history; idempotent."""
+    if copilot.store.find_brand(SAMPLE_BRAND) is None:
+        copilot.store.create_brand(SAMPLE_BRAND, "Roue Libre", "fr")
+    charter_path = knowledge / "charter.md"
+    _, _, created = copilot.put_charter(SAMPLE_BRAND, charter_path.read_text(encoding="utf-8"), filename=charter_path.name)
+    report = copilot.ingest_file(SAMPLE_BRAND, knowledge / "history.jsonl", "jsonl")
+    return {"brand": SAMPLE_BRAND, "charter_new_version": created, **report.as_dict()}

@@ -1,0 +1,61 @@
+"""Configuration: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# litellm fetches a price table and uses aiohttp unless told otherwise; set before any import of it.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("DISABLE_AIOHTTP_TRANSPORT", "True")
+
+DEV_ADMIN_KEY = "dev-admin-key"
+PLACEHOLDER_SECRETS = {DEV_ADMIN_KEY, "changeme", "change-me", "secret", ""}
+
+
+class Settings(BaseSettings):
+    """Every knob of the product, read from `COPILOT_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="COPILOT_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path(".copilot-data")
+    database_url: str | None = None
+    chroma_url: str | None = None
+    embedding_model: str | None = Field(default=None, description="litellm embedding model; local ONNX when unset")
+    llm_model: str | None = None
+    admin_key: SecretStr = SecretStr(DEV_ADMIN_KEY)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_body_bytes: int = 2_000_000
+    max_import_bytes: int = 200_000_000
+    max_batch_items: int = 1000
+    max_text_chars: int = 100_000
+    max_zip_members: int = 20_000
+    max_zip_uncompressed_bytes: int = 1_000_000_000
+    embed_batch_size: int = 64
+    embed_max_tokens: int = 256
+    lexical_sync_rebuild_max_docs: int = 20_000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> "Settings":
+        if self.env == "prod" and self.admin_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("COPILOT_ADMIN_KEY must be set to a real secret when COPILOT_ENV=prod")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a WAL SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'copilot.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,74 @@
+"""Engine creation and versioned schema migrations.
+
+Each migration is an idempotent step numbered in order; `schema_version` records what ran, so an existing
+data directory upgrades in place when a newer release opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from copilot.store.models import Base, SchemaVersion
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _create_base(conn: Connection) -> None:
+    Base.metadata.create_all(conn)
+
+
+def _add_message_permalink(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+    if "permalink" not in columns:
+        conn.execute(text("ALTER TABLE messages ADD COLUMN permalink TEXT"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _create_base),
+    (2, _add_message_permalink),
+]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """The schema version recorded in the database (0 for an empty one)."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    versions = conn.execute(select(SchemaVersion.version)).scalars().all()
+    return max(versions, default=0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every pending migration in order, each in its own transaction; return the final version."""
+    with engine.begin() as conn:
+        SchemaVersion.__table__.create(conn, checkfirst=True)
+    for version, step in MIGRATIONS:
+        with engine.begin() as conn:
+            if current_version(conn) >= version:
+                continue
+            step(conn)
+            conn.execute(SchemaVersion.__table__.insert().values(version=version))
+    with engine.connect() as conn:
+        return current_version(conn)

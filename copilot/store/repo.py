@@ -1,0 +1,387 @@
+"""Repositories over the SQL store: brands, keys, charter versions, members, messages, jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from copilot.errors import AlreadyExists, NotFound, ServiceUnavailable
+from copilot.store.db import make_engine, migrate
+from copilot.store.models import ApiKey, Brand, Channel, CharterVersion, Job, Member, Message, now_utc
+from copilot.types import MemberRecord, MessageRecord
+
+MESSAGE_FIELDS = (
+    "channel", "author", "author_name", "created_at", "title", "text", "reply_to", "thread",
+    "reactions", "kind", "is_solution", "lang", "permalink",
+)
+MEMBER_FIELDS = ("name", "role", "consent_spotlight", "consent_analytics", "joined_at")
+
+
+def hash_secret(secret: str) -> str:
+    """Hash of an API key secret (keys are random 256-bit values, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert did, and which rows need (re)indexing or removal from the index."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    to_index: list[dict[str, Any]] = field(default_factory=list)
+    to_unindex: list[str] = field(default_factory=list)
+
+    def add(self, other: "UpsertResult") -> None:
+        """Accumulate another result into this one."""
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+
+def message_uid(source: str, source_id: str) -> str:
+    """The id a message has in the index (unique within a brand)."""
+    return f"{source}:{source_id}"
+
+
+def _indexable(row: Message) -> dict[str, Any]:
+    return {
+        "uid": message_uid(row.source, row.source_id), "id": row.source_id, "source": row.source,
+        "kind": row.kind, "channel": row.channel, "author": row.author, "created_at": row.created_at,
+        "title": row.title, "text": row.text, "lang": row.lang, "hash": row.content_hash,
+    }
+
+
+class Store:
+    """The relational store. Every method runs in its own short transaction."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.schema_version = migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        """A new session (use as a context manager)."""
+        return self._sessions()
+
+    def ping(self) -> None:
+        """Raise ServiceUnavailable when the database cannot answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise ServiceUnavailable("database unavailable") from exc
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ brands
+    def create_brand(self, brand_id: str, name: str, language: str) -> Brand:
+        """Create a brand; AlreadyExists if the id is taken."""
+        with self.session() as s, s.begin():
+            if s.get(Brand, brand_id):
+                raise AlreadyExists(f"brand '{brand_id}' already exists", field="id")
+            brand = Brand(id=brand_id, name=name, language=language)
+            s.add(brand)
+        return brand
+
+    def get_brand(self, brand_id: str) -> Brand:
+        """The brand, or NotFound."""
+        with self.session() as s:
+            brand = s.get(Brand, brand_id)
+        if brand is None:
+            raise NotFound(f"brand '{brand_id}' not found")
+        return brand
+
+    def find_brand(self, brand_id: str) -> Brand | None:
+        """The brand or None."""
+        with self.session() as s:
+            return s.get(Brand, brand_id)
+
+    def list_brands(self) -> list[Brand]:
+        """All brands, by id."""
+        with self.session() as s:
+            return list(s.scalars(select(Brand).order_by(Brand.id)))
+
+    def bump_revision(self, brand_id: str) -> int:
+        """Mark the brand's searchable content as changed; returns the new revision."""
+        with self.session() as s, s.begin():
+            s.execute(update(Brand).where(Brand.id == brand_id).values(index_revision=Brand.index_revision + 1))
+            return int(s.scalar(select(Brand.index_revision).where(Brand.id == brand_id)) or 0)
+
+    # ------------------------------------------------------------ keys
+    def create_key(self, brand_id: str, actor: str, scopes: Sequence[str]) -> tuple[ApiKey, str]:
+        """Create a key; returns the row and the plaintext (shown once, stored hashed)."""
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        row = ApiKey(id=key_id, brand_id=brand_id, actor=actor, scopes=",".join(sorted(set(scopes))),
+                     secret_hash=hash_secret(secret))
+        with self.session() as s, s.begin():
+            s.add(row)
+        return row, f"cpk_{key_id}_{secret}"
+
+    def verify_key(self, token: str) -> ApiKey | None:
+        """The live key matching `token`, compared in constant time; None otherwise."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != "cpk":
+            return None
+        with self.session() as s:
+            row = s.get(ApiKey, parts[1][:32])
+        candidate = row.secret_hash if row else hash_secret("")
+        ok = hmac.compare_digest(candidate, hash_secret(parts[2]))
+        return row if ok and row is not None and row.revoked_at is None else None
+
+    def list_keys(self, brand_id: str) -> list[ApiKey]:
+        """A brand's keys (hashes never leave the store layer in responses)."""
+        with self.session() as s:
+            return list(s.scalars(select(ApiKey).where(ApiKey.brand_id == brand_id).order_by(ApiKey.created_at)))
+
+    def revoke_key(self, brand_id: str, key_id: str) -> ApiKey:
+        """Revoke a key of this brand."""
+        with self.session() as s, s.begin():
+            row = s.get(ApiKey, key_id)
+            if row is None or row.brand_id != brand_id:
+                raise NotFound(f"key '{key_id}' not found")
+            if row.revoked_at is None:
+                row.revoked_at = now_utc()
+        return row
+
+    # ------------------------------------------------------------ charter
+    def add_charter_version(self, brand_id: str, data: dict[str, Any], source_text: str, fmt: str) -> tuple[CharterVersion, bool]:
+        """Store a charter version; the same content as the latest returns it unchanged (created=False)."""
+        digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
+        with self.session() as s, s.begin():
+            latest = s.scalars(select(CharterVersion).where(CharterVersion.brand_id == brand_id)
+                               .order_by(CharterVersion.version.desc()).limit(1)).first()
+            if latest is not None and latest.digest == digest:
+                return latest, False
+            row = CharterVersion(brand_id=brand_id, version=(latest.version + 1) if latest else 1,
+                                 source_format=fmt, source_text=source_text, data=data, digest=digest)
+            s.add(row)
+        return row, True
+
+    def get_charter(self, brand_id: str, version: int | None = None) -> CharterVersion:
+        """The given (or latest) charter version, or NotFound."""
+        with self.session() as s:
+            q = select(CharterVersion).where(CharterVersion.brand_id == brand_id)
+            q = q.where(CharterVersion.version == version) if version else q.order_by(CharterVersion.version.desc())
+            row = s.scalars(q.limit(1)).first()
+        if row is None:
+            raise NotFound(f"brand '{brand_id}' has no charter" + (f" version {version}" if version else ""))
+        return row
+
+    def list_charter_versions(self, brand_id: str) -> list[CharterVersion]:
+        """All versions, oldest first."""
+        with self.session() as s:
+            return list(s.scalars(select(CharterVersion).where(CharterVersion.brand_id == brand_id)
+                                  .order_by(CharterVersion.version)))
+
+    # ------------------------------------------------------------ members
+    def upsert_members(self, brand_id: str, records: Sequence[MemberRecord]) -> UpsertResult:
+        """Insert or update members keyed by (source, source_id); role/consent set by the API are kept
+        unless the record states them explicitly (non-default)."""
+        result = UpsertResult()
+        latest = {(r.source, r.source_id): r for r in records}
+        with self.session() as s, s.begin():
+            existing = self._existing(s, Member, brand_id, list(latest))
+            for key, rec in latest.items():
+                row = existing.get(key)
+                values = rec.model_dump(include=set(MEMBER_FIELDS))
+                if row is None:
+                    s.add(Member(brand_id=brand_id, source=rec.source, source_id=rec.source_id, **values))
+                    result.inserted += 1
+                    continue
+                changes = {k: v for k, v in values.items() if v != getattr(row, k) and not _is_default(k, v)}
+                if changes:
+                    for k, v in changes.items():
+                        setattr(row, k, v)
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+        return result
+
+    def list_members(self, brand_id: str, *, role: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Member], int]:
+        """A page of members and the total count."""
+        with self.session() as s:
+            q = select(Member).where(Member.brand_id == brand_id)
+            if role:
+                q = q.where(Member.role == role)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = list(s.scalars(q.order_by(Member.id).limit(limit).offset(offset)))
+        return rows, int(total)
+
+    def get_member(self, brand_id: str, member_id: int) -> Member:
+        """One member of this brand, or NotFound."""
+        with self.session() as s:
+            row = s.get(Member, member_id)
+        if row is None or row.brand_id != brand_id:
+            raise NotFound(f"member {member_id} not found")
+        return row
+
+    def update_member(self, brand_id: str, member_id: int, changes: dict[str, Any]) -> Member:
+        """Set role and/or consent on one member."""
+        with self.session() as s, s.begin():
+            row = s.get(Member, member_id)
+            if row is None or row.brand_id != brand_id:
+                raise NotFound(f"member {member_id} not found")
+            for k, v in changes.items():
+                setattr(row, k, v)
+        return row
+
+    # ------------------------------------------------------------ channels and messages
+    def upsert_channels(self, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Make sure each (source, channel name) exists."""
+        wanted = set(pairs)
+        if not wanted:
+            return
+        with self.session() as s, s.begin():
+            have = set(s.execute(select(Channel.source, Channel.name).where(Channel.brand_id == brand_id)).tuples())
+            for source, name in wanted - have:
+                s.add(Channel(brand_id=brand_id, source=source, name=name))
+
+    def list_channels(self, brand_id: str) -> list[Channel]:
+        """A brand's channels."""
+        with self.session() as s:
+            return list(s.scalars(select(Channel).where(Channel.brand_id == brand_id).order_by(Channel.name)))
+
+    def upsert_messages(self, brand_id: str, records: Sequence[MessageRecord], digests: Sequence[str]) -> UpsertResult:
+        """Insert, update or delete messages keyed by (source, source_id) in one transaction."""
+        result = UpsertResult()
+        latest = {(r.source, r.source_id): (r, d) for r, d in zip(records, digests)}
+        with self.session() as s, s.begin():
+            existing = self._existing(s, Message, brand_id, list(latest))
+            new_rows: list[dict[str, Any]] = []
+            for key, (rec, digest) in latest.items():
+                row = existing.get(key)
+                if rec.deleted:
+                    if row is not None:
+                        s.delete(row)
+                        result.deleted += 1
+                        result.to_unindex.append(message_uid(*key))
+                    continue
+                values = rec.model_dump(include=set(MESSAGE_FIELDS))
+                if row is None:
+                    new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
+                                     "content_hash": digest, **values})
+                    continue
+                changes = {k: v for k, v in values.items() if v != getattr(row, k)}
+                if changes or row.content_hash != digest:
+                    for k, v in changes.items():
+                        setattr(row, k, v)
+                    row.content_hash = digest
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                if row.indexed_hash != digest:
+                    result.to_index.append(_indexable(row))
+            if new_rows:
+                s.execute(insert(Message), new_rows)
+                result.inserted += len(new_rows)
+                fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
+                result.to_index.extend(_indexable(r) for r in fresh.values())
+        return result
+
+    def mark_indexed(self, brand_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record which content hash of each message (by uid) is now in the index."""
+        if not pairs:
+            return
+        by_uid = dict(pairs)
+        with self.session() as s, s.begin():
+            keys = [tuple(uid.split(":", 1)) for uid in by_uid]
+            for key, row in self._existing(s, Message, brand_id, keys).items():
+                row.indexed_hash = by_uid[message_uid(*key)]
+
+    def delete_messages(self, brand_id: str, *, source: str, keep: Iterable[str] = ()) -> list[str]:
+        """Delete a source's messages except `keep`; returns the deleted uids."""
+        keep_set = set(keep)
+        with self.session() as s, s.begin():
+            ids = s.execute(select(Message.id, Message.source_id).where(
+                Message.brand_id == brand_id, Message.source == source)).tuples().all()
+            gone = [(i, sid) for i, sid in ids if sid not in keep_set]
+            if gone:
+                s.execute(delete(Message).where(Message.id.in_([i for i, _ in gone])))
+        return [message_uid(source, sid) for _, sid in gone]
+
+    def count_messages(self, brand_id: str) -> int:
+        """Number of stored messages of a brand."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count(Message.id)).where(Message.brand_id == brand_id)) or 0)
+
+    def iter_messages(self, brand_id: str, *, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every message of a brand as plain dicts, in id order (for index rebuilds)."""
+        last = 0
+        while True:
+            with self.session() as s:
+                rows = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.id > last)
+                                      .order_by(Message.id).limit(chunk)))
+            if not rows:
+                return
+            last = rows[-1].id
+            yield from (_indexable(r) for r in rows)
+
+    def get_messages(self, brand_id: str, uids: Sequence[str]) -> dict[str, Message]:
+        """Messages by uid."""
+        keys = [tuple(u.split(":", 1)) for u in uids]
+        with self.session() as s:
+            found = self._existing(s, Message, brand_id, keys)
+        return {message_uid(*k): v for k, v in found.items()}
+
+    @staticmethod
+    def _existing(s: Session, model: Any, brand_id: str, keys: Sequence[tuple[str, ...]]) -> dict[tuple[str, str], Any]:
+        out: dict[tuple[str, str], Any] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, sid in keys:
+            by_source.setdefault(source, []).append(sid)
+        for source, sids in by_source.items():
+            for i in range(0, len(sids), 500):
+                rows = s.scalars(select(model).where(model.brand_id == brand_id, model.source == source,
+                                                     model.source_id.in_(sids[i:i + 500])))
+                out.update({(r.source, r.source_id): r for r in rows})
+        return out
+
+    # ------------------------------------------------------------ jobs
+    def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None) -> Job:
+        """Queue a job."""
+        row = Job(id=uuid.uuid4().hex, brand_id=brand_id, kind=kind, format=fmt, file_path=file_path,
+                  file_name=file_name, status="queued", counts={}, errors=[])
+        with self.session() as s, s.begin():
+            s.add(row)
+        return row
+
+    def get_job(self, job_id: str) -> Job | None:
+        """A job or None."""
+        with self.session() as s:
+            return s.get(Job, job_id)
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        """Set fields of a job."""
+        with self.session() as s, s.begin():
+            s.execute(update(Job).where(Job.id == job_id).values(updated_at=now_utc(), **values))
+
+    def unfinished_jobs(self) -> list[Job]:
+        """Jobs queued or interrupted while running (to resume at start-up)."""
+        with self.session() as s:
+            return list(s.scalars(select(Job).where(Job.status.in_(["queued", "running"])).order_by(Job.created_at)))
+
+
+def _is_default(field_name: str, value: Any) -> bool:
+    # A re-import that does not state role/consent must not undo what an editor set through the API.
+    return (field_name == "role" and value == "member") or (field_name.startswith("consent") and value == "unknown") \
+        or (field_name in ("joined_at",) and value is None) or (field_name == "name" and value == "")
+
+
+__all__ = ["Store", "UpsertResult", "message_uid", "hash_secret", "IntegrityError", "datetime"]

@@ -1,0 +1,169 @@
+"""Value types shared by every pipeline step: normalised members, messages and the typed charter."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Role = Literal["member", "staff", "bot"]
+Consent = Literal["opt_in", "opt_out", "unknown"]
+MessageKind = Literal["question", "answer", "post", "comment", "doc", "charter"]
+Scope = Literal["read", "draft", "review", "admin"]
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")]
+
+MAX_TEXT_CHARS = 100_000
+
+
+def utc(dt: datetime) -> datetime:
+    """Return `dt` as an aware UTC datetime (naive values are taken as UTC)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def content_hash(*parts: str | None) -> str:
+    """Stable hash of the text that gets embedded; unchanged hash means no re-embedding."""
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
+
+
+class Record(BaseModel):
+    """Base for normalised ingestion records."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class MemberRecord(Record):
+    """A community member as any source describes them."""
+
+    source: SourceId = "native"
+    source_id: SourceId
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    role: Role = "member"
+    consent_spotlight: Consent = "unknown"
+    consent_analytics: Consent = "unknown"
+    joined_at: datetime | None = None
+
+    @field_validator("joined_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return utc(v) if v else None
+
+
+class MessageRecord(Record):
+    """A message, post, question, answer or comment in the community history."""
+
+    source: SourceId = "native"
+    source_id: SourceId
+    channel: Annotated[str, StringConstraints(max_length=200)] | None = None
+    author: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="the author's source_id in the same source"
+    )
+    author_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    created_at: datetime
+    title: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+    reply_to: SourceId | None = None
+    thread: SourceId | None = None
+    reactions: dict[Annotated[str, StringConstraints(max_length=100)], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
+    kind: MessageKind = "post"
+    is_solution: bool = False
+    lang: Annotated[str, StringConstraints(max_length=8)] | None = None
+    permalink: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    deleted: bool = False
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return utc(v)
+
+    def digest(self) -> str:
+        """Hash of the fields that are embedded and indexed."""
+        return content_hash(self.title, self.text, self.kind, self.channel, self.author)
+
+
+class RecordError(BaseModel):
+    """A record that could not be read, with where it was."""
+
+    location: str
+    message: str
+
+
+# ---------------------------------------------------------------- charter
+
+
+class Passage(BaseModel):
+    """A verbatim passage of the charter; every structured item points to one."""
+
+    id: str
+    section: str
+    text: str
+
+
+class CharterItem(BaseModel):
+    """One structured statement (a value, a tone descriptor, a rule) and where it came from."""
+
+    text: str
+    passage_id: str
+
+
+class Term(BaseModel):
+    """A lexicon entry: a preferred term (optionally replacing others) or a banned one."""
+
+    term: str
+    instead_of: list[str] = Field(default_factory=list)
+    passage_id: str
+
+
+class Ritual(BaseModel):
+    """A recurring community ritual described by the charter."""
+
+    name: str
+    cadence: str | None = None
+    format: str | None = None
+    passage_id: str
+
+
+class PromotionPolicy(BaseModel):
+    """What the charter allows in brand promotion."""
+
+    max_promotional_share: float | None = Field(default=None, ge=0, le=1)
+    rules: list[CharterItem] = Field(default_factory=list)
+    passage_id: str | None = None
+
+
+class Unparsed(BaseModel):
+    """Part of the charter the parser could not place; reported, never dropped."""
+
+    section: str
+    reason: str
+    passage_ids: list[str] = Field(default_factory=list)
+
+
+# `register` is the charter's own word (tu/vous); it only shadows ABC.register, which pydantic models never use.
+warnings.filterwarnings("ignore", message='Field name "register"')
+
+
+class Charter(BaseModel):
+    """A brand's typed charter."""
+
+    brand: str | None = None
+    title: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    register: Literal["tu", "vous"] | None = None
+    vision: list[CharterItem] = Field(default_factory=list)
+    values: list[CharterItem] = Field(default_factory=list)
+    tone: list[CharterItem] = Field(default_factory=list)
+    preferred_terms: list[Term] = Field(default_factory=list)
+    banned_terms: list[Term] = Field(default_factory=list)
+    rituals: list[Ritual] = Field(default_factory=list)
+    promotion_policy: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    emoji_limit: int | None = None
+    exclamation_limit: int | None = None
+    passages: list[Passage] = Field(default_factory=list)
+    unparsed: list[Unparsed] = Field(default_factory=list)
+    source_format: Literal["markdown", "yaml", "json"] = "markdown"
