@@ -151,7 +151,10 @@ class JobRunner:
                                                   progress=lambda n: store.update_job(job_id, processed=n))
             store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(),
                              errors=report.errors, error_count=report.error_count)
-            Path(job.file_path or "").unlink(missing_ok=True)
+            upload = Path(job.file_path or "")
+            upload.unlink(missing_ok=True)
+            if upload.parent.name != "uploads" and upload.parent.parent.name == "uploads":
+                upload.parent.rmdir()
         except CopilotError as exc:
             store.update_job(job_id, status="failed", detail=exc.detail)
         except Exception:

@@ -81,6 +81,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": undecodable bytes, not JSON
+            return problem(422, "invalid-input", "Invalid input", "the request body is not valid UTF-8 JSON",
+                           field="body", instance=request.url.path)
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), instance=request.url.path)
 

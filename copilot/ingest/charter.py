@@ -188,7 +188,7 @@ class _Builder:
         head, rest = lead(block)
         text = strip_marker(block)
         name = head or (sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None)
-        cadence = CADENCE_RE.search(text) or CADENCE_RE.search(" ".join(sec.path[-1:]))
+        cadence = CADENCE_RE.search(rest) or CADENCE_RE.search(text) or CADENCE_RE.search(" ".join(sec.path[-1:]))
         if name is None and cadence is None:
             return False
         name = name or re.split(r"[.:!?]", text)[0][:80]

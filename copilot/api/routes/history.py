@@ -63,9 +63,10 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
     """Upload a file (Slack export zip, Discord JSON, Stack Exchange dump, JSONL, Markdown) as the raw body;
     it is imported by a background job whose progress `GET /v1/jobs/{id}` reports."""
     limit = copilot.settings.max_import_bytes
-    uploads = copilot.settings.data_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    path = uploads / f"{uuid.uuid4().hex}-{filename}"
+    # One folder per upload keeps the user's file name, so error locations name the file they sent.
+    folder = copilot.settings.data_dir / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
     size = 0
     with path.open("wb") as fh:
         async for chunk in request.stream():

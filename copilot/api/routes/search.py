@@ -29,10 +29,11 @@ def search(brand: ReadBrand, copilot: CopilotDep,
     """Search with dense + BM25 fusion and metadata filters."""
     if not q.strip():
         raise InvalidInput("q must contain non-blank text", field="q")
+    since, until = (utc(since) if since else None), (utc(until) if until else None)
     if since and until and since > until:
         raise InvalidInput("since must not be after until", field="since")
     filters = {"kind": kind, "channel": channel, "author": author,
-               "since": utc(since).timestamp() if since else None, "until": utc(until).timestamp() if until else None}
+               "since": since.timestamp() if since else None, "until": until.timestamp() if until else None}
     hits = copilot.retriever.search(brand, q, limit=limit, mode=mode, filters=filters)
     return SearchOut(query=q, mode=mode, results=[SearchHit(**{k: getattr(h, k) for k in SearchHit.model_fields})
                                                   for h in hits])

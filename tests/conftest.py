@@ -1,0 +1,77 @@
+"""Shared fixtures: a real SQLite file and a real embedded Chroma in a temp dir, a deterministic embedder,
+and no network beyond loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Iterator
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["DISABLE_AIOHTTP_TRANSPORT"] = "True"
+
+import pytest
+from fastapi.testclient import TestClient
+
+from copilot.api.app import create_app
+from copilot.embed import HashEmbedder
+from copilot.runtime import Copilot
+from copilot.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+ADMIN = {"Authorization": "Bearer test-admin-key"}
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unmocked network access fails the test."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(env="test", data_dir=tmp_path / "data", admin_key="test-admin-key")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def copilot(settings: Settings) -> Iterator[Copilot]:
+    runtime = Copilot(settings, embedder=HashEmbedder())
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(copilot: Copilot) -> Iterator[TestClient]:
+    with TestClient(create_app(copilot.settings, copilot=copilot)) as c:
+        yield c
+
+
+@pytest.fixture
+def brand(client: TestClient) -> str:
+    r = client.post("/v1/brands", json={"id": "acme", "name": "Acme", "language": "fr"}, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    return "acme"
+
+
+def make_key(client: TestClient, brand: str, *scopes: str) -> dict[str, str]:
+    r = client.post(f"/v1/brands/{brand}/keys", json={"actor": f"{brand}-bot", "scopes": list(scopes)}, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['key']}"}
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared dataset missing: {path}")
+    return path

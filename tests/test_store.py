@@ -1,0 +1,56 @@
+import sqlite3
+from pathlib import Path
+
+from copilot.store import Store
+from copilot.store.db import LATEST_VERSION
+from copilot.store.repo import hash_secret
+
+
+def test_fresh_database_is_wal_and_at_latest_version(tmp_path: Path):
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    assert store.schema_version == LATEST_VERSION
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
+
+
+def test_an_older_data_directory_upgrades_in_place(tmp_path: Path):
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    # A version-1 database as an earlier release wrote it: messages had no permalink column.
+    con.executescript("""
+        CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at DATETIME);
+        INSERT INTO schema_version VALUES (1, '2026-01-01');
+        CREATE TABLE brands (id VARCHAR(40) PRIMARY KEY, name VARCHAR(200), language VARCHAR(8),
+                             index_revision INTEGER, created_at DATETIME);
+        INSERT INTO brands VALUES ('old', 'Old brand', 'fr', 3, '2026-01-01 00:00:00');
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, brand_id VARCHAR(40), source VARCHAR(200), source_id VARCHAR(200),
+            channel VARCHAR(200), author VARCHAR(200), author_name VARCHAR(200), created_at DATETIME, title TEXT,
+            text TEXT, reply_to VARCHAR(200), thread VARCHAR(200), reactions JSON, kind VARCHAR(16), is_solution BOOLEAN,
+            lang VARCHAR(8), content_hash VARCHAR(64), indexed_hash VARCHAR(64));
+        INSERT INTO messages VALUES (1, 'old', 'native', 'm1', NULL, 'u1', NULL, '2026-01-01 00:00:00', NULL,
+            'bonjour', NULL, 'm1', '{}', 'post', 0, 'fr', 'h', 'h');
+    """)
+    con.commit()
+    con.close()
+    store = Store(f"sqlite:///{db}")
+    assert store.schema_version == LATEST_VERSION
+    assert store.get_brand("old").index_revision == 3
+    row = store.get_messages("old", ["native:m1"])["native:m1"]
+    assert row.text == "bonjour" and row.permalink is None
+    store.close()
+
+
+def test_keys_are_stored_hashed_and_checked(tmp_path: Path):
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    store.create_brand("acme", "Acme", "fr")
+    row, secret = store.create_key("acme", "ana", ["read"])
+    assert secret not in row.secret_hash and row.secret_hash == hash_secret(secret.split("_", 2)[2])
+    assert store.verify_key(secret).id == row.id
+    assert store.verify_key(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert store.verify_key("cpk_nope_nope") is None and store.verify_key("garbage") is None
+    store.revoke_key("acme", row.id)
+    assert store.verify_key(secret) is None
+    raw = (tmp_path / "c.db").read_bytes()
+    assert secret.encode() not in raw
+    store.close()
