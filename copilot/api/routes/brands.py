@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
@@ -83,7 +85,7 @@ def list_charter_versions(brand: ReadBrand, copilot: CopilotDep) -> list[Charter
 
 
 @router.get("/brands/{brand}/charter/versions/{version}", response_model=CharterOut, operation_id="getCharterVersion")
-def get_charter_version(brand: ReadBrand, version: int, copilot: CopilotDep) -> CharterOut:
+def get_charter_version(brand: ReadBrand, version: Annotated[int, Path(ge=1, le=2**31 - 1)], copilot: CopilotDep) -> CharterOut:
     """One version of the charter."""
     row = copilot.store.get_charter(brand, version)
     return CharterOut(charter=Charter.model_validate(row.data), **_version_out(row).model_dump())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
@@ -31,13 +31,13 @@ def list_members(brand: ReadBrand, copilot: CopilotDep,
 
 
 @router.get("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="getMember")
-def get_member(brand: ReadBrand, member_id: int, copilot: CopilotDep) -> MemberOut:
+def get_member(brand: ReadBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], copilot: CopilotDep) -> MemberOut:
     """One member."""
     return _member_out(copilot.store.get_member(brand, member_id))
 
 
 @router.patch("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="updateMember")
-def update_member(brand: AdminBrand, member_id: int, body: MemberPatch, copilot: CopilotDep) -> MemberOut:
+def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: MemberPatch, copilot: CopilotDep) -> MemberOut:
     """Set a member's role and/or consent (kept across re-imports)."""
     changes = body.model_dump(exclude_none=True)
     if not changes:
