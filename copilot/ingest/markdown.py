@@ -10,7 +10,7 @@ import yaml
 
 HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-NOISE_RE = re.compile(r"^\s*(<[^>]+>|\{%.*%\})\s*$")
+NOISE_RE = re.compile(r"^\s*((<[^>]+>\s*)+|\{%.*%\})\s*$")
 
 
 @dataclass
