@@ -39,9 +39,23 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+def _reset_database(url: str) -> None:
+    """With COPILOT_DATABASE_URL set (e.g. PostgreSQL), every test starts from an empty schema."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(env="test", data_dir=tmp_path / "data", admin_key="test-admin-key")  # type: ignore[arg-type]
+    s = Settings(env="test", data_dir=tmp_path / "data", admin_key="test-admin-key")  # type: ignore[arg-type]
+    if s.database_url:
+        _reset_database(s.database_url)
+    return s
 
 
 @pytest.fixture
