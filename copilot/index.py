@@ -17,6 +17,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from copilot.errors import ServiceUnavailable
 
+OVERFETCH = 10
+
 
 class VectorIndex(Protocol):
     """What retrieval and ingestion need from a vector store."""
@@ -37,6 +39,15 @@ def _where(filters: dict[str, Any]) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _passes(meta: dict[str, Any], filters: dict[str, Any]) -> bool:
+    if any(filters.get(k) and meta.get(k) != filters[k] for k in ("kind", "channel", "author")):
+        return False
+    created = float(meta.get("created", 0.0))
+    if filters.get("since") is not None and created < float(filters["since"]):
+        return False
+    return not (filters.get("until") is not None and created > float(filters["until"]))
 
 
 class ChromaIndex:
@@ -80,10 +91,25 @@ class ChromaIndex:
 
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
         """Nearest (id, cosine similarity) pairs among vectors passing the filters."""
-        col = self._collection(brand)
-        res = col.query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=_where(filters),
-                        include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+        where = _where(filters)
+        if where is None:
+            return self._query(brand, vector, k, None)
+        # Chroma's filtered search is slow for broad filters: over-fetch unfiltered and keep what passes,
+        # and run the exact filtered query only when too few pass.
+        wide = self._query(brand, vector, k * OVERFETCH, None, with_metadata=True)
+        kept = [(i, s) for i, s, meta in wide if _passes(meta, filters)]
+        if len(kept) >= k or len(wide) < k * OVERFETCH:
+            return kept[:k]
+        return self._query(brand, vector, k, where)
+
+    def _query(self, brand: str, vector: np.ndarray, k: int, where: dict[str, Any] | None,
+               with_metadata: bool = False) -> list[Any]:
+        res = self._collection(brand).query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=where,
+                                            include=["distances", "metadatas"] if with_metadata else ["distances"])
+        pairs = zip(res["ids"][0], res["distances"][0])
+        if with_metadata:
+            return [(i, 1.0 - float(d), m or {}) for (i, d), m in zip(pairs, res["metadatas"][0])]
+        return [(i, 1.0 - float(d)) for i, d in pairs]
 
     def count(self, brand: str) -> int:
         """Number of vectors of a brand."""

@@ -17,6 +17,8 @@ import numpy as np
 
 from copilot.text import analyse, analyse_query
 
+OVERFETCH = 10  # filtered queries look this many times deeper before falling back to an exact masked query
+
 
 @dataclass
 class LexicalIndex:
@@ -31,29 +33,46 @@ class LexicalIndex:
     retriever: bm25s.BM25 | None
 
     def search(self, query: str, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
-        """Top-k (uid, bm25 score) among documents passing the filters."""
+        """Top-k (uid, bm25 score) among documents passing the filters.
+
+        Filtered queries first over-fetch unfiltered results (bm25s's fast path) and keep those that pass;
+        only when too few pass is the exact masked query run (it scores every document)."""
         if self.retriever is None or not self.uids:
             return []
         tokens = [t for t in analyse_query(query) if t in self.retriever.vocab_dict]
         if not tokens:
             return []
         mask = self._mask(filters)
-        if mask is not None and not mask.any():
+        if mask is None:
+            return self._retrieve(tokens, k, None)
+        if not mask.any():
             return []
+        wide = self._retrieve_idx(tokens, min(len(self.uids), k * OVERFETCH), None)
+        kept = [(d, s) for d, s in wide if mask[d]]
+        if len(kept) >= k or len(wide) < k * OVERFETCH:
+            return [(self.uids[d], s) for d, s in kept[:k]]
+        return self._retrieve(tokens, k, mask.astype(np.float32))
+
+    def _retrieve(self, tokens: list[str], k: int, weights: np.ndarray | None) -> list[tuple[str, float]]:
+        return [(self.uids[d], s) for d, s in self._retrieve_idx(tokens, k, weights)]
+
+    def _retrieve_idx(self, tokens: list[str], k: int, weights: np.ndarray | None) -> list[tuple[int, float]]:
+        assert self.retriever is not None
         k = min(k, len(self.uids))
-        docs, scores = self.retriever.retrieve([tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(self.uids[d], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        docs, scores = self.retriever.retrieve([tokens], k=k, show_progress=False, weight_mask=weights, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
     def _mask(self, f: dict[str, Any]) -> np.ndarray | None:
-        mask = np.ones(len(self.uids), dtype=bool)
+        mask: np.ndarray | None = None
         for key, arr in (("kind", self.kinds), ("channel", self.channels), ("author", self.authors)):
             if f.get(key):
-                mask &= arr == f[key]
-        if f.get("since") is not None:
-            mask &= self.created >= f["since"]
-        if f.get("until") is not None:
-            mask &= self.created <= f["until"]
-        return None if mask.all() else mask.astype(np.float32)
+                hit = arr == f[key]
+                mask = hit if mask is None else mask & hit
+        for key, op in (("since", np.greater_equal), ("until", np.less_equal)):
+            if f.get(key) is not None:
+                hit = op(self.created, f[key])
+                mask = hit if mask is None else mask & hit
+        return mask
 
 
 def build(docs: Iterable[dict[str, Any]], revision: int) -> LexicalIndex:

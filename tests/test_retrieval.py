@@ -76,3 +76,20 @@ def test_lexical_index_persists_and_is_reused(loaded: Copilot):
     loaded.lexical.drop("acme")
     again = loaded.retriever.lexical_index("acme")
     assert again is not first and again.revision == first.revision and again.uids == first.uids
+
+
+def test_filtered_queries_fall_back_to_exact_filtering(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    import copilot.index as index_mod
+    import copilot.lexical as lexical_mod
+
+    monkeypatch.setattr(index_mod, "OVERFETCH", 1)
+    monkeypatch.setattr(lexical_mod, "OVERFETCH", 1)
+    copilot.store.create_brand("acme", "Acme", "fr")
+    docs = [m(f"n{i}", f"freins freins freins réglage {i}") for i in range(30)]
+    docs.append(m("rare", "un mot sur les freins parmi beaucoup d'autres mots sans rapport", author="u9"))
+    copilot.ingestor.ingest("acme", docs)
+    lex = copilot.retriever.lexical_index("acme")
+    assert [u for u, _ in lex.search("freins", k=2, filters={"author": "u9"})] == ["native:rare"]
+    vector = copilot.embedder.embed(["freins freins réglage"])[0]
+    assert [u for u, _ in copilot.index.query("acme", vector, k=2, filters={"author": "u9"})] == ["native:rare"]
+    assert lex.search("freins", k=2, filters={"author": "nobody"}) == []
