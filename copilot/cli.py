@@ -172,6 +172,28 @@ def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
     runtime.close()
 
 
+@eval_app.command("drift")
+def eval_drift(data: Path = typer.Option(..., exists=True, dir_okay=False),
+               charter: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                                      help="a charter (Markdown, YAML or JSON) to check against"),
+               baseline: bool = typer.Option(True, help="also run the TF-IDF + logistic regression baseline"),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Precision, recall, F1 and false-positive rate of the rules engine on labelled texts."""
+    from copilot.errors import CopilotError
+    from copilot.evals import evaluate_drift, read_labelled, tfidf_baseline
+    from copilot.ingest.charter import parse_charter
+
+    try:
+        rows = read_labelled(data)
+        parsed = parse_charter(charter.read_text(encoding="utf-8"), filename=charter.name) if charter else None
+    except CopilotError as exc:
+        _fail(exc.detail)
+    out = evaluate_drift(rows, charter=parsed)
+    if baseline:
+        out["baseline"] = tfidf_baseline(rows)
+    typer.echo(json.dumps(out, indent=None if as_json else 2))
+
+
 @keys_app.command("create")
 def keys_create(brand: str = typer.Option(..., "--brand", "-b"), actor: str = typer.Option(...),
                 scope: list[str] = typer.Option(["read"], help="read, draft, review, admin")) -> None:

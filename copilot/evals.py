@@ -46,3 +46,67 @@ def evaluate_retrieval(retriever: Retriever, brand: str, queries: list[dict[str,
         scored.append((recall, rr))
         per_lang.setdefault(q.get("lang", "unknown"), []).append((recall, rr))
     return {**_metrics(scored), "mode": mode, "by_lang": {lang: _metrics(v) for lang, v in sorted(per_lang.items())}}
+
+
+def read_labelled(path: Path) -> list[dict[str, Any]]:
+    """Rows `{"text", "label": drift|ok|spam|ham, "lang"?}`; spam counts as drift and ham as ok."""
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            label = {"spam": "drift", "ham": "ok"}.get(row["label"], row["label"])
+            assert label in ("drift", "ok") and isinstance(row["text"], str)
+        except (json.JSONDecodeError, KeyError, AssertionError, TypeError) as exc:
+            raise InvalidInput(f"{path.name}:{lineno}: expected {{\"text\": str, \"label\": drift|ok|spam|ham}}",
+                               field="data") from exc
+        rows.append({"text": row["text"], "y": label == "drift", "lang": row.get("lang") or "unknown"})
+    return rows
+
+
+def binary_metrics(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
+    """precision, recall, f1, false_positive_rate and n of (truth, prediction) pairs."""
+    tp = sum(y and p for y, p in pairs)
+    fp = sum(p and not y for y, p in pairs)
+    fn = sum(y and not p for y, p in pairs)
+    tn = sum(not y and not p for y, p in pairs)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "false_positive_rate": round(fp / (fp + tn), 4) if fp + tn else 0.0, "n": len(pairs)}
+
+
+def evaluate_drift(rows: list[dict[str, Any]], *, charter: Any = None) -> dict[str, Any]:
+    """The rules engine on labelled texts: a text is predicted drift when its verdict is not `ok`."""
+    from copilot.features.drift import check_text
+
+    pairs, by_lang = [], {}  # type: ignore[var-annotated]
+    for row in rows:
+        predicted = check_text(row["text"], charter=charter, with_rewrite=False).verdict != "ok"
+        pairs.append((row["y"], predicted))
+        by_lang.setdefault(row["lang"], []).append((row["y"], predicted))
+    return {**binary_metrics(pairs), "engine": "rules", "positive": "verdict watch or drift",
+            "by_lang": {lang: binary_metrics(v) for lang, v in sorted(by_lang.items())}}
+
+
+def tfidf_baseline(rows: list[dict[str, Any]], *, folds: int = 5) -> dict[str, Any]:
+    """Supervised comparison: TF-IDF + logistic regression, stratified k-fold cross-validated on the same rows."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.pipeline import make_pipeline
+    except ImportError:
+        return {"available": False, "reason": "scikit-learn is a dev dependency (pip install -e '.[dev]')"}
+    texts = [r["text"] for r in rows]
+    ys = [int(r["y"]) for r in rows]
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
+                          LogisticRegression(max_iter=2000, class_weight="balanced"))
+    k = min(folds, min(ys.count(0), ys.count(1)))
+    if k < 2:
+        return {"available": False, "reason": "too few rows of each label to cross-validate"}
+    predicted = cross_val_predict(model, texts, ys, cv=StratifiedKFold(n_splits=k, shuffle=True, random_state=0))
+    return {"available": True, "model": f"tfidf(1-2 grams)+logistic regression, {k}-fold CV",
+            **binary_metrics([(bool(y), bool(p)) for y, p in zip(ys, predicted)])}

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from copilot.features.drift import Flag
 from copilot.types import Charter, Consent, MemberRecord, MessageRecord, Role, Scope, Slug
 
 MAX_BATCH = 1000
@@ -156,3 +157,66 @@ class SearchOut(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class DriftCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    channel: Annotated[str, StringConstraints(max_length=200)] | None = None
+    language: Literal["fr", "en"] | None = Field(default=None, description="detected when omitted")
+    scheduled_at: datetime | None = Field(default=None, description="when the post would go out; the quota is "
+                                          "measured on the 30 days before it")
+
+
+class FeedQuota(BaseModel):
+    brand_posts: int
+    promotional_posts: int
+    promo_share: float
+    max_promotional_share: float | None = None
+
+
+class DriftCheckOut(BaseModel):
+    score: float
+    verdict: Literal["ok", "watch", "drift"]
+    promotional: bool
+    language: str
+    flags: list[Flag]
+    rewrite: str | None = None
+    engine: str
+    degraded: bool
+    degraded_reason: str | None = None
+    feed: FeedQuota
+    charter_version: int | None = None
+
+
+class WeeklyDrift(BaseModel):
+    week_start: datetime
+    brand_posts: int
+    promotional_posts: int
+    promo_share: float
+    asks: int
+    messages: int
+    brand_share: float
+    mean_drift_score: float
+
+
+class DriftReportOut(BaseModel):
+    window: dict[str, Any]
+    brand_posts: int
+    promotional_posts: int
+    promo_share: float
+    max_promotional_share: float | None = None
+    over_quota: bool
+    quota_passage_id: str | None = None
+    asks_total: int
+    asks_per_week: float
+    member_contributions: int
+    unacknowledged: int
+    unacknowledged_share: float
+    unacknowledged_examples: list[dict[str, Any]]
+    messages: int
+    brand_messages: int
+    brand_share: float
+    weekly: list[WeeklyDrift]
+    worst_posts: list[dict[str, Any]]
+    definitions: dict[str, str]

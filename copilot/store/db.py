@@ -6,6 +6,7 @@ data directory upgrades in place when a newer release opens it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,9 +46,26 @@ def _add_message_permalink(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE messages ADD COLUMN permalink TEXT"))
 
 
+def _add_reaction_count_and_reply_indexes(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+    if "reaction_count" not in columns:
+        conn.execute(text("ALTER TABLE messages ADD COLUMN reaction_count INTEGER NOT NULL DEFAULT 0"))
+        rows = conn.execute(text("SELECT id, reactions FROM messages")).all()
+        for row_id, reactions in rows:
+            counts = json.loads(reactions) if isinstance(reactions, str) else (reactions or {})
+            total = sum(int(v) for v in counts.values()) if isinstance(counts, dict) else 0
+            if total:
+                conn.execute(text("UPDATE messages SET reaction_count = :n WHERE id = :i"), {"n": total, "i": row_id})
+    indexes = {i["name"] for i in inspect(conn).get_indexes("messages")}
+    for name, cols in (("ix_messages_brand_reply_to", "brand_id, reply_to"), ("ix_messages_brand_author", "brand_id, author")):
+        if name not in indexes:
+            conn.execute(text(f"CREATE INDEX {name} ON messages ({cols})"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
+    (3, _add_reaction_count_and_reply_indexes),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

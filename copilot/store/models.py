@@ -103,13 +103,15 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("brand_id", "source", "source_id"),
         Index("ix_messages_brand_created", "brand_id", "created_at"),
+        Index("ix_messages_brand_reply_to", "brand_id", "reply_to"),
+        Index("ix_messages_brand_author", "brand_id", "author"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(200))
     source_id: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    author: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
     author_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     title: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -117,6 +119,7 @@ class Message(Base):
     reply_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
     thread: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reactions: Mapped[dict] = mapped_column(JSON, default=dict)
+    reaction_count: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(16), default="post")
     is_solution: Mapped[bool] = mapped_column(Boolean, default=False)
     lang: Mapped[str | None] = mapped_column(String(8), nullable=True)

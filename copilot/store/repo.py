@@ -274,6 +274,7 @@ class Store:
                         result.to_unindex.append(message_uid(*key))
                     continue
                 values = rec.model_dump(include=set(MESSAGE_FIELDS))
+                values["reaction_count"] = sum(rec.reactions.values())
                 if row is None:
                     new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
                                      "content_hash": digest, **values})
@@ -353,6 +354,50 @@ class Store:
                 out.update({(r.source, r.source_id): r for r in rows})
         return out
 
+    # ------------------------------------------------------------ analytics reads
+    def member_roles(self, brand_id: str) -> dict[str, Any]:
+        """Authors by role and consent, as (source, source_id) pairs."""
+        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
+        with self.session() as s:
+            rows = s.execute(select(Member.source, Member.source_id, Member.role, Member.consent_spotlight,
+                                    Member.consent_analytics).where(Member.brand_id == brand_id)).tuples()
+            for source, sid, role, spot, analytics in rows:
+                if role in ("staff", "bot"):
+                    out[role].add((source, sid))
+                if analytics == "opt_out":
+                    out["no_analytics"].add((source, sid))
+                if spot == "opt_out":
+                    out["no_spotlight"].add((source, sid))
+        return out
+
+    def window_rows(self, brand_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """Light rows of the conversation in a window (charter and documents excluded), oldest first:
+        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel)."""
+        with self.session() as s:
+            return list(s.execute(
+                select(Message.source, Message.source_id, Message.author, Message.created_at, Message.kind,
+                       Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel)
+                .where(Message.brand_id == brand_id, Message.created_at >= since, Message.created_at < until,
+                       Message.source.not_in(NON_CONVERSATION)).order_by(Message.created_at)).tuples())
+
+    def texts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
+                        until: datetime) -> list[tuple[Any, ...]]:
+        """(source, source_id, author, created_at, kind, text, content_hash, permalink, reply_to) of the given
+        authors in a window, oldest first."""
+        by_source: dict[str, list[str]] = {}
+        for source, sid in authors:
+            by_source.setdefault(source, []).append(sid)
+        out: list[Any] = []
+        with self.session() as s:
+            for source, sids in by_source.items():
+                out += s.execute(select(Message.source, Message.source_id, Message.author, Message.created_at,
+                                        Message.kind, Message.text, Message.content_hash, Message.permalink,
+                                        Message.reply_to)
+                                 .where(Message.brand_id == brand_id, Message.source == source,
+                                        Message.author.in_(sids), Message.created_at >= since,
+                                        Message.created_at < until).order_by(Message.created_at)).tuples().all()
+        return sorted(out, key=lambda r: r[3])
+
     # ------------------------------------------------------------ jobs
     def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None) -> Job:
         """Queue a job."""
@@ -376,6 +421,9 @@ class Store:
         """Jobs queued or interrupted while running (to resume at start-up)."""
         with self.session() as s:
             return list(s.scalars(select(Job).where(Job.status.in_(["queued", "running"])).order_by(Job.created_at)))
+
+
+NON_CONVERSATION = ("charter", "doc")
 
 
 def _is_default(field_name: str, value: Any) -> bool:

@@ -1,0 +1,29 @@
+"""Promotional drift: check one text, audit the brand's feed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from copilot.api.deps import CopilotDep, ReadBrand
+from copilot.api.routes import PROBLEMS
+from copilot.api.schemas import DriftCheckIn, DriftCheckOut, DriftReportOut
+from copilot.types import utc
+
+router = APIRouter(prefix="/v1", tags=["drift"], responses=PROBLEMS)
+
+
+@router.post("/brands/{brand}/drift/checks", response_model=DriftCheckOut, operation_id="checkDrift")
+def check_drift(brand: ReadBrand, body: DriftCheckIn, copilot: CopilotDep) -> DriftCheckOut:
+    """Score one text (a draft or a published post) against the patterns, the charter and the brand's feed."""
+    out = copilot.drift.check(brand, body.text, lang=body.language, scheduled_at=utc(body.scheduled_at)
+                              if body.scheduled_at else None)
+    return DriftCheckOut.model_validate(out)
+
+
+@router.get("/brands/{brand}/drift/report", response_model=DriftReportOut, operation_id="driftReport")
+def drift_report(brand: ReadBrand, copilot: CopilotDep,
+                 window_days: Annotated[int, Query(ge=1, le=365)] = 30) -> DriftReportOut:
+    """Audit of the brand's own posts over the window."""
+    return DriftReportOut.model_validate(copilot.drift.report(brand, window_days=window_days))

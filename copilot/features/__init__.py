@@ -1,0 +1,1 @@
+"""Features built on the store and retrieval: drift, spotlight, vitality, rituals."""

@@ -1,0 +1,233 @@
+"""Promotional drift: check one text against patterns and the brand's charter; audit the brand's feed.
+
+Deterministic engine (no LLM, nothing trained): French/English patterns of instrumentalisation
+(`drift_rules`), plus the charter itself (banned terms, tu/vous register, emoji and exclamation limits,
+"no shouting", the promotional quota measured on the brand's own recent feed). A promotional post is fine
+when the feed is under quota and the post respects the tone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from copilot.features import drift_rules as R
+from copilot.text import detect_language, strip_accents
+from copilot.types import Charter
+
+Verdict = Literal["ok", "watch", "drift"]
+PROMO_TYPES = {"hard_sell", "urgency", "instrumentalisation", "self_promotion"}
+DRIFT_AT, WATCH_AT = 0.6, 0.4
+
+
+class CharterClause(BaseModel):
+    """The charter passage a flag breaks."""
+
+    passage_id: str
+    text: str
+
+
+class Flag(BaseModel):
+    """One problem found in a text, with its exact character span."""
+
+    type: str
+    severity: Literal["low", "medium", "high"]
+    start: int
+    end: int
+    excerpt: str
+    explanation: str
+    charter_clause: CharterClause | None = None
+
+
+class DriftResult(BaseModel):
+    """Verdict for one text."""
+
+    score: float = Field(ge=0, le=1)
+    verdict: Verdict
+    promotional: bool
+    language: str
+    flags: list[Flag]
+    rewrite: str | None = None
+    engine: str = "rules"
+    degraded: bool = False
+    degraded_reason: str | None = None
+
+
+@dataclass
+class FeedStats:
+    """The brand's recent own posts, for the quota and posture checks."""
+
+    brand_posts: int = 0
+    promotional_posts: int = 0
+    recent_promotional: list[bool] = field(default_factory=list)  # newest last
+
+    @property
+    def promo_share(self) -> float:
+        """Share of promotional posts among the brand's posts."""
+        return self.promotional_posts / self.brand_posts if self.brand_posts else 0.0
+
+
+def _clause(charter: Charter | None, passage_id: str | None) -> CharterClause | None:
+    if charter is None or not passage_id:
+        return None
+    text = next((p.text for p in charter.passages if p.id == passage_id), None)
+    return CharterClause(passage_id=passage_id, text=text or "front matter")
+
+
+def _passage_matching(charter: Charter, pattern: str) -> str | None:
+    rx = re.compile(pattern, re.I)
+    return next((p.id for p in charter.passages if rx.search(p.text)), None)
+
+
+def _flag(text: str, kind: str, severity: str, m: re.Match[str] | tuple[int, int], why: str,
+          clause: CharterClause | None = None) -> Flag:
+    start, end = (m.start(), m.end()) if isinstance(m, re.Match) else m
+    return Flag(type=kind, severity=severity, start=start, end=end, excerpt=text[start:end], explanation=why,  # type: ignore[arg-type]
+                charter_clause=clause)
+
+
+def pattern_flags(text: str) -> list[Flag]:
+    """Flags from the language patterns alone."""
+    flags = [_flag(text, kind, sev, m, why) for kind, sev, rx, why in R.RULES for m in rx.finditer(text)]
+    asks = list(R.ASKS.finditer(text)) + list(R.SMS_ASKS.finditer(text))
+    if len(asks) >= 2:
+        sev = "high" if len(asks) >= 3 else "medium"
+        flags += [_flag(text, "over_solicitation", sev, m, f"one of {len(asks)} asks made of readers in one post")
+                  for m in asks]
+    links = list(R.LINK.finditer(text))
+    words_outside = len(re.findall(r"\w+", R.LINK.sub(" ", text)))
+    for m in links:
+        bare = words_outside < 6 or bool(asks)
+        flags.append(_flag(text, "unsolicited_link", "medium" if bare else "low", m,
+                           "drops a link with little conversation around it" if bare else "links away from the community"))
+    flags += [_flag(text, "contact_bait", "medium", m, "asks readers to call or text a number") for m in R.PHONE.finditer(text)]
+    return flags
+
+
+def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
+    """Flags from the charter: banned terms, register, emoji/exclamation limits, shouting."""
+    flags: list[Flag] = []
+    folded = strip_accents(text.lower())
+    same_length = len(folded) == len(text)
+    for term in charter.banned_terms:
+        needle = strip_accents(term.term.lower()).strip()
+        if not needle:
+            continue
+        hay, pat = (folded, re.escape(needle)) if same_length else (text.lower(), re.escape(term.term.lower()))
+        for m in re.finditer(r"(?<!\w)" + pat + r"(?!\w)", hay):
+            flags.append(_flag(text, "banned_term", "medium", (m.start(), m.end()),
+                               f"'{term.term}' is on the charter's list of terms to avoid", _clause(charter, term.passage_id)))
+    if lang == "fr" and charter.register:
+        wrong = R.VOUS if charter.register == "tu" else R.TU
+        right = R.TU if charter.register == "tu" else R.VOUS
+        misses = list(wrong.finditer(text))
+        if misses and len(misses) > len(right.findall(text)):
+            pid = _passage_matching(charter, r"tutoie|vouvoie|\btu\b|\bvous\b") or "front-matter"
+            # Low severity: French uses "vous" for a group even where members are "tu" one to one.
+            flags.append(_flag(text, "off_tone", "low", misses[0],
+                               f"uses '{misses[0].group(0)}' where the charter asks for '{charter.register}' "
+                               "(fine if it addresses the whole group)", _clause(charter, pid)))
+    emojis = list(R.EMOJI.finditer(text))
+    if charter.emoji_limit is not None and len(emojis) > charter.emoji_limit:
+        pid = _passage_matching(charter, r"emoji") or "front-matter"
+        flags.append(_flag(text, "off_tone", "low", (emojis[charter.emoji_limit].start(), emojis[-1].end()),
+                           f"{len(emojis)} emojis; the charter allows {charter.emoji_limit}", _clause(charter, pid)))
+    bangs = [m for m in re.finditer(r"!", text)]
+    if charter.exclamation_limit is not None and len(bangs) > charter.exclamation_limit:
+        pid = _passage_matching(charter, r"exclamation") or "front-matter"
+        flags.append(_flag(text, "off_tone", "low", (bangs[charter.exclamation_limit].start(), bangs[-1].end()),
+                           f"{len(bangs)} exclamation marks; the charter allows {charter.exclamation_limit}",
+                           _clause(charter, pid)))
+    return flags
+
+
+def shouting_flags(text: str, charter: Charter | None) -> list[Flag]:
+    """Words in capitals used to insist."""
+    caps = [m for m in re.finditer(r"\b[A-ZÀ-Ý]{4,}\b", text) if not m.group(0).isdigit()]
+    if len(caps) < 2:
+        return []
+    pid = _passage_matching(charter, r"majuscule|capitals|shout|crie") if charter else None
+    # Shouting is only a breach of tone where the charter says so; elsewhere it is a weak hint.
+    return [_flag(text, "off_tone", "medium" if pid else "low", (caps[0].start(), caps[-1].end()),
+                  "shouts in capital letters", _clause(charter, pid))]
+
+
+def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: FeedStats | None) -> list[Flag]:
+    """Promotional quota and abrupt posture change, measured on the brand's own feed."""
+    promo = [f for f in flags if f.type in PROMO_TYPES]
+    if not promo or charter is None or feed is None:  # no feed known: the quota cannot be judged
+        return []
+    out: list[Flag] = []
+    policy = charter.promotion_policy
+    if policy.max_promotional_share is not None:
+        projected = (feed.promotional_posts + 1) / (feed.brand_posts + 1)
+        if projected > policy.max_promotional_share:
+            out.append(_flag(text, "promo_quota", "high", (promo[0].start, promo[0].end),
+                             f"with this post {projected:.0%} of the brand's recent posts would be promotional; "
+                             f"the charter allows {policy.max_promotional_share:.0%}", _clause(charter, policy.passage_id)))
+    recent = feed.recent_promotional[-5:]
+    if len(recent) >= 3 and sum(recent) >= 2:
+        out.append(_flag(text, "posture_change", "medium", (promo[0].start, promo[0].end),
+                         f"{sum(recent)} of the brand's last {len(recent)} posts were already promotional"))
+    return out
+
+
+def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
+    # Thanks, apologies, rituals and answers to members' own requests may mention a price or a product:
+    # a lone medium hard-sell cue there is information, not drift.
+    if not R.GENUINE.search(text):
+        return flags
+    strong = [f for f in flags if f.type != "hard_sell" and f.severity != "low"]
+    if strong:
+        return flags
+    return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
+
+
+def score_flags(flags: list[Flag]) -> float:
+    """1 - Π(1 - w) over flag types, each at its worst severity."""
+    worst: dict[str, float] = {}
+    for f in flags:
+        worst[f.type] = max(worst.get(f.type, 0.0), R.SEVERITY_WEIGHT[f.severity])
+    remaining = 1.0
+    for w in worst.values():
+        remaining *= 1 - w
+    return round(1 - remaining, 4)
+
+
+def verdict_for(score: float) -> Verdict:
+    """ok < 0.4 <= watch < 0.6 <= drift."""
+    return "drift" if score >= DRIFT_AT else "watch" if score >= WATCH_AT else "ok"
+
+
+def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | None = None,
+               lang: str | None = None, with_rewrite: bool = True) -> DriftResult:
+    """Check one text with the deterministic engine."""
+    language = lang or detect_language(text, default=(charter.languages[0] if charter and charter.languages else "en"))
+    flags = pattern_flags(text)
+    if charter is not None:
+        flags += charter_flags(text, charter, language)
+    flags += shouting_flags(text, charter)
+    flags = _soften_genuine(text, flags)
+    flags += quota_flags(text, flags, charter, feed)
+    flags.sort(key=lambda f: (f.start, f.type))
+    score = score_flags(flags)
+    promotional = any(f.type in PROMO_TYPES for f in flags)
+    result = DriftResult(score=score, verdict=verdict_for(score), promotional=promotional, language=language, flags=flags)
+    if with_rewrite and result.verdict != "ok":
+        from copilot.features.rewrite import member_first_rewrite
+
+        result.rewrite = member_first_rewrite(text, flags, charter=charter, lang=language)
+    return result
+
+
+def is_promotional(text: str) -> bool:
+    """Cheap test used by feed statistics."""
+    return any(rx.search(text) for kind, _, rx, _ in R.RULES if kind in PROMO_TYPES)
+
+
+def summary(result: DriftResult) -> dict[str, Any]:
+    """Compact form for reports."""
+    return {"score": result.score, "verdict": result.verdict, "flags": sorted({f.type for f in result.flags})}

@@ -1,0 +1,78 @@
+"""French and English patterns of promotional drift, as data.
+
+Each rule: (flag type, severity, compiled pattern, explanation). Patterns are written from the practice of
+community management (instrumentalisation, over-solicitation, urgency tricks), not learned from any dataset.
+"""
+
+from __future__ import annotations
+
+import re
+
+Rule = tuple[str, str, "re.Pattern[str]", str]
+
+
+def _p(*alternatives: str) -> "re.Pattern[str]":
+    return re.compile(r"(?<![\w])(?:" + "|".join(alternatives) + r")(?![\w])", re.I | re.U)
+
+
+HARD_SELL = _p(
+    r"ach[eè]te[sz]?(?: vite| maintenant| d[eè]s maintenant)?", r"commandez|commande vite", r"profite[sz]?(?: de)?",
+    r"promos?|promotions?|soldes|remise|r[ée]duction|code promo|prix cass[ée]s?|prix imbattables?|bons? plans?",
+    r"offre (?:sp[ée]ciale|exclusive|flash|limit[ée]e)|vente flash|gratuit(?:e|s)?(?= (?:pour|d[eè]s|avec))",
+    r"buy (?:now|today|it)|order (?:now|today)|shop now|on sale|discount(?:s|ed)?|coupon|promo code|best price",
+    r"cheap(?:est)?|free (?:shipping|delivery|gift|trial|entry|minutes|texts|phone|camera)|special offer|deal of the day",
+    r"\d+\s?%\s?(?:off|de r[ée]duction)|-\s?\d+\s?%", r"(?:£|\$|€)\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s?(?:€|£|euros?)(?! (?:de|of) frais)",
+    r"money|earn|make \$?\d+|cash prize|prize|won|winner|claim|voucher|rewards?",
+    r"kit entretien premium|notre (?:kit|offre|boutique|gamme)|our (?:shop|store|product)",
+)
+URGENCY = _p(
+    r"derni[eè]re chance|derniers? jours?|plus que \d+|d[ée]p[eê]che[sz]?[- ]toi|d[ée]p[eê]chez[- ]vous|vite|foncez",
+    r"avant minuit|ce soir minuit|aujourd'hui seulement|jusqu'[àa] ce soir|stock limit[ée]|quantit[ée]s? limit[ée]es?",
+    r"ne (?:ratez|rate) pas|avant (?:rupture|qu'il ne soit trop tard)|places? limit[ée]es?|r[ée]serv[ée]e? aux plus rapides",
+    r"last chance|only today|today only|ends (?:tonight|today|soon)|limited (?:time|offer|stock)",
+    r"while (?:stocks|supplies) last|don'?t miss(?: out)?|act now|urgent(?:ly)?|expires?|before it'?s too late",
+)
+ASKS = _p(
+    r"partage[sz]? (?:ce|cette|notre|nos|ma|mon)|partagez|likez|like (?:this|my|our|the)|please like|leave a like|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|suive[sz]?[- ]nous|suis[- ]nous",
+    r"tague[sz]?|taggue[sz]?|identifie[sz]?|commente[sz]?|laisse[sz]?[- ]nous un avis|note[sz]?[- ]nous|vote[sz]? pour nous",
+    r"parle[sz]? de nous|recommande[sz]?[- ]nous|invite[sz]? tes amis|invitez vos amis|5 [ée]toiles|avis",
+    r"share (?:this|my|our|it|with)|please share|subscribe|follow (?:us|me)|sub(?:scribe)? (?:to|2)|tag (?:a|your|\d+) friends?|leave a (?:review|comment)",
+    r"rate us|vote for (?:us|me)|retweet|spread the word|check (?:it )?out|visit my|watch my|thumbs up",
+    r"call (?:now|free|us|\d)|send \w+ to \d+|txt|text \w+ to",
+)
+# Case-sensitive SMS-style calls to action ("reply WIN", "text STOP to 8007").
+SMS_ASKS = re.compile(r"\b(?:[Rr]eply|REPLY|[Tt]ext|TEXT|[Ss]end|SEND|[Tt]xt|TXT) [A-Z]{2,}\b")
+INSTRUMENTALISATION = _p(
+    r"pour gagner|tente[sz]? de gagner|concours|jeu[- ]concours|[àa] gagner|giveaway|share to win|tag .{0,20}to win",
+    r"chance (?:to|2) win|win (?:a|an|the|\d)|ambassadeurs?|influenceu(?:r|se)s?|deviens notre|become our",
+    r"link in bio|lien en bio|mp moi|dm me|pm me|contact me",
+)
+SELF_PROMOTION = _p(
+    r"check (?:it )?out (?:my|our|this|the new|me)|visit (?:my|our)|watch my|go to my|look at my|listen to my",
+    r"subscribe|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|thumbs up if|d[ée]couvre[sz]? (?:ma|mon|mes|notre|nos)",
+    r"(?:my|our) (?:new )?(?:channel|videos?|song|music|band|remix(?:es)?|page|blog|website|app|playlist)",
+    r"ma (?:cha[iî]ne|boutique|page)|mes vid[ée]os|promote (?:my|your)|free (?:download|app|iphone|ipad)",
+)
+IGNORES_MEMBERS = _p(
+    r"le mieux reste d'acheter|il suffit d'acheter|achetez plut[oô]t|just buy|you should buy|better to buy",
+    r"hors sujet ici|pas notre probl[eè]me|r[ée]serv[ée] aux (?:clients|membres) premium|contactez le sav",
+    r"not our problem|off[- ]topic here|only for (?:premium|paying) (?:customers|members)|we don'?t answer",
+)
+LINK = re.compile(r"https?://\S+|www\.\S+|\b\S+\.(?:com|net|org|ly|fr)/\S*", re.I)
+PHONE = re.compile(r"(?<!\d)(?:0[89]\d{2}\s?\d{3}\s?\d{4}|0\d{9,10}|\d{5}(?=\D|$))")
+GENUINE = _p(
+    r"merci|thanks?|thank you|bienvenue|welcome|bravo|d[ée]sol[ée]s?|sorry|on s'est tromp[ée]s|we got it wrong",
+    r"rituel|carnet du lundi|jeudi r[ée]paration|fil de bienvenue|d[ée]fi|portrait du mois|de retour|back in stock",
+    r"vous [ée]tiez nombreux [àa] demander|you asked",
+)
+RULES: list[Rule] = [
+    ("hard_sell", "medium", HARD_SELL, "pushes a sale (offer, price, discount) rather than serving the conversation"),
+    ("urgency", "high", URGENCY, "creates artificial urgency to force a decision"),
+    ("instrumentalisation", "high", INSTRUMENTALISATION, "uses members or the space as an advertising channel"),
+    ("self_promotion", "medium", SELF_PROMOTION, "promotes the author's own channel or product to readers"),
+    ("ignores_members", "high", IGNORES_MEMBERS, "dismisses or monetises what members bring instead of answering it"),
+]
+SEVERITY_WEIGHT = {"low": 0.2, "medium": 0.45, "high": 0.7}
+EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\U0001F000-\U0001F2FF]")
+VOUS = re.compile(r"\b(vous|votre|vos)\b", re.I)
+TU = re.compile(r"\b(tu|toi|ton|ta|tes)\b|\b\w+-toi\b", re.I)

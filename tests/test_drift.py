@@ -1,0 +1,142 @@
+import json
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from copilot.evals import evaluate_drift, read_labelled
+from copilot.features.drift import DriftResult, FeedStats, check_text
+from copilot.ingest.charter import parse_charter
+from copilot.runtime import Copilot
+from tests.conftest import ADMIN, ROOT, make_key, shared
+
+CHARTER = parse_charter((ROOT / "knowledge" / "charter.md").read_text(encoding="utf-8"))
+NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+
+
+def test_every_flag_has_an_exact_span_and_a_real_clause():
+    text = "PROMO FLASH -30% sur tous les antivols, DERNIÈRE CHANCE ce soir minuit !!! Dépêche-toi !!!"
+    result = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=9, promotional_posts=1))
+    assert result.verdict == "drift" and result.promotional
+    passages = {p.id for p in CHARTER.passages} | {"front-matter"}
+    for flag in result.flags:
+        assert text[flag.start:flag.end] == flag.excerpt and flag.explanation
+        if flag.charter_clause:
+            assert flag.charter_clause.passage_id in passages
+    types = {f.type for f in result.flags}
+    assert {"urgency", "hard_sell", "banned_term", "promo_quota"} <= types
+    banned = next(f for f in result.flags if f.type == "banned_term" and f.excerpt == "DERNIÈRE CHANCE")
+    assert "dernière chance" in banned.charter_clause.text
+
+
+def test_rewrite_keeps_information_and_drops_pressure():
+    text = "Partage ce post et tague 3 amis pour gagner ! Les antivols U passent à 39 € jusqu'à dimanche, vite !!!"
+    result = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=20, promotional_posts=0))
+    assert result.rewrite and "39 €" in result.rewrite and "dimanche" in result.rewrite
+    assert "tague" not in result.rewrite and "!!!" not in result.rewrite and "vite" not in result.rewrite
+    assert result.rewrite.endswith("ce qui marche pour toi.")
+
+
+def test_sample_brand_rituals_and_genuine_posts_are_never_drift():
+    rows = [json.loads(line) for line in (ROOT / "knowledge" / "history.jsonl").read_text(encoding="utf-8").splitlines()]
+    staff = {r["source_id"] for r in rows if r["type"] == "member" and r["role"] in ("staff", "bot")}
+    verdicts = {r["text"]: check_text(r["text"], charter=CHARTER).verdict
+                for r in rows if r["type"] == "message" and r["author"] in staff}
+    rituals = [t for t in verdicts if any(k in t for k in ("carnet du lundi", "Jeudi réparation", "Fil de bienvenue"))]
+    assert len(rituals) >= 10 and all(verdicts[t] == "ok" for t in rituals)
+    drifting = {t for t, v in verdicts.items() if v == "drift"}
+    assert len(drifting) == 3 and all(t.startswith(("PROMO", "Partage", "Laissez")) for t in drifting)
+
+
+def test_a_promotional_post_is_fine_under_quota_and_flagged_over_it():
+    text = "Le nouveau porte-bagages est disponible à 49 € en boutique, avec une remise de 10 % pour les membres."
+    under = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=19, promotional_posts=0))
+    assert under.promotional and under.verdict != "drift" and "promo_quota" not in {f.type for f in under.flags}
+    over = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=9, promotional_posts=3,
+                                                             recent_promotional=[True, False, True, True]))
+    quota = next(f for f in over.flags if f.type == "promo_quota")
+    assert over.verdict == "drift" and quota.charter_clause.passage_id == CHARTER.promotion_policy.passage_id
+    assert "posture_change" in {f.type for f in over.flags}
+
+
+def test_charter_tone_limits_and_register():
+    loud = check_text("Super sortie 🚲🚲🚲🚲🚲 !!! Merci à tous !!!", charter=CHARTER)
+    assert {f.type for f in loud.flags} == {"off_tone"} and len(loud.flags) == 2
+    vous = check_text("Pourriez-vous nous dire ce que vous pensez de votre nouveau vélo ?", charter=CHARTER)
+    flag = next(f for f in vous.flags if f.type == "off_tone")
+    assert flag.excerpt == "vous" and flag.severity == "low" and vous.verdict == "ok"
+
+
+@pytest.mark.parametrize("path", ["tests/data/brand_posts.jsonl"])
+def test_labelled_brand_posts(path):
+    metrics = evaluate_drift(read_labelled(ROOT / path), charter=CHARTER)
+    assert metrics["n"] == 40 and metrics["f1"] >= 0.95 and metrics["false_positive_rate"] == 0.0
+    assert set(metrics["by_lang"]) == {"en", "fr"}
+
+
+def test_targets_on_the_shared_spam_sets():
+    yt = evaluate_drift(read_labelled(shared("spam_youtube_comments_en", "dev.jsonl")))
+    sms = evaluate_drift(read_labelled(shared("spam_sms_en", "dev.jsonl")))
+    assert yt["f1"] >= 0.85 and sms["f1"] >= 0.75, (yt, sms)
+
+
+class FakeJudge:
+    def __init__(self, error: Exception | None = None):
+        self.error, self.calls = error, []
+
+    def judge(self, text, rules: DriftResult, *, charter, feed):
+        self.calls.append((text, feed))
+        if self.error:
+            raise self.error
+        return rules.model_copy(update={"engine": "rules+llm", "score": max(rules.score, 0.5), "verdict": "watch"})
+
+
+def _load_sample(copilot: Copilot) -> None:
+    from copilot.sample import load_sample
+
+    load_sample(copilot)
+    copilot.drift.clock = lambda: NOW
+
+
+def test_judge_merges_and_failures_degrade_to_rules(copilot: Copilot):
+    _load_sample(copilot)
+    copilot.drift.judge = FakeJudge()
+    merged = copilot.drift.check("roue-libre", "Sortie dimanche, qui vient ?")
+    assert merged["engine"] == "rules+llm" and merged["verdict"] == "watch"
+    assert copilot.drift.judge.calls[0][1]["brand_posts"] > 0
+    copilot.drift.judge = FakeJudge(TimeoutError("model timed out"))
+    degraded = copilot.drift.check("roue-libre", "Sortie dimanche, qui vient ?")
+    assert degraded["engine"] == "rules" and degraded["degraded"] and "timed out" in degraded["degraded_reason"]
+    assert degraded["verdict"] == "ok"
+
+
+def test_drift_endpoints(client: TestClient, copilot: Copilot):
+    _load_sample(copilot)
+    key = make_key(client, "roue-libre", "read")
+    r = client.post("/v1/brands/roue-libre/drift/checks", headers=key,
+                    json={"text": "Dernière chance !!! Partage et tague 3 amis pour gagner un casque"})
+    body = r.json()
+    assert r.status_code == 200 and body["verdict"] == "drift" and body["engine"] == "rules" and not body["degraded"]
+    assert body["feed"]["max_promotional_share"] == 0.1 and body["charter_version"] == 1
+    assert client.post("/v1/brands/roue-libre/drift/checks", headers=key, json={"text": ""}).status_code == 422
+    report = client.get("/v1/brands/roue-libre/drift/report", params={"window_days": 60}, headers=key).json()
+    assert report["brand_posts"] > 10 and 0 < report["promo_share"] <= 0.3
+    assert report["over_quota"] == (report["promo_share"] > 0.1) and report["max_promotional_share"] == 0.1
+    assert [w["week_start"] for w in report["weekly"]] == sorted(w["week_start"] for w in report["weekly"])
+    assert report["worst_posts"][0]["verdict"] == "drift" and report["worst_posts"][0]["flags"]
+    assert 0 < report["brand_share"] < 0.3 and report["member_contributions"] > 0
+    assert report["unacknowledged"] >= 1 and set(report["definitions"]) >= {"promo_share", "unacknowledged"}
+    bad = client.get("/v1/brands/roue-libre/drift/report", params={"window_days": 0}, headers=key)
+    assert bad.status_code == 422 and bad.json()["field"] == "query.window_days"
+
+
+def test_eval_drift_cli_prints_metrics_and_baseline():
+    from typer.testing import CliRunner
+
+    from copilot.cli import app
+
+    r = CliRunner().invoke(app, ["eval", "drift", "--data", str(ROOT / "tests/data/brand_posts.jsonl"),
+                                 "--charter", str(ROOT / "knowledge/charter.md"), "--json"])
+    out = json.loads(r.output)
+    assert r.exit_code == 0 and set(out) >= {"precision", "recall", "f1", "false_positive_rate", "n", "by_lang"}
+    assert out["baseline"]["available"] and 0 <= out["baseline"]["f1"] <= 1
