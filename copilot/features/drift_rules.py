@@ -58,7 +58,9 @@ IGNORES_MEMBERS = _p(
     r"hors sujet ici|pas notre probl[eè]me|r[ée]serv[ée] aux (?:clients|membres) premium|contactez le sav",
     r"not our problem|off[- ]topic here|only for (?:premium|paying) (?:customers|members)|we don'?t answer",
 )
-LINK = re.compile(r"https?://\S+|www\.\S+|\b\S+\.(?:com|net|org|ly|fr)/\S*", re.I)
+# Domain starts only at a token boundary, so long runs of dots and digits cannot cause quadratic backtracking.
+LINK = re.compile(r"https?://\S+|www\.\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|ly|fr|io|tk|biz|info|co\.uk)"
+                  r"(?:/\S*)?(?![\w.])", re.I)
 PHONE = re.compile(r"(?<!\d)(?:0[89]\d{2}\s?\d{3}\s?\d{4}|0\d{9,10}|\d{5}(?=\D|$))")
 GENUINE = _p(
     r"merci|thanks?|thank you|bienvenue|welcome|bravo|d[ée]sol[ée]s?|sorry|on s'est tromp[ée]s|we got it wrong",

@@ -10,7 +10,7 @@ from copilot.types import Charter
 
 PRESSURE_SENTENCE = {"over_solicitation", "instrumentalisation", "contact_bait", "ignores_members"}
 PRESSURE_SPAN = {"urgency", "banned_term", "unsolicited_link"}
-INFO = re.compile(r"\d+\s?(?:€|%|£|\$|mm|cm|km|kg|h\b|nm\b)|\d{1,2}h\d{0,2}|\b(?:lundi|mardi|mercredi|jeudi|vendredi|"
+INFO = re.compile(r"(?<!\d)\d+\s?(?:€|%|£|\$|mm|cm|km|kg|h\b|nm\b)|(?<!\d)\d{1,2}h\d{0,2}|\b(?:lundi|mardi|mercredi|jeudi|vendredi|"
                   r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|minuit|midnight)\b", re.I)
 INVITE = {
     ("fr", "tu"): "Et toi, qu'en penses-tu ? Raconte-nous ce qui marche pour toi.",
