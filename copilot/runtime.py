@@ -15,6 +15,7 @@ from typing import Any
 from copilot.embed import Embedder, LocalMiniLM
 from copilot.errors import CopilotError
 from copilot.features.drift_service import DriftService
+from copilot.features.snapshot import Snapshots
 from copilot.index import ChromaIndex, VectorIndex
 from copilot.ingest import parse_file
 from copilot.ingest.charter import parse_charter
@@ -53,7 +54,8 @@ class Copilot:
         self.retriever = Retriever(self.store, self.index, self.embedder, self.lexical,
                                    sync_rebuild_max_docs=settings.lexical_sync_rebuild_max_docs)
         self.ingestor = Ingestor(self.store, self.index, self.embedder)
-        self.drift = DriftService(self.store)
+        self.snapshots = Snapshots(self.store)
+        self.drift = DriftService(self.store, self.snapshots)
         self.jobs = JobRunner(self)
 
     # ------------------------------------------------------------ charter

@@ -8,6 +8,7 @@ from typing import Any, Callable, Protocol
 from copilot.errors import NotFound
 from copilot.features.drift import DriftResult, check_text
 from copilot.features.feed import Feed, utcnow
+from copilot.features.snapshot import Snapshots
 from copilot.store import Store
 from copilot.types import Charter
 
@@ -21,9 +22,10 @@ class DriftJudge(Protocol):
 class DriftService:
     """Checks texts and audits feeds for the brands in the store."""
 
-    def __init__(self, store: Store, *, judge: DriftJudge | None = None, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: Store, snapshots: Snapshots, *, judge: DriftJudge | None = None,
+                 clock: Callable[[], datetime] = utcnow):
         self.store, self.judge, self.clock = store, judge, clock
-        self.feed = Feed(store)
+        self.feed = Feed(store, snapshots)
 
     def _charter(self, brand: str) -> tuple[Charter | None, int | None]:
         try:

@@ -12,8 +12,11 @@ from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
+
 from copilot.features import drift_rules as R
 from copilot.features.drift import DriftResult, FeedStats, check_text
+from copilot.features.snapshot import Snapshot, Snapshots
 from copilot.store import Store
 from copilot.types import Charter
 
@@ -29,41 +32,48 @@ DEFINITIONS = {
 
 
 class ScoreCache:
-    """Drift results of brand posts by content hash (a post is scored once, whatever the window)."""
+    """Drift results of brand posts (and their ask counts) by content hash: a post is scored once."""
 
-    def __init__(self, size: int = 50_000):
+    def __init__(self, size: int = 100_000):
         self.size = size
-        self._data: OrderedDict[tuple[str, str], DriftResult] = OrderedDict()
+        self._data: OrderedDict[tuple[str, str], tuple[DriftResult, int]] = OrderedDict()
 
-    def get(self, key: tuple[str, str], compute: Any) -> DriftResult:
-        """The cached result or a fresh one."""
-        hit = self._data.get(key)
-        if hit is None:
-            hit = compute()
-            self._data[key] = hit
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return hit
+    def get(self, key: tuple[str, str]) -> tuple[DriftResult, int] | None:
+        """The cached (result, asks) or None."""
+        return self._data.get(key)
+
+    def put(self, key: tuple[str, str], value: tuple[DriftResult, int]) -> None:
+        """Remember a result, evicting the oldest beyond the size."""
+        self._data[key] = value
+        if len(self._data) > self.size:
+            self._data.popitem(last=False)
 
 
 class Feed:
     """Reads the brand's feed from the store and scores it with the rules engine."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, snapshots: Snapshots):
+        self.store, self.snapshots = store, snapshots
         self.cache = ScoreCache()
 
     def _brand_posts(self, brand: str, charter: Charter | None, since: datetime, until: datetime) -> list[dict[str, Any]]:
         staff = self.store.member_roles(brand)["staff"]
+        rows = self.store.posts_by_author(brand, staff, since, until)
+        tag = charter.model_dump_json() if charter else ""
+        charter_key = str(hash(tag))
+        keys = [(r[5] or "", charter_key) for r in rows]
+        missing = [(r[0], r[1]) for r, k in zip(rows, keys) if self.cache.get(k) is None]
+        texts = self.store.texts(brand, missing) if missing else {}
         posts = []
-        for source, sid, author, created, kind, text, digest, permalink, reply_to in \
-                self.store.texts_by_author(brand, staff, since, until):
-            if reply_to is not None:
-                continue
-            key = (brand, f"{digest}:{charter.title if charter else ''}")
-            result = self.cache.get(key, lambda t=text: check_text(t, charter=charter, with_rewrite=False))
-            posts.append({"id": sid, "source": source, "created_at": created, "text": text, "permalink": permalink,
-                          "result": result, "asks": len(R.ASKS.findall(text)) + len(R.SMS_ASKS.findall(text))})
+        for (source, sid, _author, created, _kind, _digest, permalink), key in zip(rows, keys):
+            scored = self.cache.get(key)
+            if scored is None:
+                text = texts[(source, sid)]
+                scored = (check_text(text, charter=charter, with_rewrite=False),
+                          len(R.ASKS.findall(text)) + len(R.SMS_ASKS.findall(text)))
+                self.cache.put(key, scored)
+            posts.append({"id": sid, "source": source, "created_at": created, "permalink": permalink,
+                          "result": scored[0], "asks": scored[1]})
         return posts
 
     def stats(self, brand: str, charter: Charter | None, *, now: datetime, window_days: int = 30) -> FeedStats:
@@ -77,12 +87,15 @@ class Feed:
         since = now - timedelta(days=window_days)
         posts = self._brand_posts(brand, charter, since, now)
         roles = self.store.member_roles(brand)
-        rows = self.store.window_rows(brand, since, now)
+        snap = self.snapshots.get(brand)
+        window = snap.window(since.timestamp(), now.timestamp())
+        staff = snap.author_mask(roles["staff"])
         weeks = max(1.0, window_days / 7)
         promo = sum(p["result"].promotional for p in posts)
         policy = charter.promotion_policy if charter else None
-        brand_msgs = sum((r[0], r[2]) in roles["staff"] for r in rows)
-        unack = _unacknowledged(rows, roles, now)
+        messages = window.stop - window.start
+        brand_msgs = int(staff[window].sum())
+        unack = _unacknowledged(snap, window, roles, staff, now)
         return {
             "window": {"since": since, "until": now, "days": window_days},
             "brand_posts": len(posts), "promotional_posts": promo,
@@ -96,64 +109,60 @@ class Feed:
             "member_contributions": unack["contributions"], "unacknowledged": unack["count"],
             "unacknowledged_share": round(unack["count"] / unack["contributions"], 4) if unack["contributions"] else 0.0,
             "unacknowledged_examples": unack["examples"],
-            "messages": len(rows), "brand_messages": brand_msgs,
-            "brand_share": round(brand_msgs / len(rows), 4) if rows else 0.0,
-            "weekly": _weekly(posts, rows, roles, since, now),
-            "worst_posts": _worst(posts),
+            "messages": messages, "brand_messages": brand_msgs,
+            "brand_share": round(brand_msgs / messages, 4) if messages else 0.0,
+            "weekly": _weekly(posts, snap, window, staff, since, now),
+            "worst_posts": _worst(self.store, brand, posts),
             "definitions": DEFINITIONS,
         }
 
 
-def _unacknowledged(rows: list[tuple[Any, ...]], roles: dict[str, Any], now: datetime) -> dict[str, Any]:
-    excluded = roles["staff"] | roles["bot"] | roles["no_analytics"]
-    authors = {(r[0], r[1]): r[2] for r in rows}
-    acked: set[tuple[str, str]] = set()
-    for source, _sid, author, _c, _k, reply_to, _t, _rc, _s, _ch in rows:
-        if reply_to is not None and authors.get((source, reply_to), object()) != author:
-            acked.add((source, reply_to))
-    contributions, left = 0, []
-    for source, sid, author, created, kind, reply_to, _t, reactions, _s, channel in rows:
-        if kind not in ("question", "post") or reply_to is not None or (source, author) in excluded or not author:
-            continue
-        if now - created < ACK_GRACE:
-            continue
-        contributions += 1
-        if reactions == 0 and (source, sid) not in acked:
-            left.append({"id": sid, "source": source, "author": author, "channel": channel, "created_at": created})
-    return {"contributions": contributions, "count": len(left), "examples": left[-10:]}
+def _unacknowledged(snap: Snapshot, window: slice, roles: dict[str, Any], staff: np.ndarray,
+                    now: datetime) -> dict[str, Any]:
+    excluded = staff | snap.author_mask(roles["bot"] | roles["no_analytics"]) | (snap.author < 0)
+    replies = (snap.parent >= 0) & (snap.created < now.timestamp())
+    replies &= snap.author != snap.author[np.maximum(snap.parent, 0)]
+    acked = np.zeros(snap.n, dtype=bool)
+    acked[snap.parent[replies]] = True
+    in_window = np.zeros(snap.n, dtype=bool)
+    in_window[window] = True
+    contrib = in_window & snap.kind_is("question", "post") & ~snap.is_reply & ~excluded
+    contrib &= snap.created < (now - ACK_GRACE).timestamp()
+    left = np.flatnonzero(contrib & (snap.reactions == 0) & ~acked)
+    examples = [{"id": snap.ids[i], "source": snap.sources[i], "author": snap.authors[snap.author[i]][1],
+                 "channel": snap.channels[snap.channel[i]] if snap.channel[i] >= 0 else None,
+                 "created_at": datetime.fromtimestamp(snap.created[i], tz=timezone.utc)} for i in left[-10:]]
+    return {"contributions": int(contrib.sum()), "count": len(left), "examples": examples}
 
 
-def _weekly(posts: list[dict[str, Any]], rows: list[tuple[Any, ...]], roles: dict[str, Any], since: datetime,
+def _weekly(posts: list[dict[str, Any]], snap: Snapshot, window: slice, staff: np.ndarray, since: datetime,
             now: datetime) -> list[dict[str, Any]]:
     n_weeks = max(1, -(-(now - since).days // 7))
-    buckets: list[dict[str, Any]] = [{"posts": [], "messages": 0, "brand": 0} for _ in range(n_weeks)]
-
-    def index(moment: datetime) -> int:
-        return min(n_weeks - 1, max(0, (moment - since).days // 7))
-
+    week_of = np.minimum(((snap.created[window] - since.timestamp()) // (7 * 86400)).astype(np.int64), n_weeks - 1)
+    messages = np.bincount(week_of, minlength=n_weeks)
+    brand = np.bincount(week_of, weights=staff[window].astype(np.float64), minlength=n_weeks)
+    by_week: list[list[dict[str, Any]]] = [[] for _ in range(n_weeks)]
     for p in posts:
-        buckets[index(p["created_at"])]["posts"].append(p)
-    for r in rows:
-        b = buckets[index(r[3])]
-        b["messages"] += 1
-        b["brand"] += (r[0], r[2]) in roles["staff"]
+        by_week[min(n_weeks - 1, max(0, (p["created_at"] - since).days // 7))].append(p)
     out = []
-    for i, b in enumerate(buckets):
-        wk_posts = b["posts"]
+    for i, wk_posts in enumerate(by_week):
         promo = sum(p["result"].promotional for p in wk_posts)
         out.append({"week_start": since + timedelta(days=7 * i), "brand_posts": len(wk_posts), "promotional_posts": promo,
                     "promo_share": round(promo / len(wk_posts), 4) if wk_posts else 0.0,
-                    "asks": sum(p["asks"] for p in wk_posts), "messages": b["messages"],
-                    "brand_share": round(b["brand"] / b["messages"], 4) if b["messages"] else 0.0,
+                    "asks": sum(p["asks"] for p in wk_posts), "messages": int(messages[i]),
+                    "brand_share": round(float(brand[i]) / messages[i], 4) if messages[i] else 0.0,
                     "mean_drift_score": round(sum(p["result"].score for p in wk_posts) / len(wk_posts), 4)
                     if wk_posts else 0.0})
     return out
 
 
-def _worst(posts: list[dict[str, Any]], n: int = 5) -> list[dict[str, Any]]:
+def _worst(store: Store, brand: str, posts: list[dict[str, Any]], n: int = 5) -> list[dict[str, Any]]:
     ranked = sorted((p for p in posts if p["result"].verdict != "ok"), key=lambda p: -p["result"].score)[:n]
+    texts = store.texts(brand, [(p["source"], p["id"]) for p in ranked])
+    for p in ranked:
+        p["excerpt"] = texts.get((p["source"], p["id"]), "")[:280]
     return [{"id": p["id"], "source": p["source"], "created_at": p["created_at"], "permalink": p["permalink"],
-             "excerpt": p["text"][:280], "score": p["result"].score, "verdict": p["result"].verdict,
+             "excerpt": p["excerpt"], "score": p["result"].score, "verdict": p["result"].verdict,
              "flags": [f.model_dump() for f in p["result"].flags]} for p in ranked]
 
 

@@ -8,10 +8,10 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import String, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -370,33 +370,47 @@ class Store:
                     out["no_spotlight"].add((source, sid))
         return out
 
-    def window_rows(self, brand_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
-        """Light rows of the conversation in a window (charter and documents excluded), oldest first:
+    def conversation_rows(self, brand_id: str) -> list[tuple[Any, ...]]:
+        """Every conversation message of a brand (charter and documents excluded), oldest first:
         (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel)."""
-        with self.session() as s:
-            return list(s.execute(
-                select(Message.source, Message.source_id, Message.author, Message.created_at, Message.kind,
-                       Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel)
-                .where(Message.brand_id == brand_id, Message.created_at >= since, Message.created_at < until,
-                       Message.source.not_in(NON_CONVERSATION)).order_by(Message.created_at)).tuples())
+        query = (select(Message.source, Message.source_id, Message.author, _raw_time(), Message.kind,
+                        Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel)
+                 .where(Message.brand_id == brand_id, Message.source.not_in(NON_CONVERSATION))
+                 .order_by(Message.created_at))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).fetchall()
+        return [(r[0], r[1], r[2], _as_utc(r[3]), *r[4:]) for r in rows]
 
-    def texts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
+    def posts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
                         until: datetime) -> list[tuple[Any, ...]]:
-        """(source, source_id, author, created_at, kind, text, content_hash, permalink, reply_to) of the given
-        authors in a window, oldest first."""
+        """Top-level messages of the given authors in a window, without their text, oldest first:
+        (source, source_id, author, created_at, kind, content_hash, permalink)."""
         by_source: dict[str, list[str]] = {}
         for source, sid in authors:
             by_source.setdefault(source, []).append(sid)
         out: list[Any] = []
-        with self.session() as s:
+        with self.engine.connect() as conn:
             for source, sids in by_source.items():
-                out += s.execute(select(Message.source, Message.source_id, Message.author, Message.created_at,
-                                        Message.kind, Message.text, Message.content_hash, Message.permalink,
-                                        Message.reply_to)
-                                 .where(Message.brand_id == brand_id, Message.source == source,
-                                        Message.author.in_(sids), Message.created_at >= since,
-                                        Message.created_at < until).order_by(Message.created_at)).tuples().all()
+                out += [tuple(r) for r in conn.execute(
+                    select(Message.source, Message.source_id, Message.author, Message.created_at, Message.kind,
+                           Message.content_hash, Message.permalink)
+                    .where(Message.brand_id == brand_id, Message.source == source, Message.author.in_(sids),
+                           Message.reply_to.is_(None), Message.created_at >= since, Message.created_at < until))]
         return sorted(out, key=lambda r: r[3])
+
+    def texts(self, brand_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Texts of messages by (source, source_id)."""
+        out: dict[tuple[str, str], str] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, sid in keys:
+            by_source.setdefault(source, []).append(sid)
+        with self.engine.connect() as conn:
+            for source, sids in by_source.items():
+                for i in range(0, len(sids), 500):
+                    rows = conn.execute(select(Message.source_id, Message.text).where(
+                        Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids[i:i + 500])))
+                    out.update({(source, sid): text for sid, text in rows})
+        return out
 
     # ------------------------------------------------------------ jobs
     def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None) -> Job:
@@ -424,6 +438,17 @@ class Store:
 
 
 NON_CONVERSATION = ("charter", "doc")
+
+
+def _raw_time() -> Any:
+    # Skip SQLAlchemy's per-row datetime processing on bulk analytics reads; _as_utc parses in C instead.
+    return type_coerce(Message.created_at, String)
+
+
+def _as_utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def _is_default(field_name: str, value: Any) -> bool:
