@@ -12,10 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from copilot.compose import Composer
 from copilot.embed import Embedder, LocalMiniLM
 from copilot.errors import CopilotError
 from copilot.features.drift_service import DriftService
+from copilot.features.drift_judge import LLMDriftJudge
+from copilot.features.rituals import RitualService
 from copilot.features.snapshot import Snapshots
+from copilot.llm import LLM, Usage
 from copilot.index import ChromaIndex, VectorIndex
 from copilot.ingest import parse_file
 from copilot.ingest.charter import parse_charter
@@ -39,11 +43,28 @@ def make_embedder(settings: Settings) -> Embedder:
     return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size)
 
 
+def make_llm(settings: Settings, store: Store) -> LLM | None:
+    """The litellm client when `COPILOT_LLM_MODEL` is set; usage is recorded per brand and day."""
+    if not settings.llm_model:
+        return None
+    from copilot.llm import LiteLLMClient
+
+    def record(meta: dict[str, str], model: str, usage: Usage, ok: bool) -> None:
+        store.record_usage(meta["brand"], feature=meta.get("feature", "llm"), model=model, ok=ok,
+                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                           cost=usage.cost, calls=usage.calls, failures=usage.failures,
+                           day=datetime.now(timezone.utc).date().isoformat())
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LiteLLMClient(settings.llm_model, fallbacks=settings.llm_fallbacks, timeout=settings.llm_timeout,
+                         attempts=settings.llm_attempts, api_key=key, api_base=settings.llm_api_base, recorder=record)
+
+
 class Copilot:
     """Everything a request handler or a CLI command needs."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None, index: VectorIndex | None = None,
-                 embedder: Embedder | None = None):
+                 embedder: Embedder | None = None, llm: LLM | None = None):
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.sqlalchemy_url)
@@ -55,7 +76,10 @@ class Copilot:
                                    sync_rebuild_max_docs=settings.lexical_sync_rebuild_max_docs)
         self.ingestor = Ingestor(self.store, self.index, self.embedder)
         self.snapshots = Snapshots(self.store)
-        self.drift = DriftService(self.store, self.snapshots)
+        self.llm = llm if llm is not None else make_llm(settings, self.store)
+        self.drift = DriftService(self.store, self.snapshots, judge=LLMDriftJudge(self.llm) if self.llm else None)
+        self.rituals = RitualService(self.store, Composer(self.store, self.retriever, self.snapshots), llm=self.llm,
+                                     budget_tokens=settings.llm_max_prompt_tokens)
         self.jobs = JobRunner(self)
 
     # ------------------------------------------------------------ charter

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     embedding_model: str | None = Field(default=None, description="litellm embedding model; local ONNX when unset")
     llm_model: str | None = None
+    llm_fallbacks: list[str] = Field(default_factory=list)
+    llm_api_key: SecretStr | None = None
+    llm_api_base: str | None = None
+    llm_timeout: float = 30.0
+    llm_attempts: int = Field(default=3, ge=1, le=10)
+    llm_max_prompt_tokens: int = 3000
     admin_key: SecretStr = SecretStr(DEV_ADMIN_KEY)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -84,7 +84,7 @@ class FakeJudge:
     def __init__(self, error: Exception | None = None):
         self.error, self.calls = error, []
 
-    def judge(self, text, rules: DriftResult, *, charter, feed):
+    def judge(self, text, rules: DriftResult, *, charter, feed, brand=""):
         self.calls.append((text, feed))
         if self.error:
             raise self.error

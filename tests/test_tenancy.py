@@ -33,7 +33,9 @@ def _setup_brand_b(client: TestClient) -> dict[str, str]:
     member_id = client.get("/v1/brands/brand-b/members", headers=ADMIN).json()["items"][0]["id"]
     job = client.post("/v1/brands/brand-b/imports", content=b'{"type":"member","source_id":"u2"}\n',
                       params={"format": "jsonl"}, headers=ADMIN).json()
-    return {"brand": "brand-b", "key_id": key["id"], "version": "1", "member_id": str(member_id), "job_id": job["id"]}
+    draft = client.post("/v1/brands/brand-b/rituals/drafts", json={"ritual": "welcome_thread"}, headers=ADMIN).json()
+    return {"brand": "brand-b", "key_id": key["id"], "version": "1", "member_id": str(member_id), "job_id": job["id"],
+            "draft_id": draft["id"]}
 
 
 def test_a_key_of_brand_a_never_reaches_brand_b(client: TestClient, brand: str):
@@ -51,7 +53,7 @@ def test_a_key_of_brand_a_never_reaches_brand_b(client: TestClient, brand: str):
             kwargs = {"content": b"{}"}
         r = client.request(method, url, headers=key_a, **kwargs)
         assert r.status_code in (403, 404), f"{method} {url} -> {r.status_code}"
-        assert "secret de B" not in r.text and "Bea" not in r.text
+        assert "secret de B" not in r.text and "Bea" not in r.text and "brand-b" not in r.json().get("brand", "")
         checked += 1
     assert checked == len(routes) - 1
     assert client.post("/v1/brands", json={"id": "brand-c", "name": "C"}, headers=key_a).status_code == 403
@@ -62,7 +64,7 @@ def test_a_key_of_brand_a_never_reaches_brand_b(client: TestClient, brand: str):
 
 def test_read_keys_cannot_write_anything(client: TestClient, brand: str):
     reader = make_key(client, brand, "read")
-    values = {"brand": brand, "key_id": "x", "version": "1", "member_id": "1", "job_id": "x"}
+    values = {"brand": brand, "key_id": "x", "version": "1", "member_id": "1", "job_id": "x", "draft_id": "x"}
     for method, path in _routes(client):
         if method in WRITE_METHODS and path != "/v1/brands" and path not in READ_ONLY_POSTS:
             r = client.request(method, _fill(path, values), headers=reader, json={})

@@ -220,3 +220,58 @@ class DriftReportOut(BaseModel):
     weekly: list[WeeklyDrift]
     worst_posts: list[dict[str, Any]]
     definitions: dict[str, str]
+
+
+class RitualDraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
+                    "welcome_thread, showcase, spotlight_post, retrospective")
+    channel: Annotated[str, StringConstraints(max_length=200)] | None = None
+    theme: Annotated[str, StringConstraints(max_length=300)] | None = None
+    language: Literal["fr", "en"] | None = None
+    variants: int = Field(default=2, ge=1, le=3)
+    scheduled_at: datetime | None = None
+
+
+class DraftOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    id: str
+    brand: str
+    kind: str
+    ritual: str | None = None
+    status: str
+    version: int
+    title: str
+    body: str
+    variants: list[str] = Field(default_factory=list)
+    language: str | None = None
+    register: str | None = None
+    suggested_channel: str | None = None
+    suggested_time: str | None = None
+    citations: list[str] = Field(default_factory=list)
+    guards: dict[str, Any] = Field(default_factory=dict)
+    engine: str = "rules"
+    model: str | None = None
+    degraded: bool = False
+    degraded_reason: str | None = None
+    prompt: dict[str, Any] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(default_factory=dict)
+    grounding: dict[str, Any] = Field(default_factory=dict)
+    created_by: str
+    created_at: datetime
+
+
+class UsageDay(BaseModel):
+    day: str
+    calls: int
+    failures: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+
+
+class UsageOut(BaseModel):
+    brand: str
+    days: list[UsageDay]
+    totals: UsageDay

@@ -16,7 +16,8 @@ from copilot.types import Charter
 class DriftJudge(Protocol):
     """A second opinion (an LLM) merged with the rules; raises when it cannot answer."""
 
-    def judge(self, text: str, rules: DriftResult, *, charter: Charter | None, feed: dict[str, Any]) -> DriftResult: ...
+    def judge(self, text: str, rules: DriftResult, *, charter: Charter | None, feed: dict[str, Any],
+              brand: str = "") -> DriftResult: ...
 
 
 class DriftService:
@@ -45,7 +46,7 @@ class DriftService:
                 "max_promotional_share": charter.promotion_policy.max_promotional_share if charter else None}
         if self.judge is not None:
             try:
-                result = self.judge.judge(text, result, charter=charter, feed=feed)
+                result = self.judge.judge(text, result, charter=charter, feed=feed, brand=brand)
             except Exception as exc:  # any judge failure: the rules stand, and the response says why
                 result = result.model_copy(update={"degraded": True, "degraded_reason": f"llm judge failed: {exc}"[:300]})
         return {**result.model_dump(), "feed": feed, "charter_version": version}

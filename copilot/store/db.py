@@ -62,10 +62,18 @@ def _add_reaction_count_and_reply_indexes(conn: Connection) -> None:
             conn.execute(text(f"CREATE INDEX {name} ON messages ({cols})"))
 
 
+def _add_drafts_and_llm_usage(conn: Connection) -> None:
+    from copilot.store.models import Draft, LLMUsage
+
+    Draft.__table__.create(conn, checkfirst=True)
+    LLMUsage.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
     (3, _add_reaction_count_and_reply_indexes),
+    (4, _add_drafts_and_llm_usage),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from copilot.errors import AlreadyExists, NotFound, ServiceUnavailable
 from copilot.store.db import make_engine, migrate
-from copilot.store.models import ApiKey, Brand, Channel, CharterVersion, Job, Member, Message, now_utc
+from copilot.store.models import ApiKey, Brand, Channel, CharterVersion, Draft, Job, LLMUsage, Member, Message, now_utc
 from copilot.types import MemberRecord, MessageRecord
 
 MESSAGE_FIELDS = (
@@ -381,6 +381,34 @@ class Store:
             rows = conn.execute(query).fetchall()
         return [(r[0], r[1], r[2], _as_utc(r[3]), *r[4:]) for r in rows]
 
+    def recent_messages(self, brand_id: str, since: datetime, *, limit: int = 300,
+                        exclude_authors: Iterable[tuple[str, str]] = ()) -> list[tuple[Any, ...]]:
+        """Newest conversation messages since a date: (source, source_id, author, author_name, created_at, kind, text)."""
+        skip = set(exclude_authors)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Message.source, Message.source_id, Message.author, Message.author_name,
+                                       Message.created_at, Message.kind, Message.text)
+                                .where(Message.brand_id == brand_id, Message.created_at >= since,
+                                       Message.source.not_in(NON_CONVERSATION))
+                                .order_by(Message.created_at.desc()).limit(limit * 2 if skip else limit)).fetchall()
+        return [tuple(r) for r in rows if (r[0], r[2]) not in skip][:limit]
+
+    def find_posts(self, brand_id: str, authors: Iterable[tuple[str, str]], contains: str, since: datetime,
+                   *, limit: int = 20) -> list[tuple[Any, ...]]:
+        """Top-level posts of the given authors whose text contains a phrase (case-insensitive), newest first:
+        (source, source_id, channel, created_at, text)."""
+        sids = [sid for _, sid in authors]
+        if not sids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Message.source, Message.source_id, Message.channel, Message.created_at,
+                                       Message.text)
+                                .where(Message.brand_id == brand_id, Message.author.in_(sids),
+                                       Message.reply_to.is_(None), Message.created_at >= since,
+                                       func.lower(Message.text).contains(contains.lower()))
+                                .order_by(Message.created_at.desc()).limit(limit)).fetchall()
+        return [tuple(r) for r in rows]
+
     def posts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
                         until: datetime) -> list[tuple[Any, ...]]:
         """Top-level messages of the given authors in a window, without their text, oldest first:
@@ -411,6 +439,37 @@ class Store:
                         Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids[i:i + 500])))
                     out.update({(source, sid): text for sid, text in rows})
         return out
+
+    # ------------------------------------------------------------ drafts and LLM usage
+    def create_draft(self, brand_id: str, *, kind: str, ritual: str | None, title: str, body: str,
+                     payload: dict[str, Any], actor: str) -> Draft:
+        """Save a new draft (status drafted, version 1)."""
+        row = Draft(id=uuid.uuid4().hex, brand_id=brand_id, kind=kind, ritual=ritual, title=title, body=body,
+                    payload=payload, created_by=actor, status="drafted", version=1)
+        with self.session() as s, s.begin():
+            s.add(row)
+        return row
+
+    def get_draft(self, draft_id: str) -> Draft | None:
+        """A draft or None."""
+        with self.session() as s:
+            return s.get(Draft, draft_id)
+
+    def record_usage(self, brand_id: str, *, feature: str, model: str, prompt_tokens: int, completion_tokens: int,
+                     cost: float, calls: int, failures: int, ok: bool, day: str) -> None:
+        """One logical LLM call's tokens, cost and failures."""
+        with self.session() as s, s.begin():
+            s.add(LLMUsage(brand_id=brand_id, day=day, feature=feature, model=model, prompt_tokens=prompt_tokens,
+                           completion_tokens=completion_tokens, cost=cost, calls=calls, failures=failures, ok=ok))
+
+    def usage_by_day(self, brand_id: str, since_day: str) -> list[tuple[Any, ...]]:
+        """(day, calls, failures, prompt_tokens, completion_tokens, cost) per day, oldest first."""
+        with self.session() as s:
+            return list(s.execute(
+                select(LLMUsage.day, func.sum(LLMUsage.calls), func.sum(LLMUsage.failures),
+                       func.sum(LLMUsage.prompt_tokens), func.sum(LLMUsage.completion_tokens), func.sum(LLMUsage.cost))
+                .where(LLMUsage.brand_id == brand_id, LLMUsage.day >= since_day)
+                .group_by(LLMUsage.day).order_by(LLMUsage.day)).tuples())
 
     # ------------------------------------------------------------ jobs
     def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None) -> Job:

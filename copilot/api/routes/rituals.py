@@ -1,0 +1,58 @@
+"""Ritual drafts, draft reads and LLM usage."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+
+from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
+from copilot.api.routes import PROBLEMS
+from copilot.api.schemas import DraftOut, RitualDraftIn, UsageDay, UsageOut
+from copilot.errors import NotFound
+from copilot.features.rituals import RitualRequest
+from copilot.types import utc
+
+router = APIRouter(prefix="/v1", tags=["rituals"], responses=PROBLEMS)
+DraftBrand = Annotated[str, Depends(brand_access("draft"))]
+
+
+def draft_out(row: Any) -> DraftOut:
+    """A stored draft as the API shows it."""
+    return DraftOut(id=row.id, brand=row.brand_id, kind=row.kind, ritual=row.ritual, status=row.status,
+                    version=row.version, title=row.title, body=row.body, created_by=row.created_by,
+                    created_at=row.created_at, **{k: v for k, v in (row.payload or {}).items()
+                                                  if k in DraftOut.model_fields})
+
+
+@router.post("/brands/{brand}/rituals/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftOut,
+             operation_id="draftRitual")
+def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep) -> DraftOut:
+    """Draft a ritual post grounded in the charter and recent conversation; saved for review."""
+    req = RitualRequest(ritual=body.ritual, channel=body.channel, theme=body.theme, language=body.language,
+                        variants=body.variants, scheduled_at=utc(body.scheduled_at) if body.scheduled_at else None)
+    return draft_out(copilot.rituals.draft(brand, req, actor=principal.actor))
+
+
+@router.get("/drafts/{draft_id}", response_model=DraftOut, operation_id="getDraft")
+def get_draft(draft_id: str, principal: PrincipalDep,
+              copilot: CopilotDep) -> DraftOut:
+    """One draft (of the key's brand)."""
+    row = copilot.store.get_draft(draft_id)
+    if row is None or not (principal.is_admin or principal.brand == row.brand_id):
+        raise NotFound(f"draft '{draft_id}' not found")
+    return draft_out(row)
+
+
+@router.get("/brands/{brand}/usage", response_model=UsageOut, operation_id="llmUsage")
+def llm_usage(brand: ReadBrand, copilot: CopilotDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> UsageOut:
+    """LLM tokens, cost, calls and failures per day."""
+    since = (datetime.now(timezone.utc) - timedelta(days=days - 1)).date().isoformat()
+    rows = [UsageDay(day=d, calls=int(c or 0), failures=int(f or 0), prompt_tokens=int(p or 0),
+                     completion_tokens=int(t or 0), cost=round(float(x or 0), 6))
+            for d, c, f, p, t, x in copilot.store.usage_by_day(brand, since)]
+    totals = UsageDay(day=f"{since}..", calls=sum(r.calls for r in rows), failures=sum(r.failures for r in rows),
+                      prompt_tokens=sum(r.prompt_tokens for r in rows),
+                      completion_tokens=sum(r.completion_tokens for r in rows), cost=round(sum(r.cost for r in rows), 6))
+    return UsageOut(brand=brand, days=rows, totals=totals)

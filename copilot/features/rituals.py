@@ -1,0 +1,229 @@
+"""Ritual drafts grounded in the charter and the community: an LLM when configured, templates otherwise.
+
+Both engines share the grounding (`compose`), the guards (banned terms, a drift pre-check of the draft's own
+text, length, emoji and exclamation limits) and the saved Draft. When the LLM fails for good, the template
+engine answers with `degraded: true` and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from string import Template
+from typing import Any, Callable
+
+from copilot.compose import Composer, Grounding, context_block, past_block
+from copilot.errors import InvalidInput
+from copilot.features.drift import check_text
+from copilot.features.drift_rules import EMOJI
+from copilot.llm import LLM, LLMFailure, Usage
+from copilot.outputs import MEMBER_TOKEN, RitualDraftOut, grounding_problems
+from copilot.privacy import Pseudonyms
+from copilot.prompts import load_templates, render
+from copilot.store import Store
+from copilot.text import strip_accents
+from copilot.types import Charter, Ritual
+
+BUILT_IN = {
+    "weekly_challenge": ("Défi de la semaine", "Weekly challenge"),
+    "qa_session": ("Session questions-réponses", "Q&A session"),
+    "welcome_thread": ("Fil de bienvenue", "Welcome thread"),
+    "showcase": ("Vitrine de la communauté", "Community showcase"),
+    "spotlight_post": ("Portrait du mois", "Member spotlight"),
+    "retrospective": ("Rétrospective", "Retrospective"),
+}
+KIND_HINTS = [("welcome_thread", r"bienvenue|welcome|accueil"), ("qa_session", r"question|r[ée]paration|q&a|atelier|ask"),
+              ("spotlight_post", r"portrait|spotlight|membre du mois"), ("weekly_challenge", r"d[ée]fi|challenge"),
+              ("retrospective", r"r[ée]tro|bilan|retrospective"), ("showcase", r"carnet|vitrine|showcase|photo|logbook")]
+WEEKDAYS = {"lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2, "jeudi": 3,
+            "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5, "dimanche": 6, "sunday": 6}
+MAX_CHARS = 1500
+
+
+@dataclass
+class RitualRequest:
+    """What the caller asks for."""
+
+    ritual: str
+    channel: str | None = None
+    theme: str | None = None
+    language: str | None = None
+    variants: int = 2
+    scheduled_at: datetime | None = None
+
+
+def resolve(charter: Charter | None, name: str, lang: str) -> tuple[Ritual, str]:
+    """The charter ritual (or built-in kind) called `name`, and its kind."""
+    wanted = strip_accents(name.lower()).strip()
+    for r in (charter.rituals if charter else []):
+        if strip_accents(r.name.lower()) == wanted:
+            return r, kind_of(r.name, r.format or "")
+    key = wanted.replace(" ", "_").replace("-", "_")
+    if key in BUILT_IN:
+        label = BUILT_IN[key][0 if lang == "fr" else 1]
+        return Ritual(name=label, cadence=None, format=None, passage_id="built-in"), key
+    choices = [r.name for r in (charter.rituals if charter else [])] + list(BUILT_IN)
+    raise InvalidInput(f"unknown ritual '{name}'; choose one of: {', '.join(choices)}", field="ritual")
+
+
+def kind_of(name: str, description: str = "") -> str:
+    """The built-in kind a charter ritual resembles: by its name first, then by its description."""
+    for text in (name.lower(), description.lower()):
+        kind = next((k for k, rx in KIND_HINTS if re.search(rx, text)), None)
+        if kind:
+            return kind
+    return "showcase"
+
+
+def next_slot(cadence: str | None, now: datetime) -> datetime:
+    """The next occurrence of the cadence's weekday at 09:00 UTC (tomorrow 09:00 when none is named)."""
+    day = next((d for w, d in WEEKDAYS.items() if cadence and w in cadence.lower()), None)
+    base = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    if day is None:
+        return base + timedelta(days=1)
+    ahead = (day - now.weekday()) % 7 or 7
+    return base + timedelta(days=ahead)
+
+
+class RitualService:
+    """Drafts rituals for brands."""
+
+    def __init__(self, store: Store, composer: Composer, *, llm: LLM | None = None, budget_tokens: int = 3000,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.store, self.composer, self.llm, self.budget, self.clock = store, composer, llm, budget_tokens, clock
+
+    def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
+        """Compose, guard and save a draft; returns the stored Draft row."""
+        row = self.store.get_brand(brand)
+        charter = _charter(self.store, brand)
+        lang = req.language or (charter.languages[0] if charter and charter.languages else row.language)
+        ritual, kind = resolve(charter, req.ritual, lang)
+        now = self.clock()
+        query = " ".join(filter(None, [req.theme, ritual.name, ritual.format]))
+        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now)
+        register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
+        result = self._with_llm(brand, charter, ritual, req, grounding, lang, register) if self.llm else None
+        degraded_reason = result.pop("degraded_reason", None) if isinstance(result, dict) else None
+        if not isinstance(result, dict) or degraded_reason:
+            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, brand=row.name),
+                      "degraded": bool(degraded_reason), "degraded_reason": degraded_reason}
+        past_channels = [p["channel"] for p in grounding.past if p.get("channel")]
+        payload = {
+            **{k: v for k, v in result.items() if k not in ("title", "body")},
+            "language": lang, "register": register, "ritual_kind": kind,
+            "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels else None),
+            "suggested_time": (req.scheduled_at or next_slot(ritual.cadence, now)).isoformat(),
+            "guards": guards(result["body"], result.get("variants", []), charter),
+            "grounding": {"topics": grounding.topics, "past_editions": [
+                {k: p[k] for k in ("id", "replies", "member_to_member")} for p in grounding.past[:3]]},
+        }
+        return self.store.create_draft(brand, kind="ritual", ritual=ritual.name, title=result["title"],
+                                       body=result["body"], payload=payload, actor=actor)
+
+    def _with_templates(self, ritual: Ritual, kind: str, req: RitualRequest, g: Grounding, lang: str,
+                        register: str, *, brand: str) -> dict[str, Any]:
+        tables = load_templates("ritual_templates", lang)
+        table = tables[kind]
+        topics = [req.theme] + g.topics if req.theme else g.topics
+        topics = topics or (["l'entretien du vélo"] if lang == "fr" else ["everyday repairs"])
+        questions = g.questions or [None]  # type: ignore[list-item]
+        bodies = []
+        for i in range(max(1, req.variants)):
+            q = questions[i % len(questions)]
+            values = {"name": ritual.name, "topics": _join(topics[:3], lang), "topic": topics[i % len(topics)],
+                      "question": _short(q.text) if q else topics[0], "format": ritual.format or "",
+                      "day": ritual.cadence or "", "brand": brand}
+            text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
+            if lang == "fr":  # elision: "de itinéraire" -> "d'itinéraire"
+                text = re.sub(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUYÉÈ])", r"\1'\2", text)
+            bodies.append(text)
+        citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
+            [q.id for q in g.questions[:max(1, req.variants)] if q]
+        return {"title": Template(table["title"]).substitute(name=ritual.name), "body": bodies[0],
+                "variants": bodies[1:], "citations": citations, "engine": "rules",
+                "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
+
+    def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
+                  lang: str, register: str) -> dict[str, Any]:
+        assert self.llm is not None
+        pseudonyms = Pseudonyms()
+        context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
+        banned = [t.term for t in charter.banned_terms] if charter else []
+        prompt = render("ritual_draft", lang, brand=brand, register=register,
+                        tone=", ".join(t.text for t in charter.tone[:8]) if charter else "-",
+                        values=", ".join(v.text for v in charter.values[:8]) if charter else "-",
+                        banned=", ".join(banned) or "-",
+                        preferred=", ".join(f"{t.term} (not {'/'.join(t.instead_of)})" if t.instead_of else t.term
+                                            for t in (charter.preferred_terms if charter else [])[:10]) or "-",
+                        emoji_limit=str(charter.emoji_limit if charter and charter.emoji_limit is not None else 3),
+                        exclamation_limit=str(charter.exclamation_limit if charter and charter.exclamation_limit is not None else 2),
+                        ritual_name=ritual.name, cadence=ritual.cadence or "-", ritual_passage=ritual.passage_id,
+                        ritual_format=ritual.format or "-", theme=req.theme or "-", channel=req.channel or "-",
+                        past=past_block(g, pseudonyms), context=context, variants=str(max(1, req.variants)))
+        allowed = set(ids) | {p["id"] for p in g.past} | {p.id for p in (charter.passages if charter else [])}
+        allowed.add(ritual.passage_id)
+        known = set(pseudonyms.backward)
+
+        def check(out: RitualDraftOut) -> list[str]:
+            return grounding_problems([out.title, out.body, *out.variants], citations=out.citations,
+                                      allowed_ids=allowed, known_members=known, source_links=g.links,
+                                      banned_terms=banned, system_prompt=prompt.system)
+
+        try:
+            res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check,
+                                    meta={"brand": brand, "feature": "ritual_draft"})
+        except LLMFailure as exc:
+            return {"degraded_reason": f"llm failed: {exc.reason}"[:500]}
+        out = res.value
+        return {"title": pseudonyms.restore(out.title), "body": pseudonyms.restore(out.body),
+                "variants": [pseudonyms.restore(v) for v in out.variants][: max(0, req.variants - 1)],
+                "citations": out.citations, "engine": "llm", "model": res.model, "degraded": False,
+                "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash,
+                           "approx_tokens": prompt.approx_tokens, "budget_tokens": self.budget},
+                "usage": _usage(res.usage)}
+
+
+def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str, Any]:
+    """Checks on the draft's own text."""
+    folded = strip_accents(body.lower())
+    banned = [t.term for t in (charter.banned_terms if charter else [])
+              if re.search(r"(?<!\w)" + re.escape(strip_accents(t.term.lower())) + r"(?!\w)", folded)]
+    drift = check_text(body, charter=charter, with_rewrite=False)
+    emoji_limit = charter.emoji_limit if charter and charter.emoji_limit is not None else None
+    bang_limit = charter.exclamation_limit if charter and charter.exclamation_limit is not None else None
+    emojis, bangs = len(EMOJI.findall(body)), body.count("!")
+    out = {"banned_terms": banned,
+           "drift": {"score": drift.score, "verdict": drift.verdict, "flags": sorted({f.type for f in drift.flags})},
+           "length": {"chars": len(body), "max": MAX_CHARS, "ok": len(body) <= MAX_CHARS},
+           "emoji": {"count": emojis, "limit": emoji_limit, "ok": emoji_limit is None or emojis <= emoji_limit},
+           "exclamation": {"count": bangs, "limit": bang_limit, "ok": bang_limit is None or bangs <= bang_limit},
+           "unknown_member_tokens": sorted(set(MEMBER_TOKEN.findall(" ".join([body, *variants]))))}
+    out["ok"] = not banned and drift.verdict == "ok" and all(out[k]["ok"] for k in ("length", "emoji", "exclamation"))
+    return out
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "cost": round(u.cost, 6),
+            "calls": u.calls, "failures": u.failures}
+
+
+def _charter(store: Store, brand: str) -> Charter | None:
+    from copilot.errors import NotFound
+
+    try:
+        return Charter.model_validate(store.get_charter(brand).data)
+    except NotFound:
+        return None
+
+
+def _join(items: list[str], lang: str) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + (" et " if lang == "fr" else " and ") + items[-1]
+
+
+def _short(text: str, limit: int = 120) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,48 @@
+"""Typed LLM outputs and the checks run against what was retrieved (a failed check costs one retry)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from copilot.text import strip_accents
+
+LINK = re.compile(r"https?://[^\s)>\]]+")
+MEMBER_TOKEN = re.compile(r"\bM\d+\b")
+
+
+class RitualDraftOut(BaseModel):
+    """What the model must return for a ritual draft."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=4000)
+    variants: list[str] = Field(default_factory=list, max_length=5)
+    citations: list[str] = Field(default_factory=list, max_length=40)
+
+
+class DriftJudgeOut(BaseModel):
+    """What the model must return when judging drift."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["ok", "watch", "drift"]
+    score: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list, max_length=10)
+
+
+def grounding_problems(texts: list[str], *, citations: list[str], allowed_ids: set[str], known_members: set[str],
+                       source_links: set[str], banned_terms: list[str], system_prompt: str = "") -> list[str]:
+    """Why an output is not grounded in its context (empty when it is)."""
+    problems = [f"cites unknown id '{c}'" for c in citations if c not in allowed_ids]
+    joined = "\n".join(texts)
+    leaked = [line for line in system_prompt.splitlines() if len(line.strip()) >= 40 and line.strip() in joined]
+    if leaked:
+        problems.append("repeats the system prompt")
+    problems += [f"names unknown member '{m}'" for m in sorted(set(MEMBER_TOKEN.findall(joined)) - known_members)]
+    problems += [f"adds a link absent from the sources: {u}" for u in sorted(set(LINK.findall(joined)) - source_links)]
+    folded = strip_accents(joined.lower())
+    problems += [f"uses the banned term '{t}'" for t in banned_terms
+                 if t.strip() and re.search(r"(?<!\w)" + re.escape(strip_accents(t.lower())) + r"(?!\w)", folded)]
+    return problems
