@@ -73,7 +73,20 @@ def demo() -> None:
         typer.echo(f"search: {query}")
         for hit in runtime.retriever.search(SAMPLE_BRAND, query, limit=3):
             typer.echo(f"  [{hit.kind}] {hit.id} {hit.author_name or ''}: {hit.snippet[:110]}")
-    typer.echo("\n(drafts, spotlight, drift and vitality arrive with their issues)")
+    from copilot.features.rituals import RitualRequest
+
+    draft = runtime.rituals.draft(SAMPLE_BRAND, RitualRequest(ritual="Jeudi réparation", variants=1), actor="demo")
+    engine = draft.payload["engine"] + (" (degraded: " + draft.payload["degraded_reason"] + ")"
+                                        if draft.payload.get("degraded") else "")
+    typer.echo(f"\nritual draft ({engine}), saved for review as {draft.id}:\n# {draft.title}\n{draft.body}")
+    typer.echo(f"citations: {', '.join(draft.payload['citations'])}; guards ok: {draft.payload['guards']['ok']}")
+    check = runtime.drift.check(SAMPLE_BRAND, "PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!")
+    typer.echo(f"\ndrift check of a promotional post: {check['verdict']} ({check['score']}), "
+               f"flags: {', '.join(sorted({f['type'] for f in check['flags']}))}\nrewrite: {check['rewrite']}")
+    report = runtime.drift.report(SAMPLE_BRAND, window_days=90)
+    typer.echo(f"feed audit (90 days): {report['brand_posts']} brand posts, promotional share {report['promo_share']:.0%} "
+               f"(charter max {report['max_promotional_share']}), {report['unacknowledged']} member contributions "
+               "left without a reply or reaction")
     runtime.close()
 
 
@@ -191,6 +204,25 @@ def eval_drift(data: Path = typer.Option(..., exists=True, dir_okay=False),
     out = evaluate_drift(rows, charter=parsed)
     if baseline:
         out["baseline"] = tfidf_baseline(rows)
+    typer.echo(json.dumps(out, indent=None if as_json else 2))
+
+
+@eval_app.command("spotlight")
+def eval_spotlight(messages: Path = typer.Option(..., exists=True, dir_okay=False),
+                   users: Path = typer.Option(..., exists=True, dir_okay=False),
+                   truth: Path = typer.Option(..., exists=True, dir_okay=False),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+    """NDCG@10 and precision@10 of spotlight against help_edges, with the message-count baseline."""
+    import tempfile
+
+    from copilot.errors import CopilotError
+    from copilot.evals import evaluate_spotlight
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            out = evaluate_spotlight(messages, users, truth, data_dir=Path(tmp))
+        except CopilotError as exc:
+            _fail(exc.detail)
     typer.echo(json.dumps(out, indent=None if as_json else 2))
 
 

@@ -71,13 +71,21 @@ class Composer:
         recent = self.store.recent_messages(brand, since, limit=300, exclude_authors=brand_accounts | roles["no_analytics"])
         # Topics come from what members ask and answer, not from short reactions in comment threads.
         g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")]))
-        hits = self.retriever.search(brand, query, limit=limit * 2, filters={"since": since.timestamp()})
+        # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the
+        # recent hits are preferred over older ones when there are enough of them.
+        hits = self.retriever.search(brand, query, limit=limit * 4)
         staff_ids = {sid for _, sid in brand_accounts}
         rows = self.store.get_messages(brand, [h.uid for h in hits])
-        for h in hits:
+        ordered = sorted(hits, key=lambda h: h.created_at < since)
+        seen_texts: set[str] = set()
+        for h in ordered:
             row = rows.get(h.uid)
             if row is None or row.kind in ("charter", "doc") or (row.author in staff_ids):
                 continue
+            flat = " ".join(row.text.lower().split())
+            if flat in seen_texts:  # the same sentence twice adds nothing to the grounding
+                continue
+            seen_texts.add(flat)
             g.messages.append(ContextMessage(id=row.source_id, author=row.author_name or row.author or "", text=row.text,
                                              kind=row.kind))
             if len(g.messages) >= limit:
@@ -93,11 +101,10 @@ class Composer:
         if not posts:
             return []
         snap = self.snapshots.get(brand)
-        index = {(s, i): k for k, (s, i) in enumerate(zip(snap.sources, snap.ids))}
         brand_rows = snap.author_mask(accounts) | (snap.author < 0)
         out = []
         for source, sid, channel, created, text in posts:
-            row = index.get((source, sid))
+            row = snap.row_of(source, sid)
             if row is None:
                 continue
             in_thread = np.flatnonzero((snap.thread == snap.thread[row]) & (snap.parent >= 0))

@@ -110,3 +110,62 @@ def tfidf_baseline(rows: list[dict[str, Any]], *, folds: int = 5) -> dict[str, A
     predicted = cross_val_predict(model, texts, ys, cv=StratifiedKFold(n_splits=k, shuffle=True, random_state=0))
     return {"available": True, "model": f"tfidf(1-2 grams)+logistic regression, {k}-fold CV",
             **binary_metrics([(bool(y), bool(p)) for y, p in zip(ys, predicted)])}
+
+
+def _ndcg(ranking: list[str], gains: dict[str, float], k: int = 10) -> float:
+    import math
+
+    dcg = sum(gains.get(m, 0.0) / math.log2(i + 2) for i, m in enumerate(ranking[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return round(dcg / idcg, 4) if idcg else 0.0
+
+
+def _precision(ranking: list[str], gains: dict[str, float], k: int = 10) -> float:
+    truth = [m for m, _ in sorted(gains.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+    return round(len(set(ranking[:k]) & set(truth)) / k, 4)
+
+
+def evaluate_spotlight(messages: Path, users: Path, truth: Path, *, data_dir: Path) -> dict[str, Any]:
+    """Spotlight ranking over the whole file against help_edges gains (rows + 2 per accepted one), next to a
+    message-count baseline with the same exclusions (staff, bots, opt-outs)."""
+    import numpy as np
+
+    from copilot.embed import HashEmbedder
+    from copilot.features.spotlight import eligibility, member_stats, rank
+    from copilot.ingest import parse_file
+    from copilot.runtime import Copilot
+    from copilot.settings import Settings
+
+    class NoVectors:
+        def upsert(self, *a: Any, **k: Any) -> None: ...
+        def delete(self, *a: Any, **k: Any) -> None: ...
+        def ping(self) -> None: ...
+
+    copilot = Copilot(Settings(env="test", data_dir=data_dir), embedder=HashEmbedder(), index=NoVectors())  # type: ignore[arg-type,call-arg]
+    try:
+        copilot.store.create_brand("eval", "eval", "en")
+        for path in (users, messages):
+            report = copilot.ingestor.ingest("eval", parse_file(path, "jsonl"))
+            if report.error_count:
+                raise InvalidInput(f"{path.name}: {report.errors[0]['location']}: {report.errors[0]['message']}",
+                                   field="data")
+        snap = copilot.snapshots.get("eval")
+        lo, hi = float(snap.created.min()), float(snap.created.max()) + 1
+        stats = member_stats(snap, lo, hi)
+        eligible, _ = eligibility(snap, copilot.store.members_by_key("eval"), set())
+        ranked = rank(snap, stats, member_stats(snap, lo - 1, lo), eligible=eligible,
+                      newcomers=np.zeros(len(snap.authors), bool), limit=10, variety=False)
+        top = [snap.authors[i][1] for i, _, _ in ranked]
+        counts = stats.messages * eligible
+        baseline = [snap.authors[i][1] for i in np.argsort(-counts, kind="stable")[:10] if counts[i] > 0]
+    finally:
+        copilot.close()
+    gains: dict[str, float] = {}
+    for line in truth.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            edge = json.loads(line)
+            gains[edge["helper_id"]] = gains.get(edge["helper_id"], 0.0) + 1 + 2 * bool(edge.get("accepted"))
+    return {"ndcg_at_10": _ndcg(top, gains), "precision_at_10": _precision(top, gains), "top": top,
+            "baseline_ndcg_at_10": _ndcg(baseline, gains), "baseline_precision_at_10": _precision(baseline, gains),
+            "baseline_top": baseline, "members_with_gain": len(gains)}

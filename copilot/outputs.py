@@ -23,6 +23,13 @@ class RitualDraftOut(BaseModel):
     citations: list[str] = Field(default_factory=list, max_length=40)
 
 
+class ShoutoutOut(BaseModel):
+    """What the model must return for a spotlight shout-out."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=1500)
+
+
 class DriftJudgeOut(BaseModel):
     """What the model must return when judging drift."""
 

@@ -19,6 +19,8 @@ from copilot.features.drift_service import DriftService
 from copilot.features.drift_judge import LLMDriftJudge
 from copilot.features.rituals import RitualService
 from copilot.features.snapshot import Snapshots
+from copilot.features.spotlight import SpotlightService
+from copilot.features.vitality import VitalityService
 from copilot.llm import LLM, Usage
 from copilot.index import ChromaIndex, VectorIndex
 from copilot.ingest import parse_file
@@ -78,6 +80,8 @@ class Copilot:
         self.snapshots = Snapshots(self.store)
         self.llm = llm if llm is not None else make_llm(settings, self.store)
         self.drift = DriftService(self.store, self.snapshots, judge=LLMDriftJudge(self.llm) if self.llm else None)
+        self.spotlight = SpotlightService(self.store, self.snapshots, llm=self.llm)
+        self.vitality = VitalityService(self.store, self.snapshots)
         self.rituals = RitualService(self.store, Composer(self.store, self.retriever, self.snapshots), llm=self.llm,
                                      budget_tokens=settings.llm_max_prompt_tokens)
         self.jobs = JobRunner(self)

@@ -204,8 +204,15 @@ def build() -> list[dict]:
                   reactions={"😐": r.randint(0, 3)})
         h.msg(STAFF[0], h.at(week, 4, 10), BRAND_OK[week % len(BRAND_OK)], channel="annonces",
               reactions={"👍": r.randint(2, 12)})
+        # A chatterbox who talks a lot and rarely helps
+        for _ in range(r.randint(4, 6)):
+            h.msg(REGULARS[1], h.at(week, r.randint(0, 6), r.randint(8, 23)),
+                  r.choice(["Quelqu'un a vu le match hier ?", "Il pleut encore, je reste au chaud aujourd'hui.",
+                            "Petite pause café avant de reprendre la route.", "Vous avez des idées de podcast vélo ?",
+                            "Je me demande si je vais repeindre mon cadre en vert.", "Trop beau temps ce matin !"]),
+                  channel="general", reactions={"😄": r.randint(0, 2)})
         # The self-promoter: chatty, never helps
-        for _ in range(r.randint(2, 4)):
+        for _ in range(r.randint(5, 7)):
             h.msg(PROMOTER, h.at(week, r.randint(0, 6), r.randint(8, 23)), r.choice(PROMOTER_POSTS), channel="general",
                   lang="en" if "shop" in PROMOTER_POSTS[0] else "fr")
     h.msg(STAFF[0], START + timedelta(weeks=WEEKS - 1, days=6, hours=2),

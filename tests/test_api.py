@@ -130,7 +130,7 @@ def test_file_import_job_reports_progress_and_errors(client: TestClient, brand: 
     assert r.status_code == 202 and r.json()["status"] in ("queued", "running", "succeeded")
     job = _wait(client, r.json()["id"], ADMIN)
     assert job["status"] == "succeeded" and job["processed"] == job["total"]
-    assert job["counts"]["messages"]["inserted"] == 414 and job["error_count"] == 1
+    assert job["counts"]["messages"]["inserted"] == 473 and job["error_count"] == 1
     assert job["errors"][0]["location"].startswith("history.jsonl")
     bad = client.post(f"/v1/brands/{brand}/imports", params={"format": "slack"}, content=b"not a zip",
                       headers=ADMIN | {"content-type": "application/octet-stream"})

@@ -16,7 +16,7 @@ def test_ingest_search_and_eval_from_the_cli(tmp_path, monkeypatch):
     history = ROOT / "knowledge" / "history.jsonl"
     r = runner.invoke(app, ["ingest", str(history), "--brand", "roue", "--create"])
     assert r.exit_code == 0, r.output
-    assert '"inserted": 414' in r.output
+    assert '"inserted": 473' in r.output
     r = runner.invoke(app, ["search", "tubeless", "--brand", "roue", "--json", "--limit", "3"])
     hits = json.loads(r.output)
     assert r.exit_code == 0 and hits and "tubeless" in hits[0]["snippet"].lower()

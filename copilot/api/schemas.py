@@ -275,3 +275,44 @@ class UsageOut(BaseModel):
     brand: str
     days: list[UsageDay]
     totals: UsageDay
+
+
+class SpotlightRecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: int = Field(ge=1, le=2**63 - 1)
+    featured_at: datetime | None = Field(default=None, description="defaults to now")
+    channel: Annotated[str, StringConstraints(max_length=200)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class SpotlightRecordOut(BaseModel):
+    id: int
+    member_id: int
+    featured_at: datetime
+    channel: str | None = None
+    note: str | None = None
+    created_by: str
+
+
+class ShoutoutDraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: int = Field(ge=1, le=2**63 - 1)
+    window_days: int = Field(default=30, ge=1, le=365)
+
+
+class SpotlightOut(BaseModel):
+    window: dict[str, Any]
+    channel: str | None = None
+    cooldown_days: int
+    suggestions: list[dict[str, Any]]
+    excluded: dict[str, int]
+    model: str
+
+
+class VitalityOut(BaseModel):
+    window: dict[str, Any]
+    kpis: dict[str, Any]
+    weekly: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    definitions: dict[str, str]
+    excluded: dict[str, int]

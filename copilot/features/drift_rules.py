@@ -27,13 +27,13 @@ HARD_SELL = _p(
 )
 URGENCY = _p(
     r"derni[eè]re chance|derniers? jours?|plus que \d+|d[ée]p[eê]che[sz]?[- ]toi|d[ée]p[eê]chez[- ]vous|vite|foncez",
-    r"avant minuit|ce soir minuit|aujourd'hui seulement|jusqu'[àa] ce soir|stock limit[ée]|quantit[ée]s? limit[ée]es?",
+    r"avant minuit|ce soir minuit|aujourd'hui seulement|ce soir seulement|seulement (?:ce soir|aujourd'hui)|jusqu'[àa] ce soir|stock limit[ée]|quantit[ée]s? limit[ée]es?",
     r"ne (?:ratez|rate) pas|avant (?:rupture|qu'il ne soit trop tard)|places? limit[ée]es?|r[ée]serv[ée]e? aux plus rapides",
-    r"last chance|only today|today only|ends (?:tonight|today|soon)|limited (?:time|offer|stock)",
+    r"last chance|only today|today only|tonight only|ends (?:tonight|today|soon)|limited (?:time|offer|stock)",
     r"while (?:stocks|supplies) last|don'?t miss(?: out)?|act now|urgent(?:ly)?|expires?|before it'?s too late",
 )
 ASKS = _p(
-    r"partage[sz]? (?:ce|cette|notre|nos|ma|mon)|partagez|likez|like (?:this|my|our|the)|please like|leave a like|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|suive[sz]?[- ]nous|suis[- ]nous",
+    r"partage[sz]?(?= (?:ce|cette|notre|nos|ma|mon|et|avec|autour|[àa] tes))|partagez|likez|like (?:this|my|our|the)|please like|leave a like|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|suive[sz]?[- ]nous|suis[- ]nous",
     r"tague[sz]?|taggue[sz]?|identifie[sz]?|commente[sz]?|laisse[sz]?[- ]nous un avis|note[sz]?[- ]nous|vote[sz]? pour nous",
     r"parle[sz]? de nous|recommande[sz]?[- ]nous|invite[sz]? tes amis|invitez vos amis|5 [ée]toiles|avis",
     r"share (?:this|my|our|it|with)|please share|subscribe|follow (?:us|me)|sub(?:scribe)? (?:to|2)|tag (?:a|your|\d+) friends?|leave a (?:review|comment)",
@@ -43,7 +43,7 @@ ASKS = _p(
 # Case-sensitive SMS-style calls to action ("reply WIN", "text STOP to 8007").
 SMS_ASKS = re.compile(r"\b(?:[Rr]eply|REPLY|[Tt]ext|TEXT|[Ss]end|SEND|[Tt]xt|TXT) [A-Z]{2,}\b")
 INSTRUMENTALISATION = _p(
-    r"pour gagner|tente[sz]? de gagner|concours|jeu[- ]concours|[àa] gagner|giveaway|share to win|tag .{0,20}to win",
+    r"pour gagner|tente[sz]? de gagner|tague[sz]? \d+ amis|identifie[sz]? \d+ amis|concours|jeu[- ]concours|[àa] gagner|giveaway|share to win|tag .{0,20}to win",
     r"chance (?:to|2) win|win (?:a|an|the|\d)|ambassadeurs?|influenceu(?:r|se)s?|deviens notre|become our",
     r"link in bio|lien en bio|mp moi|dm me|pm me|contact me",
 )

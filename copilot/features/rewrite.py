@@ -11,7 +11,7 @@ from copilot.types import Charter
 PRESSURE_SENTENCE = {"over_solicitation", "instrumentalisation", "contact_bait", "ignores_members"}
 PRESSURE_SPAN = {"urgency", "banned_term", "unsolicited_link"}
 INFO = re.compile(r"(?<!\d)\d+\s?(?:€|%|£|\$|mm|cm|km|kg|h\b|nm\b)|(?<!\d)\d{1,2}h\d{0,2}|\b(?:lundi|mardi|mercredi|jeudi|vendredi|"
-                  r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|minuit|midnight)\b", re.I)
+                  r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|minuit|midnight|soir|tonight)\b", re.I)
 INVITE = {
     ("fr", "tu"): "Et toi, qu'en penses-tu ? Raconte-nous ce qui marche pour toi.",
     ("fr", "vous"): "Et vous, qu'en pensez-vous ? Racontez-nous ce qui marche pour vous.",
@@ -48,7 +48,9 @@ def _typography(body: str, emoji_limit: int) -> str:
     body = re.sub(r"[ \t]{2,}", " ", body)
     body = re.sub(r"\s+([,.;:?])", r"\1", body)
     body = re.sub(r"[,;:]+\s*([.?])", r"\1", body)
+    body = re.sub(r"[,;:]+\s*$", "", body)
     body = re.sub(r"\.{2,}", ".", body).strip(" ,;:–")
+    body = re.sub(r"([.?!]\s+)([a-zà-ÿ])", lambda m: m.group(1) + m.group(2).upper(), body)
     return body[:1].upper() + body[1:] if body else body
 
 
@@ -56,7 +58,7 @@ def member_first_rewrite(text: str, flags: list[Any], *, charter: Charter | None
     """Drop the sentences that only pressure readers, cut pressure words from the rest (dates, prices and
     sizes stay), calm the typography, and end with an open question to the members."""
     kept, pos = [], 0
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    for sentence in re.split(r"(?<=[.!?;,])\s+", text):  # clause by clause: pressure and facts often share a sentence
         offset = text.find(sentence, pos)
         pos = offset + len(sentence)
         cleaned = _clean_sentence(sentence, offset, flags).strip()

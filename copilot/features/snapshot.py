@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from copilot.features import signals
 from copilot.store import Store
 
 KINDS = ("question", "answer", "post", "comment", "doc", "charter")
@@ -35,6 +36,9 @@ class Snapshot:
     solution: np.ndarray     # bool
     channel: np.ndarray      # int32: index into `channels`, -1 when none
     channels: list[str]
+    thanks: np.ndarray       # bool: the text thanks someone (signals.THANKS)
+    advocacy: np.ndarray     # bool: a spontaneous recommendation (signals.ADVOCACY)
+    tension: np.ndarray      # bool: conflict or negative sentiment (signals.TENSION)
 
     @property
     def n(self) -> int:
@@ -46,6 +50,14 @@ class Snapshot:
         codes = [i for i, a in enumerate(self.authors) if a in pairs]
         return np.isin(self.author, np.asarray(codes, dtype=np.int32)) if codes else np.zeros(self.n, dtype=bool)
 
+    def row_of(self, source: str, source_id: str) -> int | None:
+        """Row index of a message (the lookup table is built on first use and kept with the snapshot)."""
+        index = self.__dict__.get("_row_index")
+        if index is None:
+            index = {(s, i): k for k, (s, i) in enumerate(zip(self.sources.tolist(), self.ids.tolist()))}
+            self.__dict__["_row_index"] = index
+        return index.get((source, source_id))
+
     def window(self, since: float, until: float) -> slice:
         """Row slice of the messages created in [since, until) (rows are sorted by time)."""
         return slice(int(np.searchsorted(self.created, since, "left")), int(np.searchsorted(self.created, until, "left")))
@@ -55,34 +67,42 @@ class Snapshot:
         return np.isin(self.kind, [KINDS.index(k) for k in kinds])
 
 
-def build(rows: list[tuple[Any, ...]], revision: int) -> Snapshot:
-    """Arrays from store rows (see `Store.conversation_rows`)."""
-    n = len(rows)
+def build(rows: Iterable[tuple[Any, ...]], revision: int) -> Snapshot:
+    """Arrays from store rows (see `Store.conversation_rows`); text is read for signals, then dropped."""
     author_codes: dict[tuple[str, str], int] = {}
     channel_codes: dict[str, int] = {}
     thread_codes: dict[tuple[str, str], int] = {}
-    index = {(r[0], r[1]): i for i, r in enumerate(rows)}
-    author = np.full(n, -1, dtype=np.int32)
-    parent = np.full(n, -1, dtype=np.int32)
-    channel = np.full(n, -1, dtype=np.int32)
-    thread = np.zeros(n, dtype=np.int32)
-    for i, (source, sid, a, _c, _k, reply_to, th, _r, _s, ch) in enumerate(rows):
-        if a:
-            author[i] = author_codes.setdefault((source, a), len(author_codes))
-        if reply_to:
-            parent[i] = index.get((source, reply_to), -1)
-        if ch:
-            channel[i] = channel_codes.setdefault(ch, len(channel_codes))
-        thread[i] = thread_codes.setdefault((source, th or sid), len(thread_codes))
     kind_index = {k: i for i, k in enumerate(KINDS)}
+    cols: dict[str, list[Any]] = {k: [] for k in ("source", "id", "author", "created", "kind", "reply_to", "thread",
+                                                   "reactions", "solution", "channel", "thanks", "advocacy", "tension")}
+    for source, sid, a, created, kind, reply_to, th, reactions, solution, ch, text in rows:
+        cols["source"].append(source)
+        cols["id"].append(sid)
+        cols["author"].append(author_codes.setdefault((source, a), len(author_codes)) if a else -1)
+        cols["created"].append(created.timestamp())
+        cols["kind"].append(kind_index.get(kind, 2))
+        cols["reply_to"].append(reply_to)
+        cols["thread"].append(thread_codes.setdefault((source, th or sid), len(thread_codes)))
+        cols["reactions"].append(reactions or 0)
+        cols["solution"].append(bool(solution))
+        cols["channel"].append(channel_codes.setdefault(ch, len(channel_codes)) if ch else -1)
+        t, adv, ten = signals.flags(text or "")
+        cols["thanks"].append(t)
+        cols["advocacy"].append(adv)
+        cols["tension"].append(ten)
+    index = {(s, i): k for k, (s, i) in enumerate(zip(cols["source"], cols["id"]))}
+    parent = np.array([index.get((s, r), -1) if r else -1 for s, r in zip(cols["source"], cols["reply_to"])],
+                      dtype=np.int32)
     return Snapshot(
-        revision=revision, sources=np.array([r[0] for r in rows], dtype=object),
-        ids=np.array([r[1] for r in rows], dtype=object), author=author, authors=list(author_codes),
-        is_reply=np.array([r[5] is not None for r in rows], dtype=bool),
-        created=np.array([r[3].timestamp() for r in rows], dtype=np.float64),
-        kind=np.array([kind_index.get(r[4], 2) for r in rows], dtype=np.int8), parent=parent, thread=thread,
-        reactions=np.array([r[7] or 0 for r in rows], dtype=np.int32),
-        solution=np.array([bool(r[8]) for r in rows], dtype=bool), channel=channel, channels=list(channel_codes))
+        revision=revision, sources=np.array(cols["source"], dtype=object), ids=np.array(cols["id"], dtype=object),
+        author=np.array(cols["author"], dtype=np.int32), authors=list(author_codes),
+        is_reply=np.array([r is not None for r in cols["reply_to"]], dtype=bool),
+        created=np.array(cols["created"], dtype=np.float64), kind=np.array(cols["kind"], dtype=np.int8),
+        parent=parent, thread=np.array(cols["thread"], dtype=np.int32),
+        reactions=np.array(cols["reactions"], dtype=np.int32), solution=np.array(cols["solution"], dtype=bool),
+        channel=np.array(cols["channel"], dtype=np.int32), channels=list(channel_codes),
+        thanks=np.array(cols["thanks"], dtype=bool), advocacy=np.array(cols["advocacy"], dtype=bool),
+        tension=np.array(cols["tension"], dtype=bool))
 
 
 class Snapshots:

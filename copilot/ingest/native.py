@@ -46,8 +46,10 @@ def record_from_obj(obj: Any, *, source: str | None = None) -> list[Item]:
     if kind == "member" or (kind is None and "text" not in obj and ("source_id" in obj or "display_name" in obj)):
         if "display_name" in obj and "source_id" not in obj:
             sid = str(obj["id"])
+            consent = obj.get("consent", "unknown")  # one consent field covers spotlight and analytics
             return [MemberRecord(source=source or "stackexchange", source_id=sid, name=obj.get("display_name") or "",
-                                 role="bot" if sid == "u-1" else "member", joined_at=obj.get("created_at"))]
+                                 role=obj.get("role") or ("bot" if sid == "u-1" else "member"),
+                                 consent_spotlight=consent, consent_analytics=consent, joined_at=obj.get("created_at"))]
         return [MemberRecord.model_validate({k: v for k, v in obj.items() if k != "type"})]
     if kind in (None, "message") and "source_id" in obj:
         return [MessageRecord.model_validate({k: v for k, v in obj.items() if k != "type"})]

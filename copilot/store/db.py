@@ -69,11 +69,18 @@ def _add_drafts_and_llm_usage(conn: Connection) -> None:
     LLMUsage.__table__.create(conn, checkfirst=True)
 
 
+def _add_spotlight_records(conn: Connection) -> None:
+    from copilot.store.models import SpotlightRecord
+
+    SpotlightRecord.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
     (3, _add_reaction_count_and_reply_indexes),
     (4, _add_drafts_and_llm_usage),
+    (5, _add_spotlight_records),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

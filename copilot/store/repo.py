@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from copilot.errors import AlreadyExists, NotFound, ServiceUnavailable
 from copilot.store.db import make_engine, migrate
-from copilot.store.models import ApiKey, Brand, Channel, CharterVersion, Draft, Job, LLMUsage, Member, Message, now_utc
+from copilot.store.models import (ApiKey, Brand, Channel, CharterVersion, Draft, Job, LLMUsage, Member, Message,
+                                   SpotlightRecord, now_utc)
 from copilot.types import MemberRecord, MessageRecord
 
 MESSAGE_FIELDS = (
@@ -370,16 +371,20 @@ class Store:
                     out["no_spotlight"].add((source, sid))
         return out
 
-    def conversation_rows(self, brand_id: str) -> list[tuple[Any, ...]]:
+    def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
-        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel)."""
+        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel, text).
+        Streamed in chunks so a large history never sits in memory twice."""
         query = (select(Message.source, Message.source_id, Message.author, _raw_time(), Message.kind,
-                        Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel)
+                        Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel,
+                        Message.text)
                  .where(Message.brand_id == brand_id, Message.source.not_in(NON_CONVERSATION))
-                 .order_by(Message.created_at))
+                 .order_by(Message.created_at, Message.id))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).fetchall()
-        return [(r[0], r[1], r[2], _as_utc(r[3]), *r[4:]) for r in rows]
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                for r in part:
+                    yield (r[0], r[1], r[2], _as_utc(r[3]), *r[4:])
 
     def recent_messages(self, brand_id: str, since: datetime, *, limit: int = 300,
                         exclude_authors: Iterable[tuple[str, str]] = ()) -> list[tuple[Any, ...]]:
@@ -439,6 +444,27 @@ class Store:
                         Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids[i:i + 500])))
                     out.update({(source, sid): text for sid, text in rows})
         return out
+
+    def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Member]:
+        """Every member of a brand by (source, source_id)."""
+        with self.session() as s:
+            return {(m.source, m.source_id): m for m in s.scalars(select(Member).where(Member.brand_id == brand_id))}
+
+    def add_spotlight(self, brand_id: str, member_id: int, *, featured_at: datetime, channel: str | None,
+                      note: str | None, actor: str) -> SpotlightRecord:
+        """Record that a member was featured."""
+        self.get_member(brand_id, member_id)
+        row = SpotlightRecord(brand_id=brand_id, member_id=member_id, featured_at=featured_at, channel=channel,
+                              note=note, created_by=actor)
+        with self.session() as s, s.begin():
+            s.add(row)
+        return row
+
+    def spotlighted_since(self, brand_id: str, since: datetime) -> set[int]:
+        """Member ids featured on or after a date."""
+        with self.session() as s:
+            return set(s.scalars(select(SpotlightRecord.member_id).where(
+                SpotlightRecord.brand_id == brand_id, SpotlightRecord.featured_at >= since)))
 
     # ------------------------------------------------------------ drafts and LLM usage
     def create_draft(self, brand_id: str, *, kind: str, ritual: str | None, title: str, body: str,

@@ -1,0 +1,53 @@
+"""Spotlight suggestions, spotlight records, shout-out drafts and vitality."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
+from copilot.api.routes import PROBLEMS
+from copilot.api.routes.rituals import draft_out
+from copilot.api.schemas import (DraftOut, ShoutoutDraftIn, SpotlightOut, SpotlightRecordIn, SpotlightRecordOut,
+                                 VitalityOut)
+from copilot.types import utc
+
+router = APIRouter(prefix="/v1", tags=["community"], responses=PROBLEMS)
+DraftBrand = Annotated[str, Depends(brand_access("draft"))]
+
+
+@router.get("/brands/{brand}/spotlight", response_model=SpotlightOut, operation_id="spotlight")
+def spotlight(brand: ReadBrand, copilot: CopilotDep, window_days: Annotated[int, Query(ge=1, le=365)] = 30,
+              limit: Annotated[int, Query(ge=1, le=50)] = 5,
+              channel: Annotated[str | None, Query(max_length=200)] = None,
+              cooldown_days: Annotated[int, Query(ge=0, le=365)] = 60) -> SpotlightOut:
+    """Members to spotlight, with score breakdown, why, evidence, consent and a suggested shout-out."""
+    return SpotlightOut.model_validate(copilot.spotlight.suggest(brand, window_days=window_days, limit=limit,
+                                                                 channel=channel, cooldown_days=cooldown_days))
+
+
+@router.post("/brands/{brand}/spotlight/records", status_code=status.HTTP_201_CREATED,
+             response_model=SpotlightRecordOut, operation_id="recordSpotlight")
+def record_spotlight(brand: DraftBrand, body: SpotlightRecordIn, principal: PrincipalDep,
+                     copilot: CopilotDep) -> SpotlightRecordOut:
+    """Record that a member was featured (they are then skipped during the cooldown)."""
+    row = copilot.store.add_spotlight(brand, body.member_id, channel=body.channel, note=body.note, actor=principal.actor,
+                                      featured_at=utc(body.featured_at) if body.featured_at else datetime.now(timezone.utc))
+    return SpotlightRecordOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/brands/{brand}/spotlight/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftOut,
+             operation_id="draftShoutout")
+def draft_shoutout(brand: DraftBrand, body: ShoutoutDraftIn, principal: PrincipalDep, copilot: CopilotDep) -> DraftOut:
+    """Write a shout-out for a member and save it as a draft for review."""
+    return draft_out(copilot.spotlight.draft_shoutout(brand, body.member_id, window_days=body.window_days,
+                                                      actor=principal.actor))
+
+
+@router.get("/brands/{brand}/vitality", response_model=VitalityOut, operation_id="vitality")
+def vitality(brand: ReadBrand, copilot: CopilotDep,
+             window_days: Annotated[int, Query(ge=7, le=365)] = 28) -> VitalityOut:
+    """Participation, retention, contribution, advocacy, horizontality, responsiveness and weak signals."""
+    return VitalityOut.model_validate(copilot.vitality.report(brand, window_days=window_days))

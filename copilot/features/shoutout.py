@@ -1,0 +1,67 @@
+"""Shout-outs for spotlighted members: a template in the brand's language, or the LLM when configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from copilot.llm import LLM, LLMFailure
+from copilot.outputs import ShoutoutOut, grounding_problems
+from copilot.privacy import Pseudonyms, fence
+from copilot.prompts import render
+from copilot.types import Charter
+
+TEMPLATES = {
+    ("fr", "tu"): "Un grand merci à {name} ! Ces dernières semaines, {facts}. Toi aussi, {name} t'a dépanné ? "
+                  "Dis-le en réponse, et continue l'échange avec la communauté.",
+    ("fr", "vous"): "Un grand merci à {name} ! Ces dernières semaines, {facts}. {name} vous a aidé ? "
+                    "Dites-le en réponse et poursuivez l'échange avec la communauté.",
+    ("en", None): "A big thank you to {name}! Over the last weeks, {facts}. Did {name} help you too? "
+                  "Say so in reply and keep the conversation going.",
+}
+
+
+def facts(b: dict[str, Any], lang: str) -> str:
+    """The member's contributions as a short clause."""
+    if lang == "fr":
+        parts = [f"{int(b['help_given'] + 0.5)} réponses à d'autres membres" if b["help_given"] else None,
+                 f"{b['solutions']} solutions trouvées" if b["solutions"] else None,
+                 f"{b['content_created']} sujets lancés" if b["content_created"] else None]
+        return ("il ou elle a apporté " + ", ".join(p for p in parts if p)) if any(parts) else "sa présence a compté"
+    parts = [f"{int(b['help_given'] + 0.5)} replies to other members" if b["help_given"] else None,
+             f"{b['solutions']} solutions" if b["solutions"] else None,
+             f"{b['content_created']} topics started" if b["content_created"] else None]
+    return ("they gave " + ", ".join(p for p in parts if p)) if any(parts) else "their presence mattered"
+
+
+def template_shoutout(name: str, breakdown: dict[str, Any], lang: str, register: str | None) -> str:
+    """The rules engine's shout-out."""
+    key = (lang, register or "vous") if lang == "fr" else ("en", None)
+    return TEMPLATES[key].format(name=name, facts=facts(breakdown, lang))
+
+
+def llm_shoutout(llm: LLM, *, brand: str, brand_name: str, charter: Charter | None, name: str,
+                 breakdown: dict[str, Any], evidence: list[dict[str, Any]], lang: str, register: str | None,
+                 days: int) -> dict[str, Any]:
+    """The LLM's shout-out (member pseudonymised as M1), or a template marked degraded when it fails."""
+    pseudonyms = Pseudonyms()
+    pseudonyms.alias(name)
+    banned = [t.term for t in charter.banned_terms] if charter else []
+    prompt = render("spotlight_shoutout", lang, brand=brand_name, register=register or "-",
+                    tone=", ".join(t.text for t in charter.tone[:6]) if charter else "-", banned=", ".join(banned) or "-",
+                    days=str(days), facts=facts(breakdown, lang).replace(name, "M1"),
+                    evidence=fence("\n".join(f"[{e['id']}] {pseudonyms.scrub(e['snippet'])}" for e in evidence)))
+
+    def check(out: ShoutoutOut) -> list[str]:
+        return grounding_problems([out.text], citations=[], allowed_ids=set(), known_members={"M1"},
+                                  source_links=set(), banned_terms=banned, system_prompt=prompt.system)
+
+    try:
+        res = llm.complete(system=prompt.system, user=prompt.user, schema=ShoutoutOut, check=check,
+                           meta={"brand": brand, "feature": "spotlight_shoutout"})
+    except LLMFailure as exc:
+        return {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules", "degraded": True,
+                "degraded_reason": f"llm failed: {exc.reason}"[:500]}
+    return {"text": pseudonyms.restore(res.value.text), "engine": "llm", "degraded": False, "model": res.model,
+            "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash},
+            "usage": {"prompt_tokens": res.usage.prompt_tokens, "completion_tokens": res.usage.completion_tokens,
+                      "cost": round(res.usage.cost, 6)}}

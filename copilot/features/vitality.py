@@ -1,0 +1,233 @@
+"""Community vitality, measured against vanity metrics, and weak signals.
+
+Definitions follow CHAOSS where one exists (time to first response, active/new contributors, types of
+contributions) and the Khoros community health factors (responsiveness, interaction, liveliness). Staff and
+bots are excluded from member KPIs (their messages count on the brand side); members who opted out of
+analytics are excluded entirely.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from copilot.features.snapshot import KINDS, Snapshot, Snapshots
+from copilot.store import Store
+
+WEEK = 7 * 86400
+Q = KINDS.index("question")
+DEFINITIONS = {
+    "active_members": "members (not staff, not bots, not opted out of analytics) with at least one message in the period",
+    "known_members": "such members known by the end of the period",
+    "concentration_top10pct": "share of member messages written by the most active 10% of active members",
+    "retention_week_k": "share of members whose first message fell in a week who are active again k weeks later "
+                        "(cohorts whose week k has ended)",
+    "member_posts": "questions and top-level posts created by members",
+    "answers_by_members_share": "replies to questions written by members / all replies to questions",
+    "advocacy": "member messages that spontaneously recommend the brand or community (French and English patterns)",
+    "thanks": "member messages thanking someone",
+    "member_to_member_reply_share": "replies from a member to a member / all replies whose parent is known",
+    "first_answered_by_member_share": "member questions whose first reply came from a member / answered member questions",
+    "brand_share": "messages by staff and bots / all messages",
+    "median_first_response_hours": "median time from a member question to the first reply by someone else (CHAOSS)",
+    "unanswered_48h_share": "member questions older than 48 hours with no reply by someone else",
+    "tension": "messages with conflict or strongly negative words (French and English patterns)",
+}
+
+
+class Cohorts:
+    """Per-snapshot arrays reused by every report: first reply time per row and first-seen week per author."""
+
+    def __init__(self, snap: Snapshot, brand_side: np.ndarray):
+        self.snap = snap
+        n = snap.n
+        replies = np.flatnonzero((snap.parent >= 0) & (snap.author >= 0))
+        others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
+        self.first_reply = np.full(n, np.inf)
+        np.minimum.at(self.first_reply, snap.parent[others], snap.created[others])
+        self.first_replier_brand = np.zeros(n, dtype=bool)
+        if len(others):
+            # rows are in time order: the first occurrence per parent is the first reply
+            parents, first_idx = np.unique(snap.parent[others], return_index=True)
+            self.first_replier_brand[parents] = brand_side[others[first_idx]]
+        self.first_seen = np.full(max(1, len(snap.authors)), np.inf)
+        valid = snap.author >= 0
+        np.minimum.at(self.first_seen, snap.author[valid], snap.created[valid])
+
+
+class VitalityService:
+    """Vitality reports for brands."""
+
+    def __init__(self, store: Store, snapshots: Snapshots, clock: Any = lambda: datetime.now(timezone.utc)):
+        self.store, self.snapshots, self.clock = store, snapshots, clock
+        self._cohorts: dict[tuple[str, int, frozenset[int]], Cohorts] = {}
+
+    def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> dict[str, Any]:
+        """KPIs for the window, a weekly series, and weak-signal alerts."""
+        now = now or self.clock()
+        snap = self.snapshots.get(brand)
+        roles = self.store.member_roles(brand)
+        brand_side = snap.author_mask(roles["staff"] | roles["bot"])
+        opted_out = snap.author_mask(roles["no_analytics"])
+        member = (snap.author >= 0) & ~brand_side & ~opted_out
+        key = (brand, snap.revision, frozenset(np.flatnonzero(brand_side[:0]).tolist()) | frozenset([int(brand_side.sum()), int(opted_out.sum())]))
+        cohorts = self._cohorts.get(key)
+        if cohorts is None:
+            cohorts = Cohorts(snap, brand_side)
+            self._cohorts = {key: cohorts}
+        hi = now.timestamp()
+        lo = hi - window_days * 86400
+        known = self._known_members(brand, roles, snap, cohorts, hi)
+        ctx = (snap, cohorts, member, brand_side, opted_out)
+        kpis = period_kpis(ctx, lo, hi, known)
+        kpis["retention"] = retention(snap, cohorts, member, lo, hi)
+        n_weeks = max(1, math.ceil(window_days / 7))
+        weekly = [{"week_start": datetime.fromtimestamp(hi - (n_weeks - i) * WEEK, tz=timezone.utc),
+                   **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
+                  for i in range(n_weeks)]
+        alerts = weak_signals(ctx, hi, known)
+        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days},
+                "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
+                "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}}
+
+    def _known_members(self, brand: str, roles: dict[str, Any], snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
+        members = self.store.members_by_key(brand)
+        skip = roles["staff"] | roles["bot"] | roles["no_analytics"]
+        seen = {a: cohorts.first_seen[i] for i, a in enumerate(snap.authors)}
+        return sum(1 for key, m in members.items() if key not in skip and seen.get(key, -np.inf) < hi
+                   and (m.joined_at is None or m.joined_at.timestamp() < hi))
+
+
+def period_kpis(ctx: tuple[Any, ...], lo: float, hi: float, known: int) -> dict[str, Any]:
+    """Every KPI except retention for [lo, hi)."""
+    snap, cohorts, member, brand_side, opted_out = ctx
+    w = snap.window(lo, hi)
+    rows = np.arange(w.start, w.stop)
+    rows = rows[~opted_out[rows]]
+    mem_rows = rows[member[rows]]
+    counts = np.bincount(snap.author[mem_rows], minlength=len(snap.authors)) if len(mem_rows) else np.zeros(0)
+    active = counts[counts > 0]
+    top = np.sort(active)[::-1][: max(1, math.ceil(0.1 * len(active)))] if len(active) else active
+    p = snap.parent[rows]
+    reply = rows[p >= 0]
+    parent_known = reply[snap.author[snap.parent[reply]] >= 0]
+    m2m = parent_known[member[parent_known] & member[snap.parent[parent_known]]]
+    to_q = reply[snap.kind[snap.parent[reply]] == Q]
+    member_q = mem_rows[(snap.kind[mem_rows] == Q) & ~snap.is_reply[mem_rows]]
+    answered = member_q[np.isfinite(cohorts.first_reply[member_q])]
+    waits = (cohorts.first_reply[answered] - snap.created[answered]) / 3600
+    old = member_q[snap.created[member_q] < hi - 48 * 3600]
+    unanswered = old[~(cohorts.first_reply[old] <= snap.created[old] + 48 * 3600)]
+    return {
+        "participation": {"active_members": int(len(active)), "known_members": known,
+                          "active_share": round(len(active) / known, 4) if known else 0.0,
+                          "concentration_top10pct": round(float(top.sum() / active.sum()), 4) if len(active) else 0.0},
+        "contribution": {"member_posts": int((~snap.is_reply[mem_rows] & np.isin(snap.kind[mem_rows], [Q, 2])).sum()),
+                         "answers_by_members_share": round(float(member[to_q].mean()), 4) if len(to_q) else 0.0,
+                         "member_messages": int(len(mem_rows))},
+        "advocacy": {"advocacy": int(snap.advocacy[mem_rows].sum()), "thanks": int(snap.thanks[mem_rows].sum())},
+        "horizontality": {"member_to_member_reply_share": round(len(m2m) / len(parent_known), 4) if len(parent_known) else 0.0,
+                          "first_answered_by_member_share": round(float((~cohorts.first_replier_brand[answered]).mean()), 4)
+                          if len(answered) else 0.0,
+                          "brand_share": round(float(brand_side[rows].mean()), 4) if len(rows) else 0.0},
+        "responsiveness": {"member_questions": int(len(member_q)),
+                           "median_first_response_hours": round(float(np.median(waits)), 2) if len(waits) else None,
+                           "unanswered_48h_share": round(len(unanswered) / len(old), 4) if len(old) else 0.0},
+        "tension": {"tension": int(snap.tension[rows].sum()),
+                    "tension_share": round(float(snap.tension[rows].mean()), 4) if len(rows) else 0.0},
+        "messages": int(len(rows)),
+    }
+
+
+def flatten(kpis: dict[str, Any]) -> dict[str, Any]:
+    """The weekly row: one level of numbers."""
+    out: dict[str, Any] = {"messages": kpis["messages"]}
+    for group, values in kpis.items():
+        if isinstance(values, dict):
+            out.update(values)
+    out.pop("known_members", None)
+    return out
+
+
+def retention(snap: Snapshot, cohorts: Cohorts, member: np.ndarray, lo: float, hi: float) -> dict[str, Any]:
+    """Weekly cohorts of new members (first message in the window's weeks or the 8 before) still active later."""
+    valid = np.flatnonzero(member)
+    authors = snap.author[valid]
+    start = lo - 8 * WEEK
+    week_of = np.floor((snap.created[valid] - start) / WEEK).astype(np.int64)
+    first_week = np.floor((cohorts.first_seen - start) / WEEK)
+    active_pairs = set(zip(authors.tolist(), week_of.tolist()))
+    n_weeks = int((hi - start) // WEEK)
+    rows, totals = [], {1: [0, 0], 4: [0, 0], 8: [0, 0]}
+    new_authors = np.unique(authors)
+    for wk in range(n_weeks):
+        cohort = [a for a in new_authors.tolist() if first_week[a] == wk]
+        if not cohort:
+            continue
+        row: dict[str, Any] = {"week_start": datetime.fromtimestamp(start + wk * WEEK, tz=timezone.utc), "size": len(cohort)}
+        for k in (1, 4, 8):
+            if start + (wk + k + 1) * WEEK <= hi:
+                kept = sum((a, wk + k) in active_pairs for a in cohort)
+                row[f"week_{k}"] = round(kept / len(cohort), 4)
+                totals[k][0] += kept
+                totals[k][1] += len(cohort)
+            else:
+                row[f"week_{k}"] = None
+        rows.append(row)
+    return {"cohorts": rows[-12:], **{f"week_{k}": round(t[0] / t[1], 4) if t[1] else None for k, t in totals.items()}}
+
+
+def weak_signals(ctx: tuple[Any, ...], hi: float, known: int) -> list[dict[str, Any]]:
+    """Engagement dropping against its trailing baseline, tension spikes, interests shifting between channels."""
+    snap = ctx[0]
+    weeks = [period_kpis(ctx, hi - (k + 1) * WEEK, hi - k * WEEK, known) for k in range(5)]  # 0 = last week
+    alerts = []
+    last, base = weeks[0], weeks[1:]
+    active_base = np.mean([w["participation"]["active_members"] for w in base])
+    msgs_base = np.mean([w["messages"] for w in base])
+    if active_base >= 3 and last["participation"]["active_members"] < 0.7 * active_base:
+        alerts.append({"type": "engagement_drop", "severity": "high" if last["participation"]["active_members"] < 0.5 * active_base else "medium",
+                       "message": f"{last['participation']['active_members']} active members last week against a "
+                                  f"trailing 4-week average of {active_base:.1f}",
+                       "evidence": {"last_week_active": last["participation"]["active_members"],
+                                    "baseline_active": round(float(active_base), 1), "last_week_messages": last["messages"],
+                                    "baseline_messages": round(float(msgs_base), 1)}})
+    tension_base = np.mean([w["tension"]["tension_share"] for w in base])
+    if last["tension"]["tension"] >= 3 and last["tension"]["tension_share"] >= max(2 * tension_base, 0.05):
+        w = snap.window(hi - WEEK, hi)
+        rows = np.arange(w.start, w.stop)
+        ids = [snap.ids[r] for r in rows[snap.tension[rows]][-5:]]
+        alerts.append({"type": "tension", "severity": "high",
+                       "message": f"{last['tension']['tension']} tense messages last week "
+                                  f"({last['tension']['tension_share']:.0%} against {tension_base:.0%} before)",
+                       "evidence": {"message_ids": ids, "share": last["tension"]["tension_share"],
+                                    "baseline_share": round(float(tension_base), 4)}})
+    shift = channel_shift(snap, hi)
+    if shift:
+        alerts.append(shift)
+    return alerts
+
+
+def channel_shift(snap: Snapshot, hi: float, days: int = 28) -> dict[str, Any] | None:
+    """Total-variation distance between the channel mix of the last `days` and the `days` before."""
+    def mix(lo: float, up: float) -> np.ndarray:
+        w = snap.window(lo, up)
+        ch = snap.channel[w.start:w.stop]
+        ch = ch[ch >= 0]
+        counts = np.bincount(ch, minlength=len(snap.channels)).astype(float)
+        return counts / counts.sum() if counts.sum() else counts
+
+    now_mix, before = mix(hi - days * 86400, hi), mix(hi - 2 * days * 86400, hi - days * 86400)
+    if not now_mix.sum() or not before.sum():
+        return None
+    distance = 0.5 * float(np.abs(now_mix - before).sum())
+    if distance < 0.2:
+        return None
+    moves = sorted(((snap.channels[i], round(float(now_mix[i] - before[i]), 4)) for i in range(len(snap.channels))),
+                   key=lambda kv: -abs(kv[1]))[:4]
+    return {"type": "interests_shift", "severity": "medium",
+            "message": f"the mix of channels moved by {distance:.0%} between the last {days} days and the {days} before",
+            "evidence": {"distance": round(distance, 4), "changes": [{"channel": c, "share_change": d} for c, d in moves]}}
