@@ -67,7 +67,7 @@ class MessageRecord(Record):
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     reply_to: SourceId | None = None
     thread: SourceId | None = None
-    reactions: dict[Annotated[str, StringConstraints(max_length=100)], Annotated[int, Field(ge=0)]] = Field(
+    reactions: dict[Annotated[str, StringConstraints(max_length=100)], Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
         default_factory=dict
     )
     kind: MessageKind = "post"

@@ -140,3 +140,19 @@ def test_eval_drift_cli_prints_metrics_and_baseline():
     out = json.loads(r.output)
     assert r.exit_code == 0 and set(out) >= {"precision", "recall", "f1", "false_positive_rate", "n", "by_lang"}
     assert out["baseline"]["available"] and 0 <= out["baseline"]["f1"] <= 1
+
+
+def test_llm_judge_through_the_llm_layer(settings):
+    from copilot.embed import HashEmbedder
+    from tests.fakes import FakeLLM
+
+    fake = FakeLLM({"verdict": "ok", "score": 0.1, "reasons": ["honest stock information"]})
+    c = Copilot(settings, embedder=HashEmbedder(), llm=fake)
+    _load_sample(c)
+    out = c.drift.check("roue-libre", "Les garde-boue sont de retour jeudi, merci pour ta patience.")
+    assert out["engine"] == "rules+llm" and out["verdict"] == "ok" and not out["degraded"]
+    assert any(f["type"] == "llm_judgement" for f in out["flags"]) and "<community_data" in fake.calls[0]["user"]
+    c.drift.judge.llm = FakeLLM("not json", "still not json", "nope")
+    out = c.drift.check("roue-libre", "PROMO FLASH dernière chance !!!")
+    assert out["engine"] == "rules" and out["degraded"] and out["verdict"] == "drift"
+    c.close()

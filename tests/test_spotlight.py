@@ -128,11 +128,14 @@ def test_spotlight_api_records_and_shoutout_drafts(client: TestClient, copilot: 
 
 def test_llm_shoutout_is_pseudonymised(copilot: Copilot):
     loaded(copilot)
-    fake = FakeLLM({"text": "Merci M1 pour tes réponses sur les freins ! Qui d'autre a été aidé par M1 ?"})
-    copilot.spotlight.llm = fake
     member = copilot.spotlight.suggest("roue-libre", window_days=30)["suggestions"][0]["member"]
+    fake = FakeLLM({"text": "Merci M1 pour tes réponses sur les freins ! Qui d'autre a été aidé par M1 ?"},
+                   {"text": "Bravo M1, tes solutions ont dépanné la communauté."})
+    copilot.spotlight.llm = fake
+    suggested = copilot.spotlight.suggest("roue-libre", window_days=30, limit=1)["suggestions"][0]["shoutout"]
+    assert suggested["engine"] == "llm" and suggested["text"].startswith(f"Merci {member['name']}")
     draft = copilot.spotlight.draft_shoutout("roue-libre", member["id"], window_days=30, actor="ed")
-    assert draft.payload["engine"] == "llm" and draft.body.startswith(f"Merci {member['name']}")
+    assert draft.payload["engine"] == "llm" and draft.body.startswith(f"Bravo {member['name']}")
     assert member["name"] not in fake.calls[0]["user"] and "M1" in fake.calls[0]["user"]
     copilot.spotlight.llm = FakeLLM(TimeoutError("down"))
     degraded = copilot.spotlight.draft_shoutout("roue-libre", member["id"], window_days=30, actor="ed")

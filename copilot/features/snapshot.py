@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from copilot.features import signals
+from copilot import signals
 from copilot.store import Store
 
 KINDS = ("question", "answer", "post", "comment", "doc", "charter")
@@ -32,11 +32,11 @@ class Snapshot:
     parent: np.ndarray       # int32: row index of the message replied to, -1 when none or unknown
     is_reply: np.ndarray     # bool: the message replies to something (even outside the history)
     thread: np.ndarray       # int32: thread code
-    reactions: np.ndarray    # int32
+    reactions: np.ndarray    # int64
     solution: np.ndarray     # bool
     channel: np.ndarray      # int32: index into `channels`, -1 when none
     channels: list[str]
-    thanks: np.ndarray       # bool: the text thanks someone (signals.THANKS)
+    thanks: np.ndarray       # bool: the text thanks someone (copilot.signals)
     advocacy: np.ndarray     # bool: a spontaneous recommendation (signals.ADVOCACY)
     tension: np.ndarray      # bool: conflict or negative sentiment (signals.TENSION)
 
@@ -58,6 +58,27 @@ class Snapshot:
             self.__dict__["_row_index"] = index
         return index.get((source, source_id))
 
+    def derived(self, name: str) -> np.ndarray:
+        """Arrays every report needs, computed once per snapshot: `answered_by_other` (a row got a reply from
+        another author) and `first_seen` (each author's first message time)."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if name not in cache:
+            if name == "answered_by_other":
+                replies = np.flatnonzero(self.parent >= 0)
+                replies = replies[self.author[replies] != self.author[self.parent[replies]]]
+                out = np.zeros(self.n, dtype=bool)
+                out[self.parent[replies]] = True
+            elif name == "first_seen":
+                out = np.full(max(1, len(self.authors)), np.inf)
+                valid = np.flatnonzero(self.author >= 0)
+                # rows are in time order: an author's first row is their first message
+                codes, first = np.unique(self.author[valid], return_index=True)
+                out[codes] = self.created[valid[first]]
+            else:
+                raise KeyError(name)
+            cache[name] = out
+        return cache[name]
+
     def window(self, since: float, until: float) -> slice:
         """Row slice of the messages created in [since, until) (rows are sorted by time)."""
         return slice(int(np.searchsorted(self.created, since, "left")), int(np.searchsorted(self.created, until, "left")))
@@ -68,14 +89,14 @@ class Snapshot:
 
 
 def build(rows: Iterable[tuple[Any, ...]], revision: int) -> Snapshot:
-    """Arrays from store rows (see `Store.conversation_rows`); text is read for signals, then dropped."""
+    """Arrays from store rows (see `Store.conversation_rows`)."""
     author_codes: dict[tuple[str, str], int] = {}
     channel_codes: dict[str, int] = {}
     thread_codes: dict[tuple[str, str], int] = {}
     kind_index = {k: i for i, k in enumerate(KINDS)}
     cols: dict[str, list[Any]] = {k: [] for k in ("source", "id", "author", "created", "kind", "reply_to", "thread",
                                                    "reactions", "solution", "channel", "thanks", "advocacy", "tension")}
-    for source, sid, a, created, kind, reply_to, th, reactions, solution, ch, text in rows:
+    for source, sid, a, created, kind, reply_to, th, reactions, solution, ch, bits in rows:
         cols["source"].append(source)
         cols["id"].append(sid)
         cols["author"].append(author_codes.setdefault((source, a), len(author_codes)) if a else -1)
@@ -86,10 +107,10 @@ def build(rows: Iterable[tuple[Any, ...]], revision: int) -> Snapshot:
         cols["reactions"].append(reactions or 0)
         cols["solution"].append(bool(solution))
         cols["channel"].append(channel_codes.setdefault(ch, len(channel_codes)) if ch else -1)
-        t, adv, ten = signals.flags(text or "")
-        cols["thanks"].append(t)
-        cols["advocacy"].append(adv)
-        cols["tension"].append(ten)
+        bits = bits or 0
+        cols["thanks"].append(bool(bits & signals.THANKS))
+        cols["advocacy"].append(bool(bits & signals.ADVOCACY))
+        cols["tension"].append(bool(bits & signals.TENSION))
     index = {(s, i): k for k, (s, i) in enumerate(zip(cols["source"], cols["id"]))}
     parent = np.array([index.get((s, r), -1) if r else -1 for s, r in zip(cols["source"], cols["reply_to"])],
                       dtype=np.int32)
@@ -99,7 +120,7 @@ def build(rows: Iterable[tuple[Any, ...]], revision: int) -> Snapshot:
         is_reply=np.array([r is not None for r in cols["reply_to"]], dtype=bool),
         created=np.array(cols["created"], dtype=np.float64), kind=np.array(cols["kind"], dtype=np.int8),
         parent=parent, thread=np.array(cols["thread"], dtype=np.int32),
-        reactions=np.array(cols["reactions"], dtype=np.int32), solution=np.array(cols["solution"], dtype=bool),
+        reactions=np.array(cols["reactions"], dtype=np.int64), solution=np.array(cols["solution"], dtype=bool),
         channel=np.array(cols["channel"], dtype=np.int32), channels=list(channel_codes),
         thanks=np.array(cols["thanks"], dtype=bool), advocacy=np.array(cols["advocacy"], dtype=bool),
         tension=np.array(cols["tension"], dtype=bool))

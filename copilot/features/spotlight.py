@@ -81,39 +81,41 @@ def member_stats(snap: Snapshot, lo: float, hi: float, channel: int | None = Non
     # Content counts when someone engaged with it (a reaction or a reply by another member): posting into the
     # void, as self-promoters do, is volume, not contribution.
     engaged = snap.reactions[rows] > 0
-    replies = np.flatnonzero(snap.parent >= 0)
-    replies = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
-    answered = np.zeros(snap.n, dtype=bool)
-    answered[snap.parent[replies]] = True
+    answered = snap.derived("answered_by_other")
     content = ~snap.is_reply[rows] & np.isin(snap.kind[rows], [Q, KINDS.index("post")]) & (engaged | answered[rows])
     weeks = ((snap.created[rows] - lo) // (7 * 86400)).astype(np.int64)
 
     def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(a[mask], weights=None if weights is None else weights[mask], minlength=n_auth)
 
-    pairs = np.unique(np.stack([np.concatenate([a[to_other], pa[to_other]]),
-                                np.concatenate([pa[to_other], a[to_other]])], axis=1), axis=0) \
-        if to_other.any() else np.zeros((0, 2), dtype=np.int64)
-    active = np.unique(np.stack([a, weeks], axis=1), axis=0) if len(a) else np.zeros((0, 2), dtype=np.int64)
+    # Distinct (member, other) and (member, week) pairs, as single int64 keys (much faster than 2-D unique).
+    left = np.concatenate([a[to_other], pa[to_other]]).astype(np.int64)
+    right = np.concatenate([pa[to_other], a[to_other]]).astype(np.int64)
+    reach_keys = np.unique(left * n_auth + right)
+    week_keys = np.unique(a.astype(np.int64) * 100_000 + weeks)
     kinds_of_help = np.where(solutions, 0, np.where(on_question, 1, np.where(content, 2, 3)))
     return MemberStats(
         help_given=count(on_question, help_w), first_answers=count(first), solutions=count(solutions),
         well_received=count(well), thanks_received=np.bincount(pa[thanks_rows], minlength=n_auth),
         content_created=count(content), reactions_received=count(np.ones(len(rows), bool), snap.reactions[rows].astype(float)),
-        reach=np.bincount(pairs[:, 0], minlength=n_auth) if len(pairs) else np.zeros(n_auth),
-        active_weeks=np.bincount(active[:, 0], minlength=n_auth) if len(active) else np.zeros(n_auth),
+        reach=np.bincount(reach_keys // n_auth, minlength=n_auth),
+        active_weeks=np.bincount(week_keys // 100_000, minlength=n_auth),
         messages=np.bincount(a, minlength=n_auth),
         main_channel=_mode_by(a, snap.channel[rows], n_auth), main_kind=_mode_by(a, kinds_of_help, n_auth))
 
 
 def _mode_by(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """The most frequent value per key (values are small non-negative codes, -1 allowed)."""
     out = np.full(n, -1, dtype=np.int64)
     if len(keys) == 0:
         return out
-    pairs, counts = np.unique(np.stack([keys, values], axis=1), axis=0, return_counts=True)
-    order = np.lexsort((-counts, pairs[:, 0]))
-    first = np.unique(pairs[order, 0], return_index=True)[1]
-    out[pairs[order[first], 0]] = pairs[order[first], 1]
+    shifted = values.astype(np.int64) + 1
+    width = int(shifted.max()) + 1
+    combo, counts = np.unique(keys.astype(np.int64) * width + shifted, return_counts=True)
+    k, v = combo // width, combo % width - 1
+    order = np.lexsort((-counts, k))
+    first = np.unique(k[order], return_index=True)[1]
+    out[k[order[first]]] = v[order[first]]
     return out
 
 
@@ -163,9 +165,7 @@ class SpotlightService:
         previous = member_stats(snap, lo - (hi - lo), lo, ch if ch != -2 else None)
         cooled = self.store.spotlighted_since(brand, now - timedelta(days=cooldown_days))
         eligible, reasons = eligibility(snap, members, cooled)
-        first_seen = np.full(len(snap.authors), np.inf)
-        valid = snap.author >= 0
-        np.minimum.at(first_seen, snap.author[valid], snap.created[valid])
+        first_seen = snap.derived("first_seen")
         newcomers = (first_seen >= lo) & (first_seen < hi)
         ranked = [] if ch == -2 else rank(snap, stats, previous, eligible=eligible, newcomers=newcomers, limit=limit)
         suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi)
@@ -183,9 +183,14 @@ class SpotlightService:
         lang = self.store.get_brand(brand).language
         charter = _charter(self.store, brand)
         register = charter.register if charter else None
+        if self.llm is not None:
+            shoutout = llm_shoutout(self.llm, brand=brand, brand_name=self.store.get_brand(brand).name, charter=charter,
+                                    name=name, breakdown=breakdown, evidence=evidence, lang=lang, register=register,
+                                    days=int((hi - lo) // 86400))
+        else:
+            shoutout = {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules"}
         return {"member": {"id": m.id if m else None, "source": source, "source_id": sid, "name": name},
-                "shoutout": {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules",
-                             "language": lang},
+                "shoutout": {**shoutout, "language": lang},
                 "score": score, "breakdown": breakdown, "why": why(name, breakdown, lang),
                 "evidence": evidence,
                 "consent": {"spotlight": m.consent_spotlight if m else "unknown",

@@ -53,9 +53,7 @@ class Cohorts:
             # rows are in time order: the first occurrence per parent is the first reply
             parents, first_idx = np.unique(snap.parent[others], return_index=True)
             self.first_replier_brand[parents] = brand_side[others[first_idx]]
-        self.first_seen = np.full(max(1, len(snap.authors)), np.inf)
-        valid = snap.author >= 0
-        np.minimum.at(self.first_seen, snap.author[valid], snap.created[valid])
+        self.first_seen = snap.derived("first_seen")
 
 
 class VitalityService:
@@ -154,17 +152,23 @@ def flatten(kpis: dict[str, Any]) -> dict[str, Any]:
 
 def retention(snap: Snapshot, cohorts: Cohorts, member: np.ndarray, lo: float, hi: float) -> dict[str, Any]:
     """Weekly cohorts of new members (first message in the window's weeks or the 8 before) still active later."""
-    valid = np.flatnonzero(member)
-    authors = snap.author[valid]
     start = lo - 8 * WEEK
+    w = snap.window(start, hi)
+    valid = np.arange(w.start, w.stop)
+    valid = valid[member[valid]]
+    authors = snap.author[valid]
     week_of = np.floor((snap.created[valid] - start) / WEEK).astype(np.int64)
     first_week = np.floor((cohorts.first_seen - start) / WEEK)
     active_pairs = set(zip(authors.tolist(), week_of.tolist()))
     n_weeks = int((hi - start) // WEEK)
     rows, totals = [], {1: [0, 0], 4: [0, 0], 8: [0, 0]}
     new_authors = np.unique(authors)
+    by_week: dict[int, list[int]] = {}
+    for a in new_authors.tolist():
+        if 0 <= first_week[a] < n_weeks:
+            by_week.setdefault(int(first_week[a]), []).append(a)
     for wk in range(n_weeks):
-        cohort = [a for a in new_authors.tolist() if first_week[a] == wk]
+        cohort = by_week.get(wk, [])
         if not cohort:
             continue
         row: dict[str, Any] = {"week_start": datetime.fromtimestamp(start + wk * WEEK, tz=timezone.utc), "size": len(cohort)}

@@ -75,12 +75,25 @@ def _add_spotlight_records(conn: Connection) -> None:
     SpotlightRecord.__table__.create(conn, checkfirst=True)
 
 
+def _add_message_signals(conn: Connection) -> None:
+    from copilot.signals import bits
+
+    columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+    if "signals" not in columns:
+        conn.execute(text("ALTER TABLE messages ADD COLUMN signals INTEGER NOT NULL DEFAULT 0"))
+        for row_id, body in conn.execute(text("SELECT id, text FROM messages")).all():
+            value = bits(body or "")
+            if value:
+                conn.execute(text("UPDATE messages SET signals = :s WHERE id = :i"), {"s": value, "i": row_id})
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
     (3, _add_reaction_count_and_reply_indexes),
     (4, _add_drafts_and_llm_usage),
     (5, _add_spotlight_records),
+    (6, _add_message_signals),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

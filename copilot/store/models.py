@@ -120,6 +120,7 @@ class Message(Base):
     thread: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reactions: Mapped[dict] = mapped_column(JSON, default=dict)
     reaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    signals: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(16), default="post")
     is_solution: Mapped[bool] = mapped_column(Boolean, default=False)
     lang: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -19,6 +19,7 @@ from copilot.errors import AlreadyExists, NotFound, ServiceUnavailable
 from copilot.store.db import make_engine, migrate
 from copilot.store.models import (ApiKey, Brand, Channel, CharterVersion, Draft, Job, LLMUsage, Member, Message,
                                    SpotlightRecord, now_utc)
+from copilot.signals import bits as signal_bits
 from copilot.types import MemberRecord, MessageRecord
 
 MESSAGE_FIELDS = (
@@ -276,6 +277,7 @@ class Store:
                     continue
                 values = rec.model_dump(include=set(MESSAGE_FIELDS))
                 values["reaction_count"] = sum(rec.reactions.values())
+                values["signals"] = signal_bits(rec.text)
                 if row is None:
                     new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
                                      "content_hash": digest, **values})
@@ -373,11 +375,11 @@ class Store:
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
-        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel, text).
+        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel, signals).
         Streamed in chunks so a large history never sits in memory twice."""
         query = (select(Message.source, Message.source_id, Message.author, _raw_time(), Message.kind,
                         Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel,
-                        Message.text)
+                        Message.signals)
                  .where(Message.brand_id == brand_id, Message.source.not_in(NON_CONVERSATION))
                  .order_by(Message.created_at, Message.id))
         with self.engine.connect() as conn:
@@ -445,10 +447,15 @@ class Store:
                     out.update({(source, sid): text for sid, text in rows})
         return out
 
-    def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Member]:
-        """Every member of a brand by (source, source_id)."""
-        with self.session() as s:
-            return {(m.source, m.source_id): m for m in s.scalars(select(Member).where(Member.brand_id == brand_id))}
+    def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
+        """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at)."""
+        query = select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
+                       Member.consent_analytics, _raw_joined()).where(Member.brand_id == brand_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).fetchall()
+        return {(r.source, r.source_id): _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
+                                                     r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
+                for r in rows}
 
     def add_spotlight(self, brand_id: str, member_id: int, *, featured_at: datetime, channel: str | None,
                       note: str | None, actor: str) -> SpotlightRecord:
@@ -523,6 +530,21 @@ class Store:
 
 
 NON_CONVERSATION = ("charter", "doc")
+
+
+class _MemberRow(NamedTuple):
+    id: int
+    source: str
+    source_id: str
+    name: str
+    role: str
+    consent_spotlight: str
+    consent_analytics: str
+    joined_at: datetime | None
+
+
+def _raw_joined() -> Any:
+    return type_coerce(Member.joined_at, String).label("joined_at")
 
 
 def _raw_time() -> Any:
