@@ -9,7 +9,10 @@ CopilotError (500, internal)
 ├── Forbidden (403, forbidden)                 key lacks the scope
 ├── NotFound (404, not-found)                  also for another brand's resources
 ├── Conflict (409, conflict)
-│   └── AlreadyExists (409, already-exists)
+│   ├── AlreadyExists (409, already-exists)
+│   └── IllegalTransition (409, illegal-transition)
+├── DraftVersionConflict (412, version-mismatch)  stale If-Match
+├── PreconditionRequired (428, precondition-required)
 └── ServiceUnavailable (503, service-unavailable)
 """
 
@@ -83,6 +86,18 @@ class Conflict(CopilotError):
 
 class AlreadyExists(Conflict):
     type_slug, title = "already-exists", "Already exists"
+
+
+class IllegalTransition(Conflict):
+    type_slug, title = "illegal-transition", "Illegal review transition"
+
+
+class DraftVersionConflict(CopilotError):
+    status, type_slug, title = 412, "version-mismatch", "The draft changed since that version"
+
+
+class PreconditionRequired(CopilotError):
+    status, type_slug, title = 428, "precondition-required", "If-Match is required"
 
 
 class ServiceUnavailable(CopilotError):

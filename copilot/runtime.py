@@ -28,6 +28,7 @@ from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
 from copilot.lexical import LexicalIndexes
 from copilot.retrieve import Retriever
+from copilot.review import ReviewService
 from copilot.settings import Settings
 from copilot.store import Store
 from copilot.types import Charter, MessageRecord
@@ -80,6 +81,7 @@ class Copilot:
         self.snapshots = Snapshots(self.store)
         self.llm = llm if llm is not None else make_llm(settings, self.store)
         self.drift = DriftService(self.store, self.snapshots, judge=LLMDriftJudge(self.llm) if self.llm else None)
+        self.review = ReviewService(self.store)
         self.spotlight = SpotlightService(self.store, self.snapshots, llm=self.llm)
         self.vitality = VitalityService(self.store, self.snapshots)
         self.rituals = RitualService(self.store, Composer(self.store, self.retriever, self.snapshots), llm=self.llm,

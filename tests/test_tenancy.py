@@ -64,10 +64,12 @@ def test_a_key_of_brand_a_never_reaches_brand_b(client: TestClient, brand: str):
 
 def test_read_keys_cannot_write_anything(client: TestClient, brand: str):
     reader = make_key(client, brand, "read")
-    values = {"brand": brand, "key_id": "x", "version": "1", "member_id": "1", "job_id": "x", "draft_id": "x"}
+    draft = client.post(f"/v1/brands/{brand}/rituals/drafts", json={"ritual": "welcome_thread"}, headers=ADMIN).json()
+    values = {"brand": brand, "key_id": "x", "version": "1", "member_id": "1", "job_id": "x", "draft_id": draft["id"]}
     for method, path in _routes(client):
         if method in WRITE_METHODS and path != "/v1/brands" and path not in READ_ONLY_POSTS:
-            r = client.request(method, _fill(path, values), headers=reader, json={})
+            body = {"action": "approve"} if path.endswith("/decisions") else {}
+            r = client.request(method, _fill(path, values), headers=reader, json=body)
             assert r.status_code == 403, f"{method} {path} -> {r.status_code}"
     for path in ("/v1/brands/{brand}", "/v1/brands/{brand}/members"):
         assert client.get(_fill(path, values), headers=reader).status_code == 200

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from copilot import __version__
-from copilot.api.routes import brands, community, drift, history, ops, rituals, search
+from copilot.api.routes import brands, community, drafts, drift, history, ops, rituals, search
 from copilot.errors import PROBLEM_BASE, CopilotError, PayloadTooLarge, ServiceUnavailable
 from copilot.runtime import Copilot
 from copilot.settings import Settings, get_settings
@@ -98,7 +98,7 @@ def build_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Community copilot API", version=__version__,
                   description="Charter-grounded rituals, spotlight, promotional drift and vitality for community managers.")
     install_error_handlers(app)
-    for module in (brands, history, search, drift, rituals, community, ops):
+    for module in (brands, history, search, drift, rituals, community, drafts, ops):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, imports=settings.max_import_bytes)  # type: ignore[arg-type]
     return app

@@ -166,6 +166,8 @@ class DriftCheckIn(BaseModel):
     language: Literal["fr", "en"] | None = Field(default=None, description="detected when omitted")
     scheduled_at: datetime | None = Field(default=None, description="when the post would go out; the quota is "
                                           "measured on the 30 days before it")
+    save_rewrite: bool = Field(default=False, description="save the member-first rewrite as a draft for review "
+                                                         "(needs the draft scope)")
 
 
 class FeedQuota(BaseModel):
@@ -187,6 +189,7 @@ class DriftCheckOut(BaseModel):
     degraded_reason: str | None = None
     feed: FeedQuota
     charter_version: int | None = None
+    rewrite_draft_id: str | None = None
 
 
 class WeeklyDrift(BaseModel):
@@ -258,6 +261,8 @@ class DraftOut(BaseModel):
     prompt: dict[str, Any] = Field(default_factory=dict)
     usage: dict[str, Any] = Field(default_factory=dict)
     grounding: dict[str, Any] = Field(default_factory=dict)
+    learned_from: dict[str, Any] = Field(default_factory=dict)
+    published_permalink: str | None = None
     created_by: str
     created_at: datetime
 
@@ -316,3 +321,32 @@ class VitalityOut(BaseModel):
     alerts: list[dict[str, Any]]
     definitions: dict[str, str]
     excluded: dict[str, int]
+
+
+class DraftPage(BaseModel):
+    items: list[DraftOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DraftPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
+    variants: list[Annotated[str, StringConstraints(max_length=10_000)]] | None = Field(default=None, max_length=5)
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["submit", "approve", "request_changes", "reject", "publish"]
+    comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    permalink: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        default=None, description="where it was posted (publish only)")
+
+
+class DraftHistory(BaseModel):
+    draft_id: str
+    revisions: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]

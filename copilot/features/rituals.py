@@ -19,7 +19,7 @@ from copilot.features.drift import check_text
 from copilot.features.drift_rules import EMOJI
 from copilot.llm import LLM, LLMFailure, Usage
 from copilot.outputs import MEMBER_TOKEN, RitualDraftOut, grounding_problems
-from copilot.privacy import Pseudonyms
+from copilot.privacy import Pseudonyms, fence
 from copilot.prompts import load_templates, render
 from copilot.store import Store
 from copilot.text import strip_accents
@@ -103,10 +103,11 @@ class RitualService:
         query = " ".join(filter(None, [req.theme, ritual.name, ritual.format]))
         grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
-        result = self._with_llm(brand, charter, ritual, req, grounding, lang, register) if self.llm else None
+        learned = self._learned(brand, ritual.name)
+        result = self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned) if self.llm else None
         degraded_reason = result.pop("degraded_reason", None) if isinstance(result, dict) else None
         if not isinstance(result, dict) or degraded_reason:
-            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, brand=row.name),
+            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
                       "degraded": bool(degraded_reason), "degraded_reason": degraded_reason}
         past_channels = [p["channel"] for p in grounding.past if p.get("channel")]
         payload = {
@@ -115,14 +116,22 @@ class RitualService:
             "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels else None),
             "suggested_time": (req.scheduled_at or next_slot(ritual.cadence, now)).isoformat(),
             "guards": guards(result["body"], result.get("variants", []), charter),
+            "learned_from": {"examples": [d.id for d, _ in learned["examples"]],
+                             "avoided": [{"id": d.id, "reason": reason} for d, reason in learned["rejected"]]},
             "grounding": {"topics": grounding.topics, "past_editions": [
                 {k: p[k] for k in ("id", "replies", "member_to_member")} for p in grounding.past[:3]]},
         }
         return self.store.create_draft(brand, kind="ritual", ritual=ritual.name, title=result["title"],
                                        body=result["body"], payload=payload, actor=actor)
 
+    def _learned(self, brand: str, ritual: str) -> dict[str, list[tuple[Any, str | None]]]:
+        """Editors' decisions on earlier drafts of this ritual: approved (and edited) ones are examples,
+        rejected ones (with their reason) are not proposed again."""
+        return {"examples": self.store.reviewed_drafts(brand, ritual=ritual, statuses=("approved", "published"), limit=3),
+                "rejected": self.store.reviewed_drafts(brand, ritual=ritual, statuses=("rejected",), limit=10)}
+
     def _with_templates(self, ritual: Ritual, kind: str, req: RitualRequest, g: Grounding, lang: str,
-                        register: str, *, brand: str) -> dict[str, Any]:
+                        register: str, learned: dict[str, Any], *, brand: str) -> dict[str, Any]:
         tables = load_templates("ritual_templates", lang)
         table = tables[kind]
         topics = [req.theme] + g.topics if req.theme else g.topics
@@ -138,15 +147,19 @@ class RitualService:
             if lang == "fr":  # elision: "de itinéraire" -> "d'itinéraire"
                 text = re.sub(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUYÉÈ])", r"\1'\2", text)
             bodies.append(text)
+        # The editors' own wording of an approved edition leads; anything they rejected is never proposed again.
+        bodies = [d.body for d, _ in learned["examples"][:1]] + bodies
+        refused = {_norm(d.body) for d, _ in learned["rejected"]}
+        kept = [b for b in dict.fromkeys(bodies) if _norm(b) not in refused] or bodies
         citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
             [q.id for q in g.questions[:max(1, req.variants)] if q]
-        return {"title": Template(table["title"]).substitute(name=ritual.name), "body": bodies[0],
-                "variants": bodies[1:], "citations": citations, "engine": "rules",
+        return {"title": Template(table["title"]).substitute(name=ritual.name), "body": kept[0],
+                "variants": kept[1:max(1, req.variants)], "citations": citations, "engine": "rules",
                 "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
     def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
-                  lang: str, register: str) -> dict[str, Any]:
+                  lang: str, register: str, learned: dict[str, Any]) -> dict[str, Any]:
         assert self.llm is not None
         pseudonyms = Pseudonyms()
         context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
@@ -161,7 +174,12 @@ class RitualService:
                         exclamation_limit=str(charter.exclamation_limit if charter and charter.exclamation_limit is not None else 2),
                         ritual_name=ritual.name, cadence=ritual.cadence or "-", ritual_passage=ritual.passage_id,
                         ritual_format=ritual.format or "-", theme=req.theme or "-", channel=req.channel or "-",
-                        past=past_block(g, pseudonyms), context=context, variants=str(max(1, req.variants)))
+                        past=past_block(g, pseudonyms), context=context, variants=str(max(1, req.variants)),
+                        examples=fence("\n---\n".join(pseudonyms.scrub(d.body) for d, _ in learned["examples"])
+                                       or "(none yet)"),
+                        avoid=fence("\n".join(f"- {pseudonyms.scrub(reason or 'no reason given')}: "
+                                               f"{pseudonyms.scrub(d.body)[:300]}" for d, reason in learned["rejected"])
+                                    or "(none yet)"))
         allowed = set(ids) | {p["id"] for p in g.past} | {p.id for p in (charter.passages if charter else [])}
         allowed.add(ritual.passage_id)
         known = set(pseudonyms.backward)
@@ -216,6 +234,10 @@ def _charter(store: Store, brand: str) -> Charter | None:
         return Charter.model_validate(store.get_charter(brand).data)
     except NotFound:
         return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _join(items: list[str], lang: str) -> str:

@@ -87,6 +87,13 @@ def _add_message_signals(conn: Connection) -> None:
                 conn.execute(text("UPDATE messages SET signals = :s WHERE id = :i"), {"s": value, "i": row_id})
 
 
+def _add_review_tables(conn: Connection) -> None:
+    from copilot.store.models import DraftDecision, DraftRevision
+
+    DraftRevision.__table__.create(conn, checkfirst=True)
+    DraftDecision.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -94,6 +101,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _add_drafts_and_llm_usage),
     (5, _add_spotlight_records),
     (6, _add_message_signals),
+    (7, _add_review_tables),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -6,19 +6,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from copilot.api.deps import CopilotDep, ReadBrand
+from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import DriftCheckIn, DriftCheckOut, DriftReportOut
+from copilot.errors import Forbidden
 from copilot.types import utc
 
 router = APIRouter(prefix="/v1", tags=["drift"], responses=PROBLEMS)
 
 
 @router.post("/brands/{brand}/drift/checks", response_model=DriftCheckOut, operation_id="checkDrift")
-def check_drift(brand: ReadBrand, body: DriftCheckIn, copilot: CopilotDep) -> DriftCheckOut:
-    """Score one text (a draft or a published post) against the patterns, the charter and the brand's feed."""
+def check_drift(brand: ReadBrand, body: DriftCheckIn, principal: PrincipalDep, copilot: CopilotDep) -> DriftCheckOut:
+    """Score one text (a draft or a published post) against the patterns, the charter and the brand's feed;
+    optionally save the member-first rewrite as a draft for review."""
+    if body.save_rewrite and not principal.allows("draft"):
+        raise Forbidden("saving the rewrite as a draft needs the 'draft' scope")
     out = copilot.drift.check(brand, body.text, lang=body.language, scheduled_at=utc(body.scheduled_at)
                               if body.scheduled_at else None)
+    if body.save_rewrite and out.get("rewrite"):
+        draft = copilot.store.create_draft(
+            brand, kind="rewrite", ritual=None, title=body.text[:80], body=out["rewrite"], actor=principal.actor,
+            payload={"engine": out["engine"], "language": out["language"], "original": body.text,
+                     "guards": {"drift": {"score": out["score"], "verdict": out["verdict"]}}})
+        out["rewrite_draft_id"] = draft.id
     return DriftCheckOut.model_validate(out)
 
 

@@ -35,16 +35,6 @@ def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep
     return draft_out(copilot.rituals.draft(brand, req, actor=principal.actor))
 
 
-@router.get("/drafts/{draft_id}", response_model=DraftOut, operation_id="getDraft")
-def get_draft(draft_id: str, principal: PrincipalDep,
-              copilot: CopilotDep) -> DraftOut:
-    """One draft (of the key's brand)."""
-    row = copilot.store.get_draft(draft_id)
-    if row is None or not (principal.is_admin or principal.brand == row.brand_id):
-        raise NotFound(f"draft '{draft_id}' not found")
-    return draft_out(row)
-
-
 @router.get("/brands/{brand}/usage", response_model=UsageOut, operation_id="llmUsage")
 def llm_usage(brand: ReadBrand, copilot: CopilotDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> UsageOut:
     """LLM tokens, cost, calls and failures per day."""
