@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_brands: dict[str, str] = Field(default_factory=dict, description='{"T123": "brand", "T123/C456": "other"}')
+    slack_review_channel: str | None = None
+
     max_body_bytes: int = 2_000_000
     max_import_bytes: int = 200_000_000
     max_batch_items: int = 1000

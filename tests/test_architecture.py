@@ -13,6 +13,7 @@ ALLOWED = {
     "fastapi": ("copilot/api/",),
     "starlette": ("copilot/api/",),
     "slack_bolt": ("copilot/slack/",),
+    "slack_sdk": ("copilot/slack/",),
     "onnxruntime": ("copilot/embed.py",),
     "bm25s": ("copilot/lexical.py",),
 }

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from copilot import __version__
-from copilot.api.routes import brands, community, drafts, drift, history, ops, rituals, search
+from copilot.api.routes import brands, community, drafts, drift, history, ops, rituals, search, slack
 from copilot.errors import PROBLEM_BASE, CopilotError, PayloadTooLarge, ServiceUnavailable
 from copilot.runtime import Copilot
 from copilot.settings import Settings, get_settings
@@ -98,8 +98,9 @@ def build_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Community copilot API", version=__version__,
                   description="Charter-grounded rituals, spotlight, promotional drift and vitality for community managers.")
     install_error_handlers(app)
-    for module in (brands, history, search, drift, rituals, community, drafts, ops):
+    for module in (brands, history, search, drift, rituals, community, drafts, ops, slack):
         app.include_router(module.router)
+    app.include_router(slack.api)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, imports=settings.max_import_bytes)  # type: ignore[arg-type]
     return app
 
@@ -118,4 +119,9 @@ def create_app(settings: Settings | None = None, *, copilot: Copilot | None = No
     app = build_app(settings)
     app.router.lifespan_context = lifespan
     app.state.copilot = runtime
+    app.state.slack = None
+    if settings.slack_signing_secret and settings.slack_bot_token:
+        from copilot.slack.app import build as build_slack
+
+        app.state.slack = build_slack(runtime)
     return app

@@ -262,6 +262,7 @@ class DraftOut(BaseModel):
     usage: dict[str, Any] = Field(default_factory=dict)
     grounding: dict[str, Any] = Field(default_factory=dict)
     learned_from: dict[str, Any] = Field(default_factory=dict)
+    slack: dict[str, Any] | None = None
     published_permalink: str | None = None
     created_by: str
     created_at: datetime

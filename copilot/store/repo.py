@@ -535,6 +535,13 @@ class Store:
                 row.payload = {**(row.payload or {}), **extra}
         return self.get_draft(draft_id)
 
+    def set_draft_payload(self, draft_id: str, values: dict[str, Any]) -> None:
+        """Merge keys into a draft's payload (e.g. where it was posted for review)."""
+        with self.session() as s, s.begin():
+            row = s.get(Draft, draft_id)
+            if row is not None:
+                row.payload = {**(row.payload or {}), **values}
+
     def draft_history(self, draft_id: str) -> tuple[list[DraftRevision], list[DraftDecision]]:
         """Every revision and decision of a draft, oldest first."""
         with self.session() as s:

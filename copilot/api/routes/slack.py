@@ -1,0 +1,77 @@
+"""Slack endpoints: signature and replay window verified on the raw body before anything is parsed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from copilot.api.deps import CopilotDep, PrincipalDep
+from copilot.api.routes import PROBLEMS
+from copilot.api.routes.drafts import owned_draft
+from copilot.api.routes.rituals import draft_out
+from copilot.api.schemas import DraftOut
+from copilot.errors import NotFound, ServiceUnavailable, Unauthenticated
+
+router = APIRouter(tags=["slack"])
+api = APIRouter(prefix="/v1", tags=["slack"], responses={**PROBLEMS, 503: {**PROBLEMS[422],
+                                                                           "description": "Slack unavailable"}})
+
+
+def _integration(request: Request) -> Any:
+    integration = getattr(request.app.state, "slack", None)
+    if integration is None:
+        raise NotFound("the Slack integration is not configured (COPILOT_SLACK_SIGNING_SECRET, COPILOT_SLACK_BOT_TOKEN)")
+    return integration
+
+
+async def _verified(request: Request) -> Response:
+    from copilot.slack.app import verify
+
+    integration = _integration(request)
+    body = await request.body()
+    problem = verify(integration.signing_secret, body, request.headers.get("x-slack-request-timestamp"),
+                     request.headers.get("x-slack-signature"))
+    if problem:
+        raise Unauthenticated(problem)
+    return await integration.handle(request)
+
+
+@router.post("/slack/events", include_in_schema=False)
+async def slack_events(request: Request) -> Response:
+    """Events API (live history)."""
+    return await _verified(request)
+
+
+@router.post("/slack/commands", include_in_schema=False)
+async def slack_commands(request: Request) -> Response:
+    """Slash command /copilot."""
+    return await _verified(request)
+
+
+@router.post("/slack/interactions", include_in_schema=False)
+async def slack_interactions(request: Request) -> Response:
+    """Block Kit buttons."""
+    return await _verified(request)
+
+
+@api.post("/drafts/{draft_id}/slack", response_model=DraftOut, operation_id="sendDraftToSlack")
+async def send_to_slack(draft_id: Annotated[str, Depends(owned_draft("draft"))], principal: PrincipalDep,
+                        copilot: CopilotDep, request: Request) -> DraftOut | JSONResponse:
+    """Post a draft to the editors' Slack channel with Approve / Request changes / Reject buttons; a draft that
+    is still `drafted` is submitted for review first."""
+    import anyio
+
+    integration = _integration(request)
+    row = copilot.store.get_draft(draft_id)
+    if row is not None and row.status in ("drafted", "changes_requested"):
+        await anyio.to_thread.run_sync(lambda: copilot.review.decide(draft_id, action="submit", comment="sent to Slack",
+                                                                     actor=principal.actor))
+    row = copilot.store.get_draft(draft_id)
+    try:
+        where = await integration.send_for_review(row)
+    except Exception as exc:
+        raise ServiceUnavailable(f"Slack did not accept the message: {type(exc).__name__}") from exc
+    copilot.store.set_draft_payload(draft_id, {"slack": where})
+    return draft_out(copilot.store.get_draft(draft_id))

@@ -1,0 +1,1 @@
+"""Slack integration (the only package that imports slack_bolt / slack_sdk)."""
