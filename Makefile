@@ -23,7 +23,8 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py
+	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py && $(BIN)/python bench/drift.py \
+		&& $(BIN)/python bench/rituals.py && $(BIN)/python bench/community.py
 
 openapi: install
 	$(BIN)/copilot openapi > openapi.yaml

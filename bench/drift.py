@@ -1,9 +1,9 @@
 """Drift speed: one check of a 1,500-character post against a 20-section charter (deterministic engine,
 in-process; target p95 <= 15 ms), the worst case over adversarial 20,000-character inputs, and the feed audit
-over 100,000 messages (target p95 <= 500 ms).
+over ~114,000 messages (target: 100,000 at p95 <= 500 ms).
 
-Scaling for the audit: the sample brand's 414-message history is replicated 242 times (fresh ids, each copy
-shifted by 30 hours, so ~100,000 messages over ~300 days, 12,800 of them brand posts); the audit window
+Scaling for the audit: the sample brand's 473-message history is replicated 242 times (fresh ids, each copy
+shifted by 30 hours, so ~114,000 messages over ~300 days, ~8,200 of them brand posts); the audit window
 (365 days) covers all of them. Vectors are not needed by the audit, so the copies skip the vector index.
 """
 

@@ -1,7 +1,7 @@
 """The ritual draft endpoint with an instant fake LLM, in-process, at 100,000 messages of history
 (target p95 <= 60 ms), and the prompt sizes against the token budget.
 
-Scaling: the sample brand's history (414 messages) is replicated 242 times with fresh ids, each copy shifted
+Scaling: the sample brand's history (473 messages) is replicated 242 times (~114,000 messages) with fresh ids, each copy shifted
 by 30 hours so the newest copies fall in the last weeks; copies reuse the real local embedding of their text
 plus small noise (embedding 100k texts would take ~45 minutes here). Queries are embedded for real.
 """
