@@ -92,6 +92,14 @@ def test_slash_command_acks_fast_then_answers(app_client, slack: FakeSlack):
         time.sleep(0.05)
     spot = [p for m, p in slack.calls if m == "response_url"][1]
     assert "Inès" in json.dumps(spot["blocks"], ensure_ascii=False)
+    for text, expected in (("ritual Jeudi réparation", "Jeudi réparation"), ("vitality", "Active members"),
+                           ("ritual karaoké", "unknown ritual"), ("", "Usage")):
+        slack.calls.clear()
+        r = post_form(client, "/slack/commands", {"command": "/copilot", "text": text, "team_id": "T1",
+                                                  "channel_id": "C1", "user_id": "U1", "trigger_id": "x",
+                                                  "response_url": slack.response_url("more")})
+        assert r.status_code == 200
+        assert expected in json.dumps(slack.wait_for("response_url")["blocks"], ensure_ascii=False)
 
 
 def test_review_in_slack_calls_the_same_transitions(app_client, slack: FakeSlack):
