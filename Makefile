@@ -19,8 +19,10 @@ install: $(BIN)/copilot
 run: install
 	$(BIN)/copilot serve --with-sample
 
+# SQLite and embedded Chroma first, then the same store and API tests against a throwaway PostgreSQL.
 test: install
 	$(BIN)/python -m pytest
+	bash tests/postgres.sh
 
 bench: install
 	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py && $(BIN)/python bench/drift.py \

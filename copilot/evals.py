@@ -142,7 +142,9 @@ def evaluate_spotlight(messages: Path, users: Path, truth: Path, *, data_dir: Pa
         def delete(self, *a: Any, **k: Any) -> None: ...
         def ping(self) -> None: ...
 
-    copilot = Copilot(Settings(env="test", data_dir=data_dir), embedder=HashEmbedder(), index=NoVectors())  # type: ignore[arg-type,call-arg]
+    # A private SQLite file in the temp dir: an evaluation never touches the configured database.
+    copilot = Copilot(Settings(env="test", data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'eval.db'}"),  # type: ignore[call-arg]
+                      embedder=HashEmbedder(), index=NoVectors())  # type: ignore[arg-type]
     try:
         copilot.store.create_brand("eval", "eval", "en")
         for path in (users, messages):
