@@ -245,3 +245,7 @@ def openapi() -> None:
     from copilot.contract import openapi_yaml
 
     sys.stdout.write(openapi_yaml())
+
+
+if __name__ == "__main__":
+    app()

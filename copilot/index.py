@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Protocol, Sequence
 from urllib.parse import urlparse
 
 import chromadb
@@ -50,31 +51,51 @@ def _passes(meta: dict[str, Any], filters: dict[str, Any]) -> bool:
     return not (filters.get("until") is not None and created > float(filters["until"]))
 
 
+@contextmanager
+def _available(what: str = "vector index") -> Iterator[None]:
+    """Translate any Chroma or transport failure into ServiceUnavailable (503 with Retry-After)."""
+    try:
+        yield
+    except ServiceUnavailable:
+        raise
+    except Exception as exc:  # chromadb raises many transport and server errors
+        raise ServiceUnavailable(f"{what} unavailable: {type(exc).__name__}") from exc
+
+
 class ChromaIndex:
-    """Chroma-backed vector index; collections are named per brand and per embedder."""
+    """Chroma-backed vector index; collections are named per brand and per embedder. The client is created on
+    first use, so the API starts (and reports not-ready) while a Chroma server is down."""
 
     def __init__(self, *, path: Path | None = None, url: str | None = None, embedder_name: str = "default"):
-        settings = ChromaSettings(anonymized_telemetry=False)
-        if url:
-            parsed = urlparse(url)
-            self.client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000,
-                                              ssl=parsed.scheme == "https", settings=settings)
-        else:
+        self.path, self.url = path, url
+        if url is None:
             assert path is not None, "a path or a url is required"
             path.mkdir(parents=True, exist_ok=True)
-            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
         # Different embedders produce incompatible vectors: never mix them in one collection.
         self.suffix = hashlib.sha1(embedder_name.encode()).hexdigest()[:8]
+        self._client: Any = None
         self._collections: dict[str, Any] = {}
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client (HttpClient for a server URL, PersistentClient otherwise)."""
+        if self._client is None:
+            settings = ChromaSettings(anonymized_telemetry=False)
+            with _available():
+                if self.url:
+                    parsed = urlparse(self.url)
+                    self._client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000,
+                                                       ssl=parsed.scheme == "https", settings=settings)
+                else:
+                    self._client = chromadb.PersistentClient(path=str(self.path), settings=settings)
+        return self._client
 
     def _collection(self, brand: str) -> Any:
         col = self._collections.get(brand)
         if col is None:
-            try:
+            with _available():
                 col = self.client.get_or_create_collection(
                     f"cp-{brand}-{self.suffix}", embedding_function=None, metadata={"hnsw:space": "cosine"})
-            except Exception as exc:  # chromadb raises many transport errors
-                raise ServiceUnavailable(f"vector index unavailable: {type(exc).__name__}") from exc
             self._collections[brand] = col
         return col
 
@@ -82,12 +103,14 @@ class ChromaIndex:
         """Insert or replace vectors with their filterable metadata."""
         if len(ids):
             clean = [{k: v for k, v in m.items() if v is not None} for m in metadatas]
-            self._collection(brand).upsert(ids=list(ids), embeddings=vectors, metadatas=clean)
+            with _available():
+                self._collection(brand).upsert(ids=list(ids), embeddings=vectors, metadatas=clean)
 
     def delete(self, brand: str, ids: Sequence[str]) -> None:
         """Remove vectors by id (missing ids are ignored)."""
         if ids:
-            self._collection(brand).delete(ids=list(ids))
+            with _available():
+                self._collection(brand).delete(ids=list(ids))
 
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
         """Nearest (id, cosine similarity) pairs among vectors passing the filters."""
@@ -104,8 +127,9 @@ class ChromaIndex:
 
     def _query(self, brand: str, vector: np.ndarray, k: int, where: dict[str, Any] | None,
                with_metadata: bool = False) -> list[Any]:
-        res = self._collection(brand).query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=where,
-                                            include=["distances", "metadatas"] if with_metadata else ["distances"])
+        with _available():
+            res = self._collection(brand).query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=where,
+                                                include=["distances", "metadatas"] if with_metadata else ["distances"])
         pairs = zip(res["ids"][0], res["distances"][0])
         if with_metadata:
             return [(i, 1.0 - float(d), m or {}) for (i, d), m in zip(pairs, res["metadatas"][0])]
@@ -113,14 +137,13 @@ class ChromaIndex:
 
     def count(self, brand: str) -> int:
         """Number of vectors of a brand."""
-        return int(self._collection(brand).count())
+        with _available():
+            return int(self._collection(brand).count())
 
     def ping(self) -> None:
         """Raise ServiceUnavailable when Chroma does not answer."""
-        try:
+        with _available():
             self.client.heartbeat()
-        except Exception as exc:
-            raise ServiceUnavailable(f"vector index unavailable: {type(exc).__name__}") from exc
 
     def drop_brand(self, brand: str) -> None:
         """Delete a brand's collection."""

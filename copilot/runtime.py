@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.compose import Composer
-from copilot.embed import Embedder, LocalMiniLM
+from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
 from copilot.errors import CopilotError
 from copilot.features.drift_service import DriftService
 from copilot.features.drift_judge import LLMDriftJudge
@@ -39,6 +39,8 @@ CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 def make_embedder(settings: Settings) -> Embedder:
     """The local ONNX embedder, or a litellm one when `COPILOT_EMBEDDING_MODEL` is set."""
+    if settings.embedder == "hash":
+        return HashEmbedder()
     if settings.embedding_model:
         from copilot.llm import LiteLLMEmbedder
 
@@ -70,7 +72,7 @@ class Copilot:
                  embedder: Embedder | None = None, llm: LLM | None = None):
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or Store(settings.sqlalchemy_url)
+        self.store = store or Store(settings.sqlalchemy_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
         self.embedder = embedder or make_embedder(settings)
         self.index = index or ChromaIndex(path=settings.data_dir / "chroma", url=settings.chroma_url,
                                           embedder_name=self.embedder.name)
@@ -120,6 +122,16 @@ class Copilot:
         s = self.settings
         items = parse_file(path, fmt, max_zip_members=s.max_zip_members, max_zip_bytes=s.max_zip_uncompressed_bytes)
         return self.ingestor.ingest(brand, items, progress=progress)
+
+    def erase_member(self, brand: str, member_id: int) -> dict[str, Any]:
+        """Right to erasure: the member's messages leave the SQL store, the vector index and (by revision) the
+        lexical index; their name is redacted from drafts; the member row is deleted."""
+        language = self.store.get_brand(brand).language
+        out = self.store.erase_member(brand, member_id, placeholder="[membre effacé]" if language == "fr" else "[erased member]")
+        self.index.delete(brand, out["uids"])
+        self.store.bump_revision(brand)
+        self.lexical.drop(brand)
+        return {"messages": out["messages"], "drafts_redacted": out["drafts_redacted"]}
 
     def close(self) -> None:
         """Stop the worker and release connections."""

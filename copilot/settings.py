@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     chroma_url: str | None = None
     embedding_model: str | None = Field(default=None, description="litellm embedding model; local ONNX when unset")
+    embedder: Literal["local", "hash"] = Field(default="local", description="hash: a model-free embedder for quick "
+                                                                           "local runs and tests")
     llm_model: str | None = None
     llm_fallbacks: list[str] = Field(default_factory=list)
     llm_api_key: SecretStr | None = None
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_brands: dict[str, str] = Field(default_factory=dict, description='{"T123": "brand", "T123/C456": "other"}')
     slack_review_channel: str | None = None
+
+    sqlite_busy_timeout_s: float = 30.0
 
     max_body_bytes: int = 2_000_000
     max_import_bytes: int = 200_000_000

@@ -119,6 +119,16 @@ def create_app(settings: Settings | None = None, *, copilot: Copilot | None = No
     app = build_app(settings)
     app.router.lifespan_context = lifespan
     app.state.copilot = runtime
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        resp = problem(503, "service-unavailable", "Service unavailable", "the database is busy or unreachable; retry",
+                       instance=request.url.path)
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    for error in runtime.store.unavailable_errors:  # the store names them; the API never imports SQLAlchemy
+        app.add_exception_handler(error, _database_unavailable)
     app.state.slack = None
     if settings.slack_signing_secret and settings.slack_bot_token:
         from copilot.slack.app import build as build_slack

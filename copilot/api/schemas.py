@@ -351,3 +351,15 @@ class DraftHistory(BaseModel):
     draft_id: str
     revisions: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
+
+
+class ErasureOut(BaseModel):
+    member_id: int
+    messages: int
+    drafts_redacted: int
+
+
+class MemberExport(BaseModel):
+    member: dict[str, Any]
+    messages: list[dict[str, Any]]
+    spotlight_records: list[dict[str, Any]]

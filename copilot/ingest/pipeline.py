@@ -57,6 +57,8 @@ class Ingestor:
         report = IngestReport()
         batch: list[MemberRecord | MessageRecord] = []
         done = 0
+        self.index.ping()  # refuse before writing anything when the vector index is down
+        report.embedded += self.index_documents(brand, self.store.stale_messages(brand))  # repair earlier failures
         for item in items:
             if isinstance(item, RecordError):
                 report.error_count += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -69,9 +70,9 @@ def _indexable(row: Message) -> dict[str, Any]:
 class Store:
     """The relational store. Every method runs in its own short transaction."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.schema_version = migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -86,6 +87,17 @@ class Store:
                 conn.exec_driver_sql("SELECT 1")
         except OperationalError as exc:
             raise ServiceUnavailable("database unavailable") from exc
+
+    #: Exceptions meaning the database cannot answer now (locked, gone): a 503, not a 500.
+    unavailable_errors: tuple[type[BaseException], ...] = (OperationalError,)
+
+    def stale_messages(self, brand_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Messages whose indexed content is missing or outdated (a write whose indexing failed)."""
+        with self.session() as s:
+            rows = list(s.scalars(select(Message).where(
+                Message.brand_id == brand_id,
+                (Message.indexed_hash.is_(None)) | (Message.indexed_hash != Message.content_hash)).limit(limit)))
+        return [_indexable(r) for r in rows]
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -243,6 +255,54 @@ class Store:
             for k, v in changes.items():
                 setattr(row, k, v)
         return row
+
+    def erase_member(self, brand_id: str, member_id: int, *, placeholder: str) -> dict[str, Any]:
+        """Delete a member, their messages and spotlight records, and redact their name in drafts; one transaction.
+        Returns the uids of the deleted messages (for the indexes) and counts."""
+        with self.session() as s, s.begin():
+            member = s.get(Member, member_id)
+            if member is None or member.brand_id != brand_id:
+                raise NotFound(f"member {member_id} not found")
+            rows = s.execute(select(Message.source, Message.source_id).where(
+                Message.brand_id == brand_id, Message.source == member.source, Message.author == member.source_id)).all()
+            s.execute(delete(Message).where(Message.brand_id == brand_id, Message.source == member.source,
+                                            Message.author == member.source_id))
+            s.execute(delete(SpotlightRecord).where(SpotlightRecord.member_id == member_id))
+            names = [n for n in {member.name, member.source_id} if n and len(n) >= 2]
+            redacted = 0
+            for draft in s.scalars(select(Draft).where(Draft.brand_id == brand_id)):
+                changed = False
+                for attr in ("title", "body"):
+                    value = getattr(draft, attr)
+                    for n in names:
+                        if n.lower() in value.lower():
+                            value = re.sub(re.escape(n), placeholder, value, flags=re.I)
+                            changed = True
+                    setattr(draft, attr, value)
+                if changed:
+                    redacted += 1
+                    for rev in s.scalars(select(DraftRevision).where(DraftRevision.draft_id == draft.id)):
+                        for n in names:
+                            rev.title = re.sub(re.escape(n), placeholder, rev.title, flags=re.I)
+                            rev.body = re.sub(re.escape(n), placeholder, rev.body, flags=re.I)
+                    draft.payload = {**(draft.payload or {}), "redacted": True}
+            s.delete(member)
+        return {"uids": [message_uid(src, sid) for src, sid in rows], "messages": len(rows), "drafts_redacted": redacted}
+
+    def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:
+        """Everything stored about a member: profile, messages and spotlight records."""
+        member = self.get_member(brand_id, member_id)
+        with self.session() as s:
+            messages = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.source == member.source,
+                                                            Message.author == member.source_id).order_by(Message.created_at)))
+            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)))
+        return {"member": {k: getattr(member, k) for k in ("id", "source", "source_id", "name", "role",
+                                                           "consent_spotlight", "consent_analytics", "joined_at")},
+                "messages": [{"id": m.source_id, "source": m.source, "channel": m.channel, "created_at": m.created_at,
+                              "kind": m.kind, "title": m.title, "text": m.text, "reply_to": m.reply_to,
+                              "reactions": m.reactions, "permalink": m.permalink} for m in messages],
+                "spotlight_records": [{"featured_at": r.featured_at, "channel": r.channel, "note": r.note}
+                                      for r in records]}
 
     # ------------------------------------------------------------ channels and messages
     def upsert_channels(self, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
-from copilot.api.schemas import HistoryBatch, IngestOut, JobOut, MemberOut, MemberPage, MemberPatch
+from copilot.api.schemas import (ErasureOut, HistoryBatch, IngestOut, JobOut, MemberExport, MemberOut, MemberPage,
+                                 MemberPatch)
 from copilot.errors import InvalidInput, NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/v1", tags=["history"], responses=PROBLEMS)
@@ -43,6 +44,19 @@ def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**
     if not changes:
         raise InvalidInput("nothing to change: give role, consent_spotlight or consent_analytics", field="body")
     return _member_out(copilot.store.update_member(brand, member_id, changes))
+
+
+@router.delete("/brands/{brand}/members/{member_id}", response_model=ErasureOut, operation_id="eraseMember")
+def erase_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], copilot: CopilotDep) -> ErasureOut:
+    """Erase a member: their messages (store, vectors, lexical index), spotlight records, and their name in drafts."""
+    return ErasureOut(member_id=member_id, **copilot.erase_member(brand, member_id))
+
+
+@router.get("/brands/{brand}/members/{member_id}/export", response_model=MemberExport, operation_id="exportMember")
+def export_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+                  copilot: CopilotDep) -> MemberExport:
+    """Everything stored about a member (data subject access)."""
+    return MemberExport.model_validate(copilot.store.export_member(brand, member_id))
 
 
 @router.post("/brands/{brand}/history/batch", response_model=IngestOut, operation_id="upsertHistory")
