@@ -66,3 +66,24 @@ def test_no_server_errors_and_no_schema_violations(case):
         case.path_parameters["brand"] = "acme"
     case.call_and_validate(headers=ADMIN, checks=[not_a_server_error, status_code_conformance,
                                                   content_type_conformance, response_schema_conformance])
+
+
+def test_stateful_sequences_find_no_5xx(api_app):
+    """Chains of calls using real ids from earlier responses (schemathesis infers the links)."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", api_app)
+    base = schema.as_state_machine()
+    calls: list[str] = []
+
+    class Machine(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]
+            calls.append(f"{case.method} {case.path}")
+            if case.path_parameters and "brand" in case.path_parameters:
+                case.path_parameters["brand"] = "acme"
+            return {"headers": ADMIN}
+
+        def validate_response(self, response, case, additional_checks=(), **kwargs):  # type: ignore[no-untyped-def]
+            assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}"
+
+    Machine.run(settings=hsettings(max_examples=20, stateful_step_count=6, deadline=None, derandomize=True,
+                                   suppress_health_check=list(HealthCheck)))
+    assert len(calls) >= 20 and len(set(calls)) >= 3, calls[:10]  # sequences really ran, over several operations

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,39 +19,8 @@ from copilot.api.app import create_app
 from copilot.embed import HashEmbedder
 from copilot.runtime import Copilot
 from copilot.settings import Settings
+from tests.chroma_server import CHROMA, ChromaServer, free_port
 from tests.conftest import ADMIN, ROOT
-
-CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChromaServer:
-    def __init__(self, path: Path, port: int):
-        self.path, self.port, self.proc = path, port, None
-
-    def start(self) -> "ChromaServer":
-        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-        self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=env)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError("chroma run did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
 
 @pytest.fixture
 def chroma(tmp_path: Path):
@@ -111,10 +79,12 @@ def test_locked_database_gets_503_and_resumes(tmp_path: Path):
             r = client.post("/v1/brands/acme/history/batch", json=batch("a"), headers=ADMIN)
             assert r.status_code == 503 and r.headers["retry-after"] == "5"
             assert "database" in r.json()["detail"] and "Traceback" not in r.text
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and "locked" in ready.json()["detail"]
         finally:
             locker.rollback()
             locker.close()
-        assert runtime.store.count_messages("acme") == 0
+        assert runtime.store.count_messages("acme") == 0 and client.get("/readyz").status_code == 200
         assert client.post("/v1/brands/acme/history/batch", json=batch("a"), headers=ADMIN).json()["embedded"] == 5
         assert runtime.store.count_messages("acme") == 5 and runtime.index.count("acme") == 5
     runtime.close()

@@ -13,6 +13,30 @@ def m(i: str, text: str, **kw) -> MessageRecord:
     return MessageRecord(**(base | kw))
 
 
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    from tests.chroma_server import CHROMA, ChromaServer, free_port
+
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed")
+    server = ChromaServer(tmp_path_factory.mktemp("chroma"), free_port()).start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def copilot(request, settings):
+    """Every retrieval test runs against the embedded PersistentClient and a Chroma server via HttpClient."""
+    from copilot.embed import HashEmbedder
+
+    if request.param == "server":
+        settings = settings.model_copy(update={"chroma_url": request.getfixturevalue("chroma_url")})
+    runtime = Copilot(settings, embedder=HashEmbedder())
+    runtime.index.drop_brand("acme")  # the server outlives a test: start from an empty collection
+    yield runtime
+    runtime.close()
+
+
 @pytest.fixture
 def loaded(copilot: Copilot) -> Copilot:
     copilot.store.create_brand("acme", "Acme", "fr")

@@ -180,3 +180,40 @@ def test_ritual_endpoint_usage_and_draft_read(settings: Settings):
         bad = client.post("/v1/brands/roue-libre/rituals/drafts", headers=drafter, json={"ritual": "Karaoké"})
         assert bad.status_code == 422 and bad.json()["field"] == "ritual" and "Jeudi réparation" in bad.json()["detail"]
     c.close()
+
+
+@pytest.mark.parametrize("failure", ["storm", "server", "timeout", "garbage"])
+def test_llm_faults_never_lose_a_draft_nor_return_500(settings: Settings, failure: str):
+    settings = settings.model_copy(update={"llm_model": "openai/gpt-4o-mini", "llm_api_key": SecretStr("sk-test"),
+                                           "llm_attempts": 3})
+    c = Copilot(settings, embedder=HashEmbedder())
+    load_sample(c)
+    c.rituals.llm.wait_base = c.rituals.llm.wait_max = 0
+    responses = {
+        "storm": lambda: httpx.Response(429, json={"error": {"message": "rate limited"}}),
+        "server": lambda: httpx.Response(503, json={"error": {"message": "overloaded"}}),
+        "timeout": lambda: httpx.ReadTimeout("slow stream"),
+        "garbage": lambda: httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 1,
+                                                     "model": "gpt-4o-mini", "choices": [{"index": 0, "finish_reason": "stop",
+                                                     "message": {"role": "assistant", "content": "Sure! Here is a post:"}}],
+                                                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+    }
+    with respx.mock, TestClient(create_app(settings, copilot=c)) as client:
+        route = respx.post("https://api.openai.com/v1/chat/completions").mock(side_effect=lambda request: (
+            _raise(responses[failure]())))
+        r = client.post("/v1/brands/roue-libre/rituals/drafts", headers=ADMIN, json={"ritual": "Jeudi réparation"})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["degraded"] and body["engine"] == "rules" and "after 3 attempt" in body["degraded_reason"]
+        assert route.call_count == 3 and c.store.get_draft(body["id"]) is not None
+        usage = client.get("/v1/brands/roue-libre/usage", headers=ADMIN).json()["totals"]
+        assert usage["failures"] == 3 and usage["calls"] == 3
+        check = client.post("/v1/brands/roue-libre/drift/checks", headers=ADMIN, json={"text": "PROMO FLASH !!!"})
+        assert check.status_code == 200 and check.json()["degraded"] and check.json()["engine"] == "rules"
+    c.close()
+
+
+def _raise(value):
+    if isinstance(value, Exception):
+        raise value
+    return value

@@ -71,7 +71,7 @@ class Store:
     """The relational store. Every method runs in its own short transaction."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0):
-        self.url = url
+        self.url, self.busy_timeout_s = url, busy_timeout_s
         self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.schema_version = migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -81,12 +81,18 @@ class Store:
         return self._sessions()
 
     def ping(self) -> None:
-        """Raise ServiceUnavailable when the database cannot answer."""
+        """Raise ServiceUnavailable when the database cannot answer or cannot take a write right now (a SQLite
+        file locked by another writer is not ready, even though reads still work under WAL)."""
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 200")
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    conn.exec_driver_sql("ROLLBACK")
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
         except OperationalError as exc:
-            raise ServiceUnavailable("database unavailable") from exc
+            raise ServiceUnavailable("database unavailable (locked or unreachable)") from exc
 
     #: Exceptions meaning the database cannot answer now (locked, gone): a 503, not a 500.
     unavailable_errors: tuple[type[BaseException], ...] = (OperationalError,)
