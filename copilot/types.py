@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import warnings
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Role = Literal["member", "staff", "bot"]
 Consent = Literal["opt_in", "opt_out", "unknown"]
@@ -29,7 +29,43 @@ def content_hash(*parts: str | None) -> str:
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
 
 
-class Record(BaseModel):
+def _unstorable(value: Any, path: str = "") -> str | None:
+    """Where a value holds text no database can store (NUL characters, lone surrogates), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path or 'value'}: contains a NUL (\\u0000) character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path or 'value'}: contains an invalid Unicode surrogate"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found = _unstorable(k, f"{path}.{k}" if path else str(k)) or _unstorable(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _unstorable(v, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+class Input(BaseModel):
+    """Base of everything read from outside: unknown fields and unstorable text are refused with the field named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        problem = _unstorable(data)
+        if problem:
+            raise ValueError(problem)
+        return data
+
+
+class Record(Input):
     """Base for normalised ingestion records."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)

@@ -28,4 +28,5 @@ trap '"${AS[@]}" "$BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || t
 echo "PostgreSQL leg: $("$BIN/postgres" --version) on 127.0.0.1:$PORT"
 COPILOT_DATABASE_URL="postgresql+psycopg://copilot@127.0.0.1:$PORT/copilot_test" .venv/bin/python -m pytest \
   tests/test_api.py tests/test_ingest.py tests/test_tenancy.py tests/test_retrieval.py tests/test_review.py \
-  tests/test_drift.py tests/test_spotlight.py tests/test_vitality.py tests/test_rituals.py tests/test_slack.py
+  tests/test_drift.py tests/test_spotlight.py tests/test_vitality.py tests/test_rituals.py tests/test_slack.py \
+  tests/test_privacy.py tests/test_contract.py

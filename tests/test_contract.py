@@ -38,9 +38,13 @@ def test_every_operation_has_a_stable_id_and_problem_responses():
 
 @pytest.fixture(scope="module")
 def api_app():
+    from tests.conftest import _reset_database
+
     tmp = Path(tempfile.mkdtemp())
-    runtime = Copilot(Settings(env="test", data_dir=tmp, admin_key="test-admin-key"),  # type: ignore[arg-type]
-                      embedder=HashEmbedder())
+    settings = Settings(env="test", data_dir=tmp, admin_key="test-admin-key")  # type: ignore[arg-type]
+    if settings.database_url:  # the PostgreSQL leg: start from an empty schema
+        _reset_database(settings.database_url)
+    runtime = Copilot(settings, embedder=HashEmbedder())
     runtime.store.create_brand("acme", "Acme", "fr")
     runtime.put_charter("acme", (ROOT / "knowledge" / "charter.md").read_text(encoding="utf-8"))
     runtime.ingest_file("acme", ROOT / "knowledge" / "history.jsonl")
@@ -73,8 +77,24 @@ def test_stateful_sequences_find_no_5xx(api_app):
     schema = schemathesis.openapi.from_asgi("/openapi.json", api_app)
     base = schema.as_state_machine()
     calls: list[str] = []
+    runtimes: list[Copilot] = []
 
     class Machine(base):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            # Every sequence starts from a fresh store, so Hypothesis replays see the same state.
+            super().__init__()
+            from tests.conftest import _reset_database
+
+            settings = Settings(env="test", data_dir=Path(tempfile.mkdtemp()), admin_key="test-admin-key")  # type: ignore[arg-type]
+            if settings.database_url:
+                _reset_database(settings.database_url)
+            while runtimes:
+                runtimes.pop().store.close()
+            runtime = Copilot(settings, embedder=HashEmbedder())
+            runtime.store.create_brand("acme", "Acme", "fr")
+            runtimes.append(runtime)
+            api_app.state.copilot = runtime
+
         def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]
             calls.append(f"{case.method} {case.path}")
             if case.path_parameters and "brand" in case.path_parameters:
@@ -84,6 +104,10 @@ def test_stateful_sequences_find_no_5xx(api_app):
         def validate_response(self, response, case, additional_checks=(), **kwargs):  # type: ignore[no-untyped-def]
             assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}"
 
-    Machine.run(settings=hsettings(max_examples=20, stateful_step_count=6, deadline=None, derandomize=True,
-                                   suppress_health_check=list(HealthCheck)))
+    original = api_app.state.copilot
+    try:
+        Machine.run(settings=hsettings(max_examples=20, stateful_step_count=6, deadline=None, derandomize=True,
+                                       database=None, suppress_health_check=list(HealthCheck)))
+    finally:
+        api_app.state.copilot = original
     assert len(calls) >= 20 and len(set(calls)) >= 3, calls[:10]  # sequences really ran, over several operations

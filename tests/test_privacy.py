@@ -71,4 +71,31 @@ def test_hostile_bodies_get_clear_problems_and_change_nothing(client: TestClient
     r = client.post(f"/v1/brands/{brand}/history/batch", content=b'{"messages": [\xff\xfe]}',
                     headers=ADMIN | {"content-type": "application/json"})
     assert r.status_code == 422
+    for text, why in ((r"caf\u0000e", "NUL"), (r"\ud800 seul", "surrogate")):  # JSON escapes, valid JSON
+        body = '{"messages": [{"source_id": "nul", "created_at": "2026-10-01T00:00:00Z", "text": "%s"}]}' % text
+        r = client.post(f"/v1/brands/{brand}/history/batch", content=body.encode(),
+                        headers=ADMIN | {"content-type": "application/json"})
+        assert r.status_code == 422 and why in r.json()["detail"] and "text" in r.json()["detail"], r.text
+    assert copilot.store.count_messages(brand) == before
+
+
+def test_unsafe_archives_through_the_api_fail_clearly_and_change_nothing(client: TestClient, copilot: Copilot,
+                                                                         brand: str, tmp_path):
+    import time
+
+    from tests.test_ingest import slack_zip
+
+    before = copilot.store.count_messages(brand)
+    for name, extra, expected in (("slip.zip", {"../../etc/evil.json": b"[]"}, "unsafe path"),
+                                  ("bomb.zip", {"atelier/2025-10-10.json": b"[" + b" " * 50_000_000 + b"]"}, "zip bomb")):
+        path = slack_zip(tmp_path / name, extra)
+        r = client.post(f"/v1/brands/{brand}/imports", params={"format": "slack", "filename": name},
+                        content=path.read_bytes(), headers=ADMIN)
+        assert r.status_code == 202
+        for _ in range(200):
+            job = client.get(f"/v1/jobs/{r.json()['id']}", headers=ADMIN).json()
+            if job["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["status"] == "failed" and expected in job["detail"]
     assert copilot.store.count_messages(brand) == before

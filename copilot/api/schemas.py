@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from copilot.features.drift import Flag
-from copilot.types import Charter, Consent, MemberRecord, MessageRecord, Role, Scope, Slug
+from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug
 
 MAX_BATCH = 1000
 
@@ -25,7 +25,7 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class BrandIn(BaseModel):
+class BrandIn(Input):
     model_config = ConfigDict(extra="forbid")
     id: Slug = Field(description="lower-case slug, 3-40 characters")
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -39,7 +39,7 @@ class BrandOut(BaseModel):
     created_at: datetime
 
 
-class KeyIn(BaseModel):
+class KeyIn(Input):
     model_config = ConfigDict(extra="forbid")
     actor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="who uses the key; recorded in review history")
@@ -58,7 +58,7 @@ class KeyCreated(KeyOut):
     key: str = Field(description="the secret, shown once")
 
 
-class CharterIn(BaseModel):
+class CharterIn(Input):
     model_config = ConfigDict(extra="forbid")
     content: Annotated[str, StringConstraints(min_length=1, max_length=500_000)]
     format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
@@ -94,14 +94,14 @@ class MemberPage(BaseModel):
     offset: int
 
 
-class MemberPatch(BaseModel):
+class MemberPatch(Input):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     consent_spotlight: Consent | None = None
     consent_analytics: Consent | None = None
 
 
-class HistoryBatch(BaseModel):
+class HistoryBatch(Input):
     model_config = ConfigDict(extra="forbid")
     members: list[MemberRecord] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
@@ -159,7 +159,7 @@ class Health(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict)
 
 
-class DriftCheckIn(BaseModel):
+class DriftCheckIn(Input):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -225,7 +225,7 @@ class DriftReportOut(BaseModel):
     definitions: dict[str, str]
 
 
-class RitualDraftIn(BaseModel):
+class RitualDraftIn(Input):
     model_config = ConfigDict(extra="forbid")
     ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
@@ -283,9 +283,9 @@ class UsageOut(BaseModel):
     totals: UsageDay
 
 
-class SpotlightRecordIn(BaseModel):
+class SpotlightRecordIn(Input):
     model_config = ConfigDict(extra="forbid")
-    member_id: int = Field(ge=1, le=2**63 - 1)
+    member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     featured_at: datetime | None = Field(default=None, description="defaults to now")
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
@@ -300,9 +300,9 @@ class SpotlightRecordOut(BaseModel):
     created_by: str
 
 
-class ShoutoutDraftIn(BaseModel):
+class ShoutoutDraftIn(Input):
     model_config = ConfigDict(extra="forbid")
-    member_id: int = Field(ge=1, le=2**63 - 1)
+    member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     window_days: int = Field(default=30, ge=1, le=365)
 
 
@@ -331,7 +331,7 @@ class DraftPage(BaseModel):
     offset: int
 
 
-class DraftPatch(BaseModel):
+class DraftPatch(Input):
     model_config = ConfigDict(extra="forbid")
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
@@ -339,7 +339,7 @@ class DraftPatch(BaseModel):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Input):
     model_config = ConfigDict(extra="forbid")
     action: Literal["submit", "approve", "request_changes", "reject", "publish"]
     comment: Annotated[str, StringConstraints(max_length=4000)] | None = None

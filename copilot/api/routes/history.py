@@ -32,13 +32,13 @@ def list_members(brand: ReadBrand, copilot: CopilotDep,
 
 
 @router.get("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="getMember")
-def get_member(brand: ReadBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], copilot: CopilotDep) -> MemberOut:
+def get_member(brand: ReadBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)], copilot: CopilotDep) -> MemberOut:
     """One member."""
     return _member_out(copilot.store.get_member(brand, member_id))
 
 
 @router.patch("/brands/{brand}/members/{member_id}", response_model=MemberOut, operation_id="updateMember")
-def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: MemberPatch, copilot: CopilotDep) -> MemberOut:
+def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: MemberPatch, copilot: CopilotDep) -> MemberOut:
     """Set a member's role and/or consent (kept across re-imports)."""
     changes = body.model_dump(exclude_none=True)
     if not changes:
@@ -47,13 +47,13 @@ def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**
 
 
 @router.delete("/brands/{brand}/members/{member_id}", response_model=ErasureOut, operation_id="eraseMember")
-def erase_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)], copilot: CopilotDep) -> ErasureOut:
+def erase_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)], copilot: CopilotDep) -> ErasureOut:
     """Erase a member: their messages (store, vectors, lexical index), spotlight records, and their name in drafts."""
     return ErasureOut(member_id=member_id, **copilot.erase_member(brand, member_id))
 
 
 @router.get("/brands/{brand}/members/{member_id}/export", response_model=MemberExport, operation_id="exportMember")
-def export_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+def export_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                   copilot: CopilotDep) -> MemberExport:
     """Everything stored about a member (data subject access)."""
     return MemberExport.model_validate(copilot.store.export_member(brand, member_id))
