@@ -19,44 +19,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from bench.common import ROOT, percentiles, write_result  # noqa: E402
+from bench.common import ROOT, percentiles, replicate_sample, sample_replay_embedder, write_result  # noqa: E402
 from bench.rituals import COPIES, NOW  # noqa: E402
-from bench.search import ReplayEmbedder  # noqa: E402
 
 ADMIN = "load-admin-key"
 
 
 def prepare(data_dir: Path) -> None:
-    from copilot.embed import LocalMiniLM
-    from copilot.ingest.native import record_from_obj
-    from copilot.ingest.pipeline import embed_text
     from copilot.runtime import Copilot
     from copilot.sample import load_sample
     from copilot.settings import Settings
-    from copilot.types import MessageRecord
 
-    items = [i for line in (ROOT / "knowledge" / "history.jsonl").read_text(encoding="utf-8").splitlines()
-             for i in record_from_obj(json.loads(line))]
-    messages = [i for i in items if isinstance(i, MessageRecord)]
-    real = LocalMiniLM()
-    texts = sorted({embed_text({"title": m.title, "text": m.text}) for m in messages})
-    embedder = ReplayEmbedder(real, dict(zip(texts, real.embed(texts))))
-    copilot = Copilot(Settings(env="test", data_dir=data_dir), embedder=embedder)  # type: ignore[call-arg]
+    copilot = Copilot(Settings(env="test", data_dir=data_dir), embedder=sample_replay_embedder())  # type: ignore[call-arg]
     load_sample(copilot)
-    newest = max(m.created_at for m in messages)
-    for c in range(COPIES):
-        shift = (NOW - timedelta(hours=30 * (COPIES - c))) - newest
-        copilot.ingestor.ingest("roue-libre", [m.model_copy(update={
-            "source_id": f"{m.source_id}-{c}", "created_at": m.created_at + shift,
-            "thread": f"{m.thread}-{c}" if m.thread else None,
-            "reply_to": f"{m.reply_to}-{c}" if m.reply_to else None}) for m in messages])
+    replicate_sample(copilot, "roue-libre", COPIES, NOW)
     copilot.retriever.lexical_index("roue-libre", wait=True)
     copilot.close()
 

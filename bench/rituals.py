@@ -8,27 +8,21 @@ plus small noise (embedding 100k texts would take ~45 minutes here). Queries are
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from bench.common import ROOT, percentiles, write_result  # noqa: E402
-from bench.search import ReplayEmbedder  # noqa: E402
+from bench.common import ROOT, percentiles, replicate_sample, sample_replay_embedder, write_result  # noqa: E402
 from copilot.api.app import create_app  # noqa: E402
-from copilot.embed import LocalMiniLM  # noqa: E402
-from copilot.ingest.native import record_from_obj  # noqa: E402
-from copilot.ingest.pipeline import embed_text  # noqa: E402
 from copilot.llm import LLMResult, Usage  # noqa: E402
 from copilot.runtime import Copilot  # noqa: E402
 from copilot.settings import Settings  # noqa: E402
-from copilot.types import MessageRecord  # noqa: E402
 
 COPIES = 242
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
@@ -49,27 +43,14 @@ class InstantLLM:
 
 
 def main() -> None:
-    items = [i for line in (ROOT / "knowledge" / "history.jsonl").read_text(encoding="utf-8").splitlines()
-             for i in record_from_obj(json.loads(line))]
-    members = [i for i in items if not isinstance(i, MessageRecord)]
-    messages = [i for i in items if isinstance(i, MessageRecord)]
-    real = LocalMiniLM()
-    texts = sorted({embed_text({"title": m.title, "text": m.text}) for m in messages})
-    embedder = ReplayEmbedder(real, dict(zip(texts, real.embed(texts))))
+    embedder = sample_replay_embedder()
     llm = InstantLLM()
     with tempfile.TemporaryDirectory() as tmp:
         copilot = Copilot(Settings(env="test", data_dir=Path(tmp)), embedder=embedder, llm=llm)  # type: ignore[call-arg]
         copilot.store.create_brand("big", "Big", "fr")
         copilot.put_charter("big", (ROOT / "knowledge" / "charter.md").read_text(encoding="utf-8"))
-        copilot.ingestor.ingest("big", members)
-        newest = max(m.created_at for m in messages)
         t0 = time.perf_counter()
-        for c in range(COPIES):
-            shift = (NOW - timedelta(hours=30 * (COPIES - c))) - newest
-            copilot.ingestor.ingest("big", [m.model_copy(update={
-                "source_id": f"{m.source_id}-{c}", "created_at": m.created_at + shift,
-                "thread": f"{m.thread}-{c}" if m.thread else None,
-                "reply_to": f"{m.reply_to}-{c}" if m.reply_to else None}) for m in messages])
+        replicate_sample(copilot, "big", COPIES, NOW)
         load_s = time.perf_counter() - t0
         copilot.rituals.clock = lambda: NOW
         n = copilot.store.count_messages("big")

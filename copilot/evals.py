@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from copilot.errors import InvalidInput
 from copilot.retrieve import Mode, Retriever
 
 
-def read_queries(path: Path) -> list[dict[str, Any]]:
-    """Rows `{"query", "relevant_ids": [...], "lang"?}`; a bad row is an error naming its line."""
+def _read_rows(path: Path, parse: Callable[[dict[str, Any]], dict[str, Any]], expected: str) -> list[dict[str, Any]]:
+    """Parse each non-blank JSONL line; a bad one is an error naming the file, the line and the expected shape."""
     rows = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            assert isinstance(row["query"], str) and row["query"].strip()
-            assert isinstance(row["relevant_ids"], list) and row["relevant_ids"]
+            rows.append(parse(json.loads(line)))
         except (json.JSONDecodeError, KeyError, AssertionError, TypeError) as exc:
-            raise InvalidInput(f"{path.name}:{lineno}: expected {{\"query\": str, \"relevant_ids\": [str, ...]}}",
-                               field="data") from exc
-        rows.append(row)
+            raise InvalidInput(f"{path.name}:{lineno}: expected {expected}", field="data") from exc
     return rows
+
+
+def read_queries(path: Path) -> list[dict[str, Any]]:
+    """Rows `{"query", "relevant_ids": [...], "lang"?}`."""
+    def parse(row: dict[str, Any]) -> dict[str, Any]:
+        assert isinstance(row["query"], str) and row["query"].strip()
+        assert isinstance(row["relevant_ids"], list) and row["relevant_ids"]
+        return row
+
+    return _read_rows(path, parse, '{"query": str, "relevant_ids": [str, ...]}')
 
 
 def _metrics(rows: list[tuple[float, float]]) -> dict[str, float]:
@@ -50,19 +56,12 @@ def evaluate_retrieval(retriever: Retriever, brand: str, queries: list[dict[str,
 
 def read_labelled(path: Path) -> list[dict[str, Any]]:
     """Rows `{"text", "label": drift|ok|spam|ham, "lang"?}`; spam counts as drift and ham as ok."""
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            label = {"spam": "drift", "ham": "ok"}.get(row["label"], row["label"])
-            assert label in ("drift", "ok") and isinstance(row["text"], str)
-        except (json.JSONDecodeError, KeyError, AssertionError, TypeError) as exc:
-            raise InvalidInput(f"{path.name}:{lineno}: expected {{\"text\": str, \"label\": drift|ok|spam|ham}}",
-                               field="data") from exc
-        rows.append({"text": row["text"], "y": label == "drift", "lang": row.get("lang") or "unknown"})
-    return rows
+    def parse(row: dict[str, Any]) -> dict[str, Any]:
+        label = {"spam": "drift", "ham": "ok"}.get(row["label"], row["label"])
+        assert label in ("drift", "ok") and isinstance(row["text"], str)
+        return {"text": row["text"], "y": label == "drift", "lang": row.get("lang") or "unknown"}
+
+    return _read_rows(path, parse, '{"text": str, "label": drift|ok|spam|ham}')
 
 
 def binary_metrics(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
