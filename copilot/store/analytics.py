@@ -1,0 +1,132 @@
+"""Bulk reads for analytics and grounding (Core, not the ORM)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from copilot.store.models import Member, Message, SpotlightRecord
+from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time
+
+
+class AnalyticsRepo(RepoBase):
+    """Window, conversation and author reads."""
+
+    # ------------------------------------------------------------ analytics reads
+    def member_roles(self, brand_id: str) -> dict[str, Any]:
+        """Authors by role and consent, as (source, source_id) pairs."""
+        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
+        with self.session() as s:
+            rows = s.execute(select(Member.source, Member.source_id, Member.role, Member.consent_spotlight,
+                                    Member.consent_analytics).where(Member.brand_id == brand_id)).tuples()
+            for source, sid, role, spot, analytics in rows:
+                if role in ("staff", "bot"):
+                    out[role].add((source, sid))
+                if analytics == "opt_out":
+                    out["no_analytics"].add((source, sid))
+                if spot == "opt_out":
+                    out["no_spotlight"].add((source, sid))
+        return out
+
+    def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
+        """Every conversation message of a brand (charter and documents excluded), oldest first:
+        (source, source_id, author, created_at, kind, reply_to, thread, reaction_count, is_solution, channel, signals).
+        Streamed in chunks so a large history never sits in memory twice."""
+        query = (select(Message.source, Message.source_id, Message.author, _raw_time(), Message.kind,
+                        Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel,
+                        Message.signals)
+                 .where(Message.brand_id == brand_id, Message.source.not_in(NON_CONVERSATION))
+                 .order_by(Message.created_at, Message.id))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                for r in part:
+                    yield (r[0], r[1], r[2], _as_utc(r[3]), *r[4:])
+
+    def recent_messages(self, brand_id: str, since: datetime, *, limit: int = 300,
+                        exclude_authors: Iterable[tuple[str, str]] = ()) -> list[tuple[Any, ...]]:
+        """Newest conversation messages since a date: (source, source_id, author, author_name, created_at, kind, text)."""
+        skip = set(exclude_authors)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Message.source, Message.source_id, Message.author, Message.author_name,
+                                       Message.created_at, Message.kind, Message.text)
+                                .where(Message.brand_id == brand_id, Message.created_at >= since,
+                                       Message.source.not_in(NON_CONVERSATION))
+                                .order_by(Message.created_at.desc()).limit(limit * 2 if skip else limit)).fetchall()
+        return [tuple(r) for r in rows if (r[0], r[2]) not in skip][:limit]
+
+    def find_posts(self, brand_id: str, authors: Iterable[tuple[str, str]], contains: str, since: datetime,
+                   *, limit: int = 20) -> list[tuple[Any, ...]]:
+        """Top-level posts of the given authors whose text contains a phrase (case-insensitive), newest first:
+        (source, source_id, channel, created_at, text)."""
+        sids = [sid for _, sid in authors]
+        if not sids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Message.source, Message.source_id, Message.channel, Message.created_at,
+                                       Message.text)
+                                .where(Message.brand_id == brand_id, Message.author.in_(sids),
+                                       Message.reply_to.is_(None), Message.created_at >= since,
+                                       func.lower(Message.text).contains(contains.lower()))
+                                .order_by(Message.created_at.desc()).limit(limit)).fetchall()
+        return [tuple(r) for r in rows]
+
+    def posts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
+                        until: datetime) -> list[tuple[Any, ...]]:
+        """Top-level messages of the given authors in a window, without their text, oldest first:
+        (source, source_id, author, created_at, kind, content_hash, permalink)."""
+        by_source: dict[str, list[str]] = {}
+        for source, sid in authors:
+            by_source.setdefault(source, []).append(sid)
+        out: list[Any] = []
+        with self.engine.connect() as conn:
+            for source, sids in by_source.items():
+                out += [tuple(r) for r in conn.execute(
+                    select(Message.source, Message.source_id, Message.author, Message.created_at, Message.kind,
+                           Message.content_hash, Message.permalink)
+                    .where(Message.brand_id == brand_id, Message.source == source, Message.author.in_(sids),
+                           Message.reply_to.is_(None), Message.created_at >= since, Message.created_at < until))]
+        return sorted(out, key=lambda r: r[3])
+
+    def texts(self, brand_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Texts of messages by (source, source_id)."""
+        out: dict[tuple[str, str], str] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, sid in keys:
+            by_source.setdefault(source, []).append(sid)
+        with self.engine.connect() as conn:
+            for source, sids in by_source.items():
+                for i in range(0, len(sids), 500):
+                    rows = conn.execute(select(Message.source_id, Message.text).where(
+                        Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids[i:i + 500])))
+                    out.update({(source, sid): text for sid, text in rows})
+        return out
+
+    def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
+        """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at)."""
+        query = select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
+                       Member.consent_analytics, _raw_joined()).where(Member.brand_id == brand_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).fetchall()
+        return {(r.source, r.source_id): _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
+                                                     r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
+                for r in rows}
+
+    def add_spotlight(self, brand_id: str, member_id: int, *, featured_at: datetime, channel: str | None,
+                      note: str | None, actor: str) -> SpotlightRecord:
+        """Record that a member was featured."""
+        self.get_member(brand_id, member_id)
+        row = SpotlightRecord(brand_id=brand_id, member_id=member_id, featured_at=featured_at, channel=channel,
+                              note=note, created_by=actor)
+        with self.session() as s, s.begin():
+            s.add(row)
+        return row
+
+    def spotlighted_since(self, brand_id: str, since: datetime) -> set[int]:
+        """Member ids featured on or after a date."""
+        with self.session() as s:
+            return set(s.scalars(select(SpotlightRecord.member_id).where(
+                SpotlightRecord.brand_id == brand_id, SpotlightRecord.featured_at >= since)))

@@ -1,0 +1,220 @@
+"""Members, channels and messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from copilot.errors import NotFound
+from copilot.store.models import Channel, Draft, DraftRevision, Member, Message, SpotlightRecord
+from copilot.signals import bits as signal_bits
+from copilot.types import MemberRecord, MessageRecord
+from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, RepoBase, UpsertResult, _indexable, _is_default,
+                                message_uid)
+
+
+class HistoryRepo(RepoBase):
+    """Members and the community history."""
+
+    # ------------------------------------------------------------ members
+    def upsert_members(self, brand_id: str, records: Sequence[MemberRecord]) -> UpsertResult:
+        """Insert or update members keyed by (source, source_id); role/consent set by the API are kept
+        unless the record states them explicitly (non-default)."""
+        result = UpsertResult()
+        latest = {(r.source, r.source_id): r for r in records}
+        with self.session() as s, s.begin():
+            existing = self._existing(s, Member, brand_id, list(latest))
+            for key, rec in latest.items():
+                row = existing.get(key)
+                values = rec.model_dump(include=set(MEMBER_FIELDS))
+                if row is None:
+                    s.add(Member(brand_id=brand_id, source=rec.source, source_id=rec.source_id, **values))
+                    result.inserted += 1
+                    continue
+                changes = {k: v for k, v in values.items() if v != getattr(row, k) and not _is_default(k, v)}
+                if changes:
+                    for k, v in changes.items():
+                        setattr(row, k, v)
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+        return result
+
+    def list_members(self, brand_id: str, *, role: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Member], int]:
+        """A page of members and the total count."""
+        with self.session() as s:
+            q = select(Member).where(Member.brand_id == brand_id)
+            if role:
+                q = q.where(Member.role == role)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = list(s.scalars(q.order_by(Member.id).limit(limit).offset(offset)))
+        return rows, int(total)
+
+    def get_member(self, brand_id: str, member_id: int) -> Member:
+        """One member of this brand, or NotFound."""
+        with self.session() as s:
+            row = s.get(Member, member_id)
+        if row is None or row.brand_id != brand_id:
+            raise NotFound(f"member {member_id} not found")
+        return row
+
+    def update_member(self, brand_id: str, member_id: int, changes: dict[str, Any]) -> Member:
+        """Set role and/or consent on one member."""
+        with self.session() as s, s.begin():
+            row = s.get(Member, member_id)
+            if row is None or row.brand_id != brand_id:
+                raise NotFound(f"member {member_id} not found")
+            for k, v in changes.items():
+                setattr(row, k, v)
+        return row
+
+    def erase_member(self, brand_id: str, member_id: int, *, placeholder: str) -> dict[str, Any]:
+        """Delete a member, their messages and spotlight records, and redact their name in drafts; one transaction.
+        Returns the uids of the deleted messages (for the indexes) and counts."""
+        with self.session() as s, s.begin():
+            member = s.get(Member, member_id)
+            if member is None or member.brand_id != brand_id:
+                raise NotFound(f"member {member_id} not found")
+            rows = s.execute(select(Message.source, Message.source_id).where(
+                Message.brand_id == brand_id, Message.source == member.source, Message.author == member.source_id)).all()
+            s.execute(delete(Message).where(Message.brand_id == brand_id, Message.source == member.source,
+                                            Message.author == member.source_id))
+            s.execute(delete(SpotlightRecord).where(SpotlightRecord.member_id == member_id))
+            names = [n for n in {member.name, member.source_id} if n and len(n) >= 2]
+            redacted = 0
+            for draft in s.scalars(select(Draft).where(Draft.brand_id == brand_id)):
+                changed = False
+                for attr in ("title", "body"):
+                    value = getattr(draft, attr)
+                    for n in names:
+                        if n.lower() in value.lower():
+                            value = re.sub(re.escape(n), placeholder, value, flags=re.I)
+                            changed = True
+                    setattr(draft, attr, value)
+                if changed:
+                    redacted += 1
+                    for rev in s.scalars(select(DraftRevision).where(DraftRevision.draft_id == draft.id)):
+                        for n in names:
+                            rev.title = re.sub(re.escape(n), placeholder, rev.title, flags=re.I)
+                            rev.body = re.sub(re.escape(n), placeholder, rev.body, flags=re.I)
+                    draft.payload = {**(draft.payload or {}), "redacted": True}
+            s.delete(member)
+        return {"uids": [message_uid(src, sid) for src, sid in rows], "messages": len(rows), "drafts_redacted": redacted}
+
+    def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:
+        """Everything stored about a member: profile, messages and spotlight records."""
+        member = self.get_member(brand_id, member_id)
+        with self.session() as s:
+            messages = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.source == member.source,
+                                                            Message.author == member.source_id).order_by(Message.created_at)))
+            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)))
+        return {"member": {k: getattr(member, k) for k in ("id", "source", "source_id", "name", "role",
+                                                           "consent_spotlight", "consent_analytics", "joined_at")},
+                "messages": [{"id": m.source_id, "source": m.source, "channel": m.channel, "created_at": m.created_at,
+                              "kind": m.kind, "title": m.title, "text": m.text, "reply_to": m.reply_to,
+                              "reactions": m.reactions, "permalink": m.permalink} for m in messages],
+                "spotlight_records": [{"featured_at": r.featured_at, "channel": r.channel, "note": r.note}
+                                      for r in records]}
+
+    # ------------------------------------------------------------ channels and messages
+    def upsert_channels(self, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Make sure each (source, channel name) exists."""
+        wanted = set(pairs)
+        if not wanted:
+            return
+        with self.session() as s, s.begin():
+            have = set(s.execute(select(Channel.source, Channel.name).where(Channel.brand_id == brand_id)).tuples())
+            for source, name in wanted - have:
+                s.add(Channel(brand_id=brand_id, source=source, name=name))
+
+    def list_channels(self, brand_id: str) -> list[Channel]:
+        """A brand's channels."""
+        with self.session() as s:
+            return list(s.scalars(select(Channel).where(Channel.brand_id == brand_id).order_by(Channel.name)))
+
+    def upsert_messages(self, brand_id: str, records: Sequence[MessageRecord], digests: Sequence[str]) -> UpsertResult:
+        """Insert, update or delete messages keyed by (source, source_id) in one transaction."""
+        result = UpsertResult()
+        latest = {(r.source, r.source_id): (r, d) for r, d in zip(records, digests)}
+        with self.session() as s, s.begin():
+            existing = self._existing(s, Message, brand_id, list(latest))
+            new_rows: list[dict[str, Any]] = []
+            for key, (rec, digest) in latest.items():
+                row = existing.get(key)
+                if rec.deleted:
+                    if row is not None:
+                        s.delete(row)
+                        result.deleted += 1
+                        result.to_unindex.append(message_uid(*key))
+                    continue
+                values = rec.model_dump(include=set(MESSAGE_FIELDS))
+                values["reaction_count"] = sum(rec.reactions.values())
+                values["signals"] = signal_bits(rec.text)
+                if row is None:
+                    new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
+                                     "content_hash": digest, **values})
+                    continue
+                changes = {k: v for k, v in values.items() if v != getattr(row, k)}
+                if changes or row.content_hash != digest:
+                    for k, v in changes.items():
+                        setattr(row, k, v)
+                    row.content_hash = digest
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                if row.indexed_hash != digest:
+                    result.to_index.append(_indexable(row))
+            if new_rows:
+                s.execute(insert(Message), new_rows)
+                result.inserted += len(new_rows)
+                fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
+                result.to_index.extend(_indexable(r) for r in fresh.values())
+        return result
+
+    def mark_indexed(self, brand_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record which content hash of each message (by uid) is now in the index."""
+        if not pairs:
+            return
+        by_uid = dict(pairs)
+        with self.session() as s, s.begin():
+            keys = [tuple(uid.split(":", 1)) for uid in by_uid]
+            for key, row in self._existing(s, Message, brand_id, keys).items():
+                row.indexed_hash = by_uid[message_uid(*key)]
+
+    def delete_messages(self, brand_id: str, *, source: str, keep: Iterable[str] = ()) -> list[str]:
+        """Delete a source's messages except `keep`; returns the deleted uids."""
+        keep_set = set(keep)
+        with self.session() as s, s.begin():
+            ids = s.execute(select(Message.id, Message.source_id).where(
+                Message.brand_id == brand_id, Message.source == source)).tuples().all()
+            gone = [(i, sid) for i, sid in ids if sid not in keep_set]
+            if gone:
+                s.execute(delete(Message).where(Message.id.in_([i for i, _ in gone])))
+        return [message_uid(source, sid) for _, sid in gone]
+
+    def count_messages(self, brand_id: str) -> int:
+        """Number of stored messages of a brand."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count(Message.id)).where(Message.brand_id == brand_id)) or 0)
+
+    def iter_messages(self, brand_id: str, *, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every message of a brand as plain dicts, in id order (for index rebuilds)."""
+        last = 0
+        while True:
+            with self.session() as s:
+                rows = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.id > last)
+                                      .order_by(Message.id).limit(chunk)))
+            if not rows:
+                return
+            last = rows[-1].id
+            yield from (_indexable(r) for r in rows)
+
+    def get_messages(self, brand_id: str, uids: Sequence[str]) -> dict[str, Message]:
+        """Messages by uid."""
+        keys = [tuple(u.split(":", 1)) for u in uids]
+        with self.session() as s:
+            found = self._existing(s, Message, brand_id, keys)
+        return {message_uid(*k): v for k, v in found.items()}
