@@ -22,7 +22,7 @@ from copilot.outputs import MEMBER_TOKEN, RitualDraftOut, grounding_problems
 from copilot.privacy import Pseudonyms, fence
 from copilot.prompts import load_templates, render
 from copilot.store import Store
-from copilot.text import strip_accents
+from copilot.text import detect_language, strip_accents
 from copilot.types import Charter, Ritual
 
 BUILT_IN = {
@@ -136,7 +136,8 @@ class RitualService:
         table = tables[kind]
         topics = [req.theme] + g.topics if req.theme else g.topics
         topics = topics or (["l'entretien du vélo"] if lang == "fr" else ["everyday repairs"])
-        questions = g.questions or [None]  # type: ignore[list-item]
+        # Quote only questions written in the draft's language.
+        questions = [q for q in g.questions if detect_language(q.text, default=lang) == lang] or [None]  # type: ignore[list-item]
         bodies = []
         for i in range(max(1, req.variants)):
             q = questions[i % len(questions)]
@@ -152,7 +153,7 @@ class RitualService:
         refused = {_norm(d.body) for d, _ in learned["rejected"]}
         kept = [b for b in dict.fromkeys(bodies) if _norm(b) not in refused] or bodies
         citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
-            [q.id for q in g.questions[:max(1, req.variants)] if q]
+            [q.id for q in questions[:max(1, req.variants)] if q]
         return {"title": Template(table["title"]).substitute(name=ritual.name), "body": kept[0],
                 "variants": kept[1:max(1, req.variants)], "citations": citations, "engine": "rules",
                 "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
