@@ -167,9 +167,6 @@ class JobRunner:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def wait_idle(self) -> None:
-        """Block until every queued job has run (tests, CLI)."""
-        self._queue.join()
 
     def _loop(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -221,13 +221,3 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
 
         result.rewrite = member_first_rewrite(text, flags, charter=charter, lang=language)
     return result
-
-
-def is_promotional(text: str) -> bool:
-    """Cheap test used by feed statistics."""
-    return any(rx.search(text) for kind, _, rx, _ in R.RULES if kind in PROMO_TYPES)
-
-
-def summary(result: DriftResult) -> dict[str, Any]:
-    """Compact form for reports."""
-    return {"score": result.score, "verdict": result.verdict, "flags": sorted({f.type for f in result.flags})}

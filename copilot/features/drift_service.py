@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from copilot.errors import NotFound
+from copilot.features.charters import current_charter
 from copilot.features.drift import DriftResult, check_text
 from copilot.features.feed import Feed, utcnow
 from copilot.features.snapshot import Snapshots
@@ -28,16 +28,9 @@ class DriftService:
         self.store, self.judge, self.clock = store, judge, clock
         self.feed = Feed(store, snapshots)
 
-    def _charter(self, brand: str) -> tuple[Charter | None, int | None]:
-        try:
-            row = self.store.get_charter(brand)
-        except NotFound:
-            return None, None
-        return Charter.model_validate(row.data), row.version
-
     def check(self, brand: str, text: str, *, lang: str | None = None, scheduled_at: datetime | None = None) -> dict[str, Any]:
         """Rules first; the judge (when configured) refines them; if it fails the rules answer, marked degraded."""
-        charter, version = self._charter(brand)
+        charter, version = current_charter(self.store, brand)
         now = scheduled_at or self.clock()
         stats = self.feed.stats(brand, charter, now=now)
         result = check_text(text, charter=charter, feed=stats, lang=lang)
@@ -53,5 +46,5 @@ class DriftService:
 
     def report(self, brand: str, *, window_days: int, now: datetime | None = None) -> dict[str, Any]:
         """The feed audit."""
-        charter, _ = self._charter(brand)
+        charter, _ = current_charter(self.store, brand)
         return self.feed.report(brand, charter, now=now or self.clock(), window_days=window_days)

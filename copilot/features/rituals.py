@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from copilot.compose import Composer, Grounding, context_block, past_block
 from copilot.errors import InvalidInput
+from copilot.features.charters import current_charter
 from copilot.features.drift import check_text
 from copilot.features.drift_rules import EMOJI
 from copilot.llm import LLM, LLMFailure, Usage
@@ -96,7 +97,7 @@ class RitualService:
     def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
         """Compose, guard and save a draft; returns the stored Draft row."""
         row = self.store.get_brand(brand)
-        charter = _charter(self.store, brand)
+        charter, _ = current_charter(self.store, brand)
         lang = req.language or (charter.languages[0] if charter and charter.languages else row.language)
         ritual, kind = resolve(charter, req.ritual, lang)
         now = self.clock()
@@ -104,11 +105,11 @@ class RitualService:
         grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
-        result = self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned) if self.llm else None
-        degraded_reason = result.pop("degraded_reason", None) if isinstance(result, dict) else None
-        if not isinstance(result, dict) or degraded_reason:
+        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned)
+                           if self.llm else (None, None))
+        if result is None:  # no LLM configured, or it failed for good: the templates answer
             result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
-                      "degraded": bool(degraded_reason), "degraded_reason": degraded_reason}
+                      "degraded": failure is not None, "degraded_reason": failure}
         past_channels = [p["channel"] for p in grounding.past if p.get("channel")]
         payload = {
             **{k: v for k, v in result.items() if k not in ("title", "body")},
@@ -160,7 +161,7 @@ class RitualService:
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
     def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
-                  lang: str, register: str, learned: dict[str, Any]) -> dict[str, Any]:
+                  lang: str, register: str, learned: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         assert self.llm is not None
         pseudonyms = Pseudonyms()
         context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
@@ -194,14 +195,14 @@ class RitualService:
             res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check,
                                     meta={"brand": brand, "feature": "ritual_draft"})
         except LLMFailure as exc:
-            return {"degraded_reason": f"llm failed: {exc.reason}"[:500]}
+            return None, f"llm failed: {exc.reason}"[:500]
         out = res.value
         return {"title": pseudonyms.restore(out.title), "body": pseudonyms.restore(out.body),
                 "variants": [pseudonyms.restore(v) for v in out.variants][: max(0, req.variants - 1)],
                 "citations": out.citations, "engine": "llm", "model": res.model, "degraded": False,
                 "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash,
                            "approx_tokens": prompt.approx_tokens, "budget_tokens": self.budget},
-                "usage": _usage(res.usage)}
+                "usage": _usage(res.usage)}, None
 
 
 def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str, Any]:
@@ -226,15 +227,6 @@ def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str,
 def _usage(u: Usage) -> dict[str, Any]:
     return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "cost": round(u.cost, 6),
             "calls": u.calls, "failures": u.failures}
-
-
-def _charter(store: Store, brand: str) -> Charter | None:
-    from copilot.errors import NotFound
-
-    try:
-        return Charter.model_validate(store.get_charter(brand).data)
-    except NotFound:
-        return None
 
 
 def _norm(text: str) -> str:

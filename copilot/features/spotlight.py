@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from copilot.errors import InvalidInput
-from copilot.features.rituals import _charter, guards
+from copilot.features.charters import current_charter
+from copilot.features.rituals import guards
 from copilot.features.shoutout import llm_shoutout, template_shoutout
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.llm import LLM
@@ -168,23 +169,29 @@ class SpotlightService:
         first_seen = snap.derived("first_seen")
         newcomers = (first_seen >= lo) & (first_seen < hi)
         ranked = [] if ch == -2 else rank(snap, stats, previous, eligible=eligible, newcomers=newcomers, limit=limit)
-        suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi)
+        voice = self._voice(brand)
+        suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi, voice)
                        for i, score, breakdown in ranked]
         return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days},
                 "channel": channel, "cooldown_days": cooldown_days, "suggestions": suggestions,
                 "excluded": reasons, "model": MODEL_DESCRIPTION}
 
+    def _voice(self, brand: str) -> dict[str, Any]:
+        """What shout-outs need to speak like the brand: its name, language, charter and register."""
+        row = self.store.get_brand(brand)
+        charter, _ = current_charter(self.store, brand)
+        return {"brand_name": row.name, "lang": row.language, "charter": charter,
+                "register": charter.register if charter else None}
+
     def _suggestion(self, brand: str, snap: Snapshot, members: dict[tuple[str, str], Any], i: int, score: float,
-                    breakdown: dict[str, Any], lo: float, hi: float) -> dict[str, Any]:
+                    breakdown: dict[str, Any], lo: float, hi: float, voice: dict[str, Any]) -> dict[str, Any]:
         source, sid = snap.authors[i]
         m = members.get((source, sid))
         name = (m.name if m and m.name else sid)
         evidence = self._evidence(brand, snap, i, lo, hi)
-        lang = self.store.get_brand(brand).language
-        charter = _charter(self.store, brand)
-        register = charter.register if charter else None
+        lang, charter, register = voice["lang"], voice["charter"], voice["register"]
         if self.llm is not None:
-            shoutout = llm_shoutout(self.llm, brand=brand, brand_name=self.store.get_brand(brand).name, charter=charter,
+            shoutout = llm_shoutout(self.llm, brand=brand, brand_name=voice["brand_name"], charter=charter,
                                     name=name, breakdown=breakdown, evidence=evidence, lang=lang, register=register,
                                     days=int((hi - lo) // 86400))
         else:
@@ -239,13 +246,12 @@ class SpotlightService:
         ranked = rank(snap, stats, member_stats(snap, lo - (hi - lo), lo), eligible=eligible,
                       newcomers=np.zeros(len(snap.authors), bool), limit=1, variety=False)
         breakdown = ranked[0][2] if ranked else {k: 0 for k in ("help_given", "solutions", "content_created")}
-        brand_row = self.store.get_brand(brand)
-        charter = _charter(self.store, brand)
+        voice = self._voice(brand)
         name = member.name or member.source_id
         evidence = self._evidence(brand, snap, i, lo, hi)
-        lang, register = brand_row.language, (charter.register if charter else None)
+        lang, charter, register = voice["lang"], voice["charter"], voice["register"]
         if self.llm is not None:
-            out = llm_shoutout(self.llm, brand=brand, brand_name=brand_row.name, charter=charter, name=name,
+            out = llm_shoutout(self.llm, brand=brand, brand_name=voice["brand_name"], charter=charter, name=name,
                                breakdown=breakdown, evidence=evidence, lang=lang, register=register, days=window_days)
         else:
             out = {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules", "degraded": False}

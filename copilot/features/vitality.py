@@ -9,7 +9,7 @@ analytics are excluded entirely.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ class VitalityService:
 
     def __init__(self, store: Store, snapshots: Snapshots, clock: Any = lambda: datetime.now(timezone.utc)):
         self.store, self.snapshots, self.clock = store, snapshots, clock
-        self._cohorts: dict[tuple[str, int, frozenset[int]], Cohorts] = {}
+        self._cohorts: dict[tuple[str, int, bytes], Cohorts] = {}
 
     def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> dict[str, Any]:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
@@ -71,7 +71,7 @@ class VitalityService:
         brand_side = snap.author_mask(roles["staff"] | roles["bot"])
         opted_out = snap.author_mask(roles["no_analytics"])
         member = (snap.author >= 0) & ~brand_side & ~opted_out
-        key = (brand, snap.revision, frozenset(np.flatnonzero(brand_side[:0]).tolist()) | frozenset([int(brand_side.sum()), int(opted_out.sum())]))
+        key = (brand, snap.revision, brand_side.tobytes())  # Cohorts depends on the rows and who is the brand
         cohorts = self._cohorts.get(key)
         if cohorts is None:
             cohorts = Cohorts(snap, brand_side)

@@ -130,10 +130,6 @@ class HistoryRepo(RepoBase):
             for source, name in wanted - have:
                 s.add(Channel(brand_id=brand_id, source=source, name=name))
 
-    def list_channels(self, brand_id: str) -> list[Channel]:
-        """A brand's channels."""
-        with self.session() as s:
-            return list(s.scalars(select(Channel).where(Channel.brand_id == brand_id).order_by(Channel.name)))
 
     def upsert_messages(self, brand_id: str, records: Sequence[MessageRecord], digests: Sequence[str]) -> UpsertResult:
         """Insert, update or delete messages keyed by (source, source_id) in one transaction."""

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, status
 from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
 from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import DraftOut, RitualDraftIn, UsageDay, UsageOut
-from copilot.errors import NotFound
 from copilot.features.rituals import RitualRequest
 from copilot.types import utc
 
