@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_brands: dict[str, str] = Field(default_factory=dict, description='{"T123": "brand", "T123/C456": "other"}')
     slack_review_channel: str | None = None
+    slack_review_channels: dict[str, str] = Field(
+        default_factory=dict, description='{"brand": "C789"}: the review channel of each brand (default: slack_review_channel)')
+    slack_reviewers: dict[str, list[str]] = Field(
+        default_factory=dict, description='{"brand": ["U123", "S456"]}: Slack users (U…/W…) or user groups (S…) '
+                                          'allowed to approve, reject or request changes for a brand; none by default')
 
     sqlite_busy_timeout_s: float = 30.0
 
@@ -58,6 +63,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = 64
     embed_max_tokens: int = 256
     lexical_sync_rebuild_max_docs: int = 20_000
+    failed_upload_retention_hours: float = Field(default=72.0, ge=0, description="uploads of failed imports are "
+                                                                                 "deleted after this many hours")
+    max_future_skew_s: int = Field(default=300, ge=0, description="how far in the future a client-given date may be")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "Settings":
