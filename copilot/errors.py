@@ -10,7 +10,8 @@ CopilotError (500, internal)
 ├── NotFound (404, not-found)                  also for another brand's resources
 ├── Conflict (409, conflict)
 │   ├── AlreadyExists (409, already-exists)
-│   └── IllegalTransition (409, illegal-transition)
+│   ├── IllegalTransition (409, illegal-transition)
+│   └── GuardsFailed (409, guards-failed)      approving a draft whose guards fail, without an override
 ├── DraftVersionConflict (412, version-mismatch)  stale If-Match
 ├── PreconditionRequired (428, precondition-required)
 └── ServiceUnavailable (503, service-unavailable)
@@ -90,6 +91,10 @@ class AlreadyExists(Conflict):
 
 class IllegalTransition(Conflict):
     type_slug, title = "illegal-transition", "Illegal review transition"
+
+
+class GuardsFailed(Conflict):
+    type_slug, title = "guards-failed", "The draft's guards fail"
 
 
 class DraftVersionConflict(CopilotError):

@@ -345,6 +345,8 @@ class DecisionIn(Input):
     comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
     permalink: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="where it was posted (publish only)")
+    override_guards: bool = Field(default=False, description="approve although the draft's guards fail; needs a "
+                                                             "comment saying why, recorded in the history")
 
 
 class DraftHistory(BaseModel):

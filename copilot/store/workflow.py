@@ -46,29 +46,45 @@ class WorkflowRepo(RepoBase):
         return rows, int(total)
 
     def revise_draft(self, draft_id: str, *, expected_version: int, title: str, body: str, variants: list[str],
-                     actor: str, note: str | None) -> Draft | None:
-        """Write a new revision if the draft is still at `expected_version` (compare-and-set); None otherwise."""
+                     actor: str, note: str | None, payload: dict[str, Any] | None = None,
+                     reopen: tuple[str, str, str] | None = None) -> Draft | None:
+        """Write a new revision if the draft is still at `expected_version` (compare-and-set); None otherwise.
+        `payload` keys are merged into the draft's payload; `reopen` = (from_status, to_status, comment) moves the
+        draft back in the same transaction and records why as a `withdraw` decision."""
         with self.session() as s, s.begin():
-            result = s.execute(update(Draft).where(Draft.id == draft_id, Draft.version == expected_version)
-                               .values(version=expected_version + 1, title=title, body=body, updated_at=now_utc()))
+            values: dict[str, Any] = {"version": expected_version + 1, "title": title, "body": body,
+                                      "updated_at": now_utc()}
+            where = [Draft.id == draft_id, Draft.version == expected_version]
+            if reopen:
+                values["status"] = reopen[1]
+                where.append(Draft.status == reopen[0])
+            result = s.execute(update(Draft).where(*where).values(**values))
             if result.rowcount != 1:
                 return None
             s.add(DraftRevision(draft_id=draft_id, version=expected_version + 1, title=title, body=body,
                                 variants=variants, actor=actor, note=note))
+            if reopen:
+                s.add(DraftDecision(draft_id=draft_id, action="withdraw", from_status=reopen[0], to_status=reopen[1],
+                                    version=expected_version + 1, actor=actor, comment=reopen[2]))
             row = s.get(Draft, draft_id)
             assert row is not None
-            row.payload = {**(row.payload or {}), "variants": variants}
+            row.payload = {**(row.payload or {}), **(payload or {}), "variants": variants}
         return self.get_draft(draft_id)
 
     def decide_draft(self, draft_id: str, *, action: str, from_status: str, to_status: str, version: int, actor: str,
-                     comment: str | None, extra: dict[str, Any] | None = None) -> Draft | None:
-        """Move a draft between states if it is still in `from_status` at `version`; None otherwise."""
+                     comment: str | None, extra: dict[str, Any] | None = None,
+                     override: str | None = None) -> Draft | None:
+        """Move a draft between states if it is still in `from_status` at `version`; None otherwise. `override`
+        records, in the same transaction, why failing guards were overridden (an `override_guards` decision)."""
         with self.session() as s, s.begin():
             result = s.execute(update(Draft).where(Draft.id == draft_id, Draft.status == from_status,
                                                    Draft.version == version)
                                .values(status=to_status, updated_at=now_utc()))
             if result.rowcount != 1:
                 return None
+            if override:
+                s.add(DraftDecision(draft_id=draft_id, action="override_guards", from_status=from_status,
+                                    to_status=from_status, version=version, actor=actor, comment=override))
             s.add(DraftDecision(draft_id=draft_id, action=action, from_status=from_status, to_status=to_status,
                                 version=version, actor=actor, comment=comment))
             if extra:

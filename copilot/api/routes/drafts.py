@@ -85,11 +85,15 @@ def edit_draft(draft_id: Annotated[str, Depends(owned_draft("draft"))], body: Dr
 
 @router.post("/drafts/{draft_id}/decisions", response_model=DraftOut, operation_id="decideDraft")
 def decide_draft(draft_id: Annotated[str, Depends(owned_draft("read"))], body: DecisionIn, principal: PrincipalDep,
-                 copilot: CopilotDep, response: Response) -> DraftOut:
-    """submit, approve, request_changes, reject (with a comment) or publish (once posted)."""
+                 copilot: CopilotDep, response: Response,
+                 if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None) -> DraftOut:
+    """submit, approve, request_changes, reject (with a comment) or publish (once posted). With `If-Match`, the
+    decision applies only to that version (412 when the draft changed since). Approving a draft whose guards
+    fail answers 409 `guards-failed` unless `override_guards` is sent with a comment."""
     _owned(principal, copilot, draft_id, required_scope(body.action))
     row = copilot.review.decide(draft_id, action=body.action, comment=body.comment, actor=principal.actor,
-                                permalink=body.permalink)
+                                permalink=body.permalink, if_match=parse_if_match(if_match),
+                                override_guards=body.override_guards)
     _etag(response, row.version)
     return draft_out(row)
 
