@@ -19,6 +19,7 @@ from copilot.privacy import Pseudonyms, fence
 from copilot.retrieve import Retriever
 from copilot.store import Store
 from copilot.text import STOPWORDS, words
+from copilot.untrusted import instructions_in
 
 RECENT_DAYS = 28
 CHARS_PER_TOKEN = 4
@@ -35,6 +36,7 @@ class ContextMessage:
     author: str
     text: str
     kind: str
+    attributable: bool = True  # False when the member opted out of being named (spotlight consent)
 
 
 @dataclass
@@ -69,8 +71,10 @@ class Composer:
         brand_accounts = roles["staff"] | roles["bot"]
         since = now - timedelta(days=RECENT_DAYS)
         recent = self.store.recent_messages(brand, since, limit=300, exclude_authors=brand_accounts | roles["no_analytics"])
-        # Topics come from what members ask and answer, not from short reactions in comment threads.
-        g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")]))
+        # Topics come from what members ask and answer, not from short reactions in comment threads, nor from
+        # messages that carry instructions aimed at a model.
+        g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")
+                                        and not instructions_in(r[6])]))
         # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the
         # recent hits are preferred over older ones when there are enough of them.
         hits = self.retriever.search(brand, query, limit=limit * 4)
@@ -90,8 +94,11 @@ class Composer:
                                              kind=row.kind))
             if len(g.messages) >= limit:
                 break
-        g.questions = [ContextMessage(id=r[1], author=r[3] or r[2] or "", text=r[6], kind=r[5])
-                       for r in recent if r[5] == "question"][:5]
+        asked = [r for r in recent if r[5] == "question"][:5]
+        names = self.store.member_names(brand, [(r[0], r[2]) for r in asked if not r[3]])
+        g.questions = [ContextMessage(id=r[1], author=r[3] or names.get((r[0], r[2])) or r[2] or "", text=r[6],
+                                      kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"])
+                       for r in asked]
         g.past = self._past_editions(brand, ritual_name, brand_accounts, now)
         g.links = {u for m in g.messages for u in LINK.findall(m.text)}
         return g

@@ -25,6 +25,7 @@ from copilot.prompts import load_templates, render
 from copilot.store import Store
 from copilot.text import detect_language, strip_accents
 from copilot.types import Charter, Ritual
+from copilot.untrusted import has_contact_data, instructions_in, quote_member
 
 BUILT_IN = {
     "weekly_challenge": ("Défi de la semaine", "Weekly challenge"),
@@ -134,27 +135,28 @@ class RitualService:
     def _with_templates(self, ritual: Ritual, kind: str, req: RitualRequest, g: Grounding, lang: str,
                         register: str, learned: dict[str, Any], *, brand: str) -> dict[str, Any]:
         tables = load_templates("ritual_templates", lang)
-        table = tables[kind]
+        table, quotes = tables[kind], tables["quote"]
         topics = [req.theme] + g.topics if req.theme else g.topics
-        topics = topics or (["l'entretien du vélo"] if lang == "fr" else ["everyday repairs"])
-        # Quote only questions written in the draft's language.
-        questions = [q for q in g.questions if detect_language(q.text, default=lang) == lang] or [None]  # type: ignore[list-item]
+        topics = topics or [quotes["default_topic"]]
+        # Quote only questions written in the draft's language, cleaned like anything else from members
+        # (no mentions, broadcasts, links, contact data or instructions), short and attributed.
+        quoted = [(q, quote_member(q.text)) for q in g.questions if detect_language(q.text, default=lang) == lang]
+        questions: list[tuple[Any, str] | None] = [(q, text) for q, text in quoted if text] or [None]
         bodies = []
         for i in range(max(1, req.variants)):
-            q = questions[i % len(questions)]
+            pick = questions[i % len(questions)]
             values = {"name": ritual.name, "topics": _join(topics[:3], lang), "topic": topics[i % len(topics)],
-                      "question": _short(q.text) if q else topics[0], "format": ritual.format or "",
+                      "example": _example(quotes, pick), "format": ritual.format or "",
                       "day": ritual.cadence or "", "brand": brand}
             text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
             if lang == "fr":  # elision: "de itinéraire" -> "d'itinéraire"
                 text = re.sub(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUYÉÈ])", r"\1'\2", text)
             bodies.append(text)
-        # The editors' own wording of an approved edition leads; anything they rejected is never proposed again.
         bodies = [d.body for d, _ in learned["examples"][:1]] + bodies
         refused = {_norm(d.body) for d, _ in learned["rejected"]}
         kept = [b for b in dict.fromkeys(bodies) if _norm(b) not in refused] or bodies
         citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
-            [q.id for q in questions[:max(1, req.variants)] if q]
+            [pick[0].id for pick in questions[:max(1, req.variants)] if pick]
         return {"title": Template(table["title"]).substitute(name=ritual.name), "body": kept[0],
                 "variants": kept[1:max(1, req.variants)], "citations": citations, "engine": "rules",
                 "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
@@ -206,7 +208,7 @@ class RitualService:
 
 
 def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str, Any]:
-    """Checks on the draft's own text."""
+    """Checks on the draft's own text (and its variants, for what members could have slipped in)."""
     folded = strip_accents(body.lower())
     banned = [t.term for t in (charter.banned_terms if charter else [])
               if re.search(r"(?<!\w)" + re.escape(strip_accents(t.term.lower())) + r"(?!\w)", folded)]
@@ -219,9 +221,19 @@ def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str,
            "length": {"chars": len(body), "max": MAX_CHARS, "ok": len(body) <= MAX_CHARS},
            "emoji": {"count": emojis, "limit": emoji_limit, "ok": emoji_limit is None or emojis <= emoji_limit},
            "exclamation": {"count": bangs, "limit": bang_limit, "ok": bang_limit is None or bangs <= bang_limit},
-           "unknown_member_tokens": sorted(set(MEMBER_TOKEN.findall(" ".join([body, *variants]))))}
-    out["ok"] = not banned and drift.verdict == "ok" and all(out[k]["ok"] for k in ("length", "emoji", "exclamation"))
+           "unknown_member_tokens": sorted(set(MEMBER_TOKEN.findall(" ".join([body, *variants])))),
+           "instructions": sorted({i for text in (body, *variants) for i in instructions_in(text)}),
+           "contact_data": any(has_contact_data(text) for text in (body, *variants))}
+    out["ok"] = not failing_guards(out)
     return out
+
+
+def failing_guards(g: dict[str, Any]) -> list[str]:
+    """The names of the guards a draft fails (empty when it passes)."""
+    failed = [k for k in ("banned_terms", "instructions") if g.get(k)]
+    failed += ["drift"] if (g.get("drift") or {}).get("verdict", "ok") != "ok" else []
+    failed += [k for k in ("length", "emoji", "exclamation") if not (g.get(k) or {}).get("ok", True)]
+    return failed + (["contact_data"] if g.get("contact_data") else [])
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -239,6 +251,11 @@ def _join(items: list[str], lang: str) -> str:
     return ", ".join(items[:-1]) + (" et " if lang == "fr" else " and ") + items[-1]
 
 
-def _short(text: str, limit: int = 120) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "…"
+def _example(quotes: dict[str, str], pick: tuple[Any, str] | None) -> str:
+    """The sentence quoting a member's question, with their name when they did not opt out of being named."""
+    if pick is None:
+        return quotes["none"]
+    message, text = pick
+    if message.attributable and message.author:
+        return Template(quotes["named"]).substitute(asker=message.author, question=text)
+    return Template(quotes["anonymous"]).substitute(question=text)

@@ -105,6 +105,17 @@ class AnalyticsRepo(RepoBase):
                     out.update({(source, sid): text for sid, text in rows})
         return out
 
+    def member_names(self, brand_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Display names of the given authors, by (source, source_id); authors without a member row are absent."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        query = select(Member.source, Member.source_id, Member.name).where(
+            Member.brand_id == brand_id, Member.source_id.in_(sorted({sid for _, sid in wanted})))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).fetchall()
+        return {(r.source, r.source_id): r.name for r in rows if (r.source, r.source_id) in wanted and r.name}
+
     def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
         """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at)."""
         query = select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
