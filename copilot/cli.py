@@ -6,10 +6,11 @@ import json
 import sys
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlencode
 
 import typer
 
-from copilot.settings import get_settings
+from copilot.settings import DEV_ADMIN_KEY, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Community manager copilot.")
 charter_app = typer.Typer(no_args_is_help=True, help="Charter tools.")
@@ -46,12 +47,15 @@ def serve(with_sample: bool = typer.Option(False, help="load the sample brand in
         summary = load_sample(runtime)
         typer.echo(f"sample brand '{SAMPLE_BRAND}' loaded: {json.dumps(summary['messages'])}")
     h, p = host or settings.host, port or settings.port
-    key = settings.admin_key.get_secret_value() if settings.env == "dev" else "$COPILOT_ADMIN_KEY"
-    base = f"http://{h}:{p}"
+    # A real admin key is a secret: the examples name the variable, never its value.
+    key = DEV_ADMIN_KEY if settings.admin_key.get_secret_value() == DEV_ADMIN_KEY else "$COPILOT_ADMIN_KEY"
+    auth = f'"Authorization: Bearer {key}"'
+    base = f"http://{h}:{p}/v1/brands/{SAMPLE_BRAND}"
+    query = urlencode({"q": "chaîne qui saute"})
     typer.echo("\nTry:\n"
-               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/search?q=chaîne+qui+saute'\n"
-               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/charter'\n"
-               f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/brands/roue-libre/members?role=staff'\n")
+               f"  curl -s -H {auth} '{base}/search?{query}'\n"
+               f"  curl -s -H {auth} '{base}/charter'\n"
+               f"  curl -s -H {auth} '{base}/members?role=staff'\n")
     uvicorn.run(create_app(settings, copilot=runtime), host=h, port=p, log_level="info")
 
 

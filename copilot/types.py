@@ -7,7 +7,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Role = Literal["member", "staff", "bot"]
 Consent = Literal["opt_in", "opt_out", "unknown"]
@@ -22,6 +22,38 @@ MAX_TEXT_CHARS = 100_000
 def utc(dt: datetime) -> datetime:
     """Return `dt` as an aware UTC datetime (naive values are taken as UTC)."""
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def bounded_utc(dt: datetime) -> datetime:
+    """`dt` in UTC, or ValueError when it lies outside 1900-01-01 .. 9999-01-01 (where date arithmetic and
+    time zone conversion overflow)."""
+    try:
+        value = utc(dt)
+    except OverflowError:
+        value = None
+    if value is None or not EARLIEST <= value <= LATEST:
+        raise ValueError("date must be between 1900-01-01 and 9999-01-01 (UTC)")
+    return value
+
+
+def web_url(value: str) -> str:
+    """An absolute http(s) URL, or ValueError (no javascript:, data: or relative links)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value.strip()):
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value.strip()
+
+
+Timestamp = Annotated[datetime, AfterValidator(bounded_utc)]
+WebUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(web_url)]
 
 
 def content_hash(*parts: str | None) -> str:
@@ -80,12 +112,7 @@ class MemberRecord(Record):
     role: Role = "member"
     consent_spotlight: Consent = "unknown"
     consent_analytics: Consent = "unknown"
-    joined_at: datetime | None = None
-
-    @field_validator("joined_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return utc(v) if v else None
+    joined_at: Timestamp | None = None
 
 
 class MessageRecord(Record):
@@ -98,7 +125,7 @@ class MessageRecord(Record):
         default=None, description="the author's source_id in the same source"
     )
     author_name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    created_at: datetime
+    created_at: Timestamp
     title: Annotated[str, StringConstraints(max_length=1000)] | None = None
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     reply_to: SourceId | None = None
@@ -109,13 +136,8 @@ class MessageRecord(Record):
     kind: MessageKind = "post"
     is_solution: bool = False
     lang: Annotated[str, StringConstraints(max_length=8)] | None = None
-    permalink: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    permalink: WebUrl | None = None
     deleted: bool = False
-
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return utc(v)
 
     def digest(self) -> str:
         """Hash of the fields that are embedded and indexed."""

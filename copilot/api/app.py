@@ -45,17 +45,34 @@ class BodyLimit:
             await problem(413, "payload-too-large", "Payload too large",
                           f"request body is {int(declared)} bytes; the limit is {limit}")(scope, receive, send)
             return
-        seen = 0
+        seen, exceeded, answered = 0, False, False
+        too_large = problem(413, "payload-too-large", "Payload too large",
+                            f"request body exceeds the limit of {limit} bytes", field="body")
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
+                exceeded = True
                 raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", field="body")
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded(message: Message) -> None:
+            # Whatever the app makes of the interrupted body (a parse error, a 500), the client gets the 413.
+            nonlocal answered
+            if not exceeded:
+                await send(message)
+            elif not answered:
+                answered = True
+                await too_large(scope, receive, send)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except PayloadTooLarge:
+            if not answered:
+                answered = True
+                await too_large(scope, receive, send)
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from copilot.features.drift import Flag
-from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug
+from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
 
 MAX_BATCH = 1000
 
@@ -164,7 +164,7 @@ class DriftCheckIn(Input):
     text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
     language: Literal["fr", "en"] | None = Field(default=None, description="detected when omitted")
-    scheduled_at: datetime | None = Field(default=None, description="when the post would go out; the quota is "
+    scheduled_at: Timestamp | None = Field(default=None, description="when the post would go out; the quota is "
                                           "measured on the 30 days before it")
     save_rewrite: bool = Field(default=False, description="save the member-first rewrite as a draft for review "
                                                          "(needs the draft scope)")
@@ -234,7 +234,7 @@ class RitualDraftIn(Input):
     theme: Annotated[str, StringConstraints(max_length=300)] | None = None
     language: Literal["fr", "en"] | None = None
     variants: int = Field(default=2, ge=1, le=3)
-    scheduled_at: datetime | None = None
+    scheduled_at: Timestamp | None = None
 
 
 class DraftOut(BaseModel):
@@ -286,7 +286,7 @@ class UsageOut(BaseModel):
 class SpotlightRecordIn(Input):
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
-    featured_at: datetime | None = Field(default=None, description="defaults to now")
+    featured_at: Timestamp | None = Field(default=None, description="defaults to now; not in the future")
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
@@ -343,8 +343,7 @@ class DecisionIn(Input):
     model_config = ConfigDict(extra="forbid")
     action: Literal["submit", "approve", "request_changes", "reject", "publish"]
     comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
-    permalink: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
-        default=None, description="where it was posted (publish only)")
+    permalink: WebUrl | None = Field(default=None, description="where it was posted (publish only; http or https)")
     override_guards: bool = Field(default=False, description="approve although the draft's guards fail; needs a "
                                                              "comment saying why, recorded in the history")
 

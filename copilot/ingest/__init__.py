@@ -27,8 +27,12 @@ def detect_format(path: Path) -> str:
     if head.startswith(b"PK"):
         import zipfile
 
-        with zipfile.ZipFile(path) as zf:
-            names = {n.rsplit("/", 1)[-1].lower() for n in zf.namelist()}
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = {n.rsplit("/", 1)[-1].lower() for n in zf.namelist()}
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ImportFormatInvalid(f"'{path.name}' starts like a zip archive but cannot be read as one: {exc}",
+                                      field="file") from exc
         return "stackexchange" if "posts.xml" in names else "slack"
     if name.endswith(".xml"):
         return "stackexchange"
@@ -36,7 +40,7 @@ def detect_format(path: Path) -> str:
         return "markdown"
     if name.endswith(".json") and b'"messages"' in head and (b'"guild"' in head or b'"channel"' in head):
         return "discord"
-    if name.endswith((".jsonl", ".ndjson")) or head.lstrip().startswith(b"{"):
+    if name.endswith((".jsonl", ".ndjson")) or head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
         return "jsonl"
     raise ImportFormatInvalid(f"cannot tell the format of '{path.name}'; pass one of {', '.join(FORMATS)}",
                               field="format")

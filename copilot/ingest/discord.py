@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from copilot.errors import ImportFormatInvalid
 from copilot.ingest import Item
+from copilot.ingest.jsonsafe import NestingError, TooDeep, load_records
 from copilot.ingest.native import describe
 from copilot.types import MemberRecord, MessageRecord, RecordError
 
@@ -19,15 +20,19 @@ CONVERSATION_TYPES = {"Default", "Reply", "ThreadStarterMessage", None}
 def parse_export(path: Path) -> Iterator[Item]:
     """Records of one exported channel."""
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = load_records(path.read_bytes().decode("utf-8-sig"), key="messages")
+    except (UnicodeDecodeError, json.JSONDecodeError, NestingError) as exc:
         raise ImportFormatInvalid(f"'{path.name}' is not a DiscordChatExporter JSON file: {exc}", field="file") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
         raise ImportFormatInvalid(f"'{path.name}' has no 'messages' list", field="file")
-    channel = (doc.get("channel") or {}).get("name") or path.stem
+    channel_info = doc.get("channel")
+    channel = str((channel_info.get("name") if isinstance(channel_info, dict) else None) or path.stem)
     seen_authors: set[str] = set()
     for i, m in enumerate(doc["messages"]):
         where = f"{path.name}:messages[{i}]"
+        if isinstance(m, TooDeep):
+            yield RecordError(location=where, message=str(m))
+            continue
         try:
             if m.get("type") not in CONVERSATION_TYPES:
                 continue

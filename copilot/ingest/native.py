@@ -71,7 +71,7 @@ def parse_jsonl(path: Path, *, source: str | None = None) -> Iterator[Item]:
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, usually on the first line
                 yield from record_from_obj(json.loads(line), source=source)
             except UnicodeDecodeError as exc:
                 yield RecordError(location=f"{where}:{exc.start + 1}", message="invalid UTF-8")
@@ -81,3 +81,5 @@ def parse_jsonl(path: Path, *, source: str | None = None) -> Iterator[Item]:
                 yield RecordError(location=where, message=describe(exc))
             except (ValueError, KeyError, TypeError) as exc:
                 yield RecordError(location=where, message=f"invalid record: {exc}")
+            except RecursionError:
+                yield RecordError(location=where, message="invalid JSON: nested too deep")

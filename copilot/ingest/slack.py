@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from copilot.ingest import Item
+from copilot.ingest.jsonsafe import NestingError, TooDeep, load_records
 from copilot.ingest.native import describe
 from copilot.ingest.safezip import SafeZip
 from copilot.types import MemberRecord, MessageRecord, RecordError
@@ -60,10 +61,11 @@ def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[It
         names = archive.names()
         bots: set[str] = set()
         if "users.json" in names:
-            for i, u in enumerate(_load(archive, "users.json")):
+            users = _load(archive, "users.json")
+            for i, u in enumerate(users if isinstance(users, list) else []):
                 try:
                     rec = user_record(u)
-                except (ValidationError, KeyError, TypeError) as exc:
+                except (ValidationError, KeyError, TypeError, AttributeError) as exc:
                     yield RecordError(location=f"users.json:[{i}]", message=str(exc)[:300])
                     continue
                 if rec.role == "bot":
@@ -78,6 +80,9 @@ def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[It
                 continue
             for i, m in enumerate(day if isinstance(day, list) else []):
                 where = f"{name}:[{i}]"
+                if isinstance(m, TooDeep):
+                    yield RecordError(location=where, message=str(m))
+                    continue
                 if not isinstance(m, dict) or m.get("subtype") in SKIP_SUBTYPES:
                     continue
                 try:
@@ -98,6 +103,6 @@ def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[It
 
 def _load(archive: SafeZip, name: str) -> Any:
     try:
-        return json.loads(archive.read(name).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return load_records(archive.read(name).decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, NestingError) as exc:
         raise ValueError(f"invalid JSON in {name}: {exc}") from exc

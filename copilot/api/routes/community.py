@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -12,7 +12,7 @@ from copilot.api.routes import PROBLEMS
 from copilot.api.routes.rituals import draft_out
 from copilot.api.schemas import (DraftOut, ShoutoutDraftIn, SpotlightOut, SpotlightRecordIn, SpotlightRecordOut,
                                  VitalityOut)
-from copilot.types import utc
+from copilot.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["community"], responses=PROBLEMS)
 DraftBrand = Annotated[str, Depends(brand_access("draft"))]
@@ -32,9 +32,14 @@ def spotlight(brand: ReadBrand, copilot: CopilotDep, window_days: Annotated[int,
              response_model=SpotlightRecordOut, operation_id="recordSpotlight")
 def record_spotlight(brand: DraftBrand, body: SpotlightRecordIn, principal: PrincipalDep,
                      copilot: CopilotDep) -> SpotlightRecordOut:
-    """Record that a member was featured (they are then skipped during the cooldown)."""
+    """Record that a member was featured (they are then skipped during the cooldown). A date in the future is
+    refused: it would hide the member from suggestions until then."""
+    now = datetime.now(timezone.utc)
+    featured_at = body.featured_at or now
+    if featured_at > now + timedelta(seconds=copilot.settings.max_future_skew_s):
+        raise InvalidInput("featured_at is in the future; record a spotlight once it happened", field="featured_at")
     row = copilot.store.add_spotlight(brand, body.member_id, channel=body.channel, note=body.note, actor=principal.actor,
-                                      featured_at=utc(body.featured_at) if body.featured_at else datetime.now(timezone.utc))
+                                      featured_at=featured_at)
     return SpotlightRecordOut.model_validate(row, from_attributes=True)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from copilot.api.deps import CopilotDep, ReadBrand
 from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import SearchHit, SearchOut
 from copilot.errors import InvalidInput
-from copilot.types import utc
+from copilot.types import Timestamp
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=PROBLEMS)
 Kind = Literal["question", "answer", "post", "comment", "doc", "charter"]
@@ -25,11 +24,10 @@ def search(brand: ReadBrand, copilot: CopilotDep,
            kind: Kind | None = None,
            channel: Annotated[str | None, Query(max_length=200)] = None,
            author: Annotated[str | None, Query(max_length=200, description="the author's source id")] = None,
-           since: datetime | None = None, until: datetime | None = None) -> SearchOut:
+           since: Timestamp | None = None, until: Timestamp | None = None) -> SearchOut:
     """Search with dense + BM25 fusion and metadata filters."""
     if not q.strip():
         raise InvalidInput("q must contain non-blank text", field="q")
-    since, until = (utc(since) if since else None), (utc(until) if until else None)
     if since and until and since > until:
         raise InvalidInput("since must not be after until", field="since")
     filters = {"kind": kind, "channel": channel, "author": author,
