@@ -233,3 +233,14 @@ def test_detection_refuses_a_fake_zip_with_a_named_error(tmp_path):
     path.write_bytes(b"PK garbage")
     with pytest.raises(ImportFormatInvalid, match="zip"):
         list(parse_file(path))
+
+
+def test_xml_entities_are_refused_by_name(tmp_path):
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "Posts.xml").write_text('<?xml version="1.0"?><!DOCTYPE posts [<!ENTITY a "aaaaaaaaaa">'
+                                    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+                                    '<posts><row Id="1" PostTypeId="1" Body="&b;" CreationDate="2024-01-01T00:00:00"/>'
+                                    '</posts>')
+    with pytest.raises(ImportFormatInvalid, match="entities"):
+        list(parse_file(dump, "stackexchange"))

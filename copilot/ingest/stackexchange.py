@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import io
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable, Iterator
 
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as ET
 from pydantic import ValidationError
 
 from copilot.errors import ImportFormatInvalid
@@ -28,12 +29,16 @@ def html_to_text(body: str) -> str:
 
 def _rows(name: str, data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     try:
-        for i, (_, elem) in enumerate(ET.iterparse(io.BytesIO(data), events=("end",))):
+        # defusedxml: no entity expansion, no external entities or DTD fetches.
+        for i, (_, elem) in enumerate(ET.iterparse(io.BytesIO(data), events=("end",), forbid_dtd=False,
+                                                   forbid_entities=True, forbid_external=True)):
             if elem.tag == "row":
                 yield i, dict(elem.attrib)
                 elem.clear()
     except ET.ParseError as exc:
         raise ImportFormatInvalid(f"{name} is not well-formed XML: {exc}", field="file") from exc
+    except DefusedXmlException as exc:
+        raise ImportFormatInvalid(f"{name} declares XML entities, which are refused: {exc}", field="file") from exc
 
 
 def parse_dump(path: Path, *, max_members: int, max_bytes: int) -> Iterator[Item]:
