@@ -39,7 +39,7 @@ def serve(with_sample: bool = typer.Option(False, help="load the sample brand in
     import uvicorn
 
     from copilot.api.app import create_app
-    from copilot.sample import SAMPLE_BRAND, load_sample
+    from copilot.sample import SAMPLE_BRAND, SAMPLE_QUERIES, load_sample
 
     settings = get_settings()
     runtime = _runtime()
@@ -51,7 +51,7 @@ def serve(with_sample: bool = typer.Option(False, help="load the sample brand in
     key = DEV_ADMIN_KEY if settings.admin_key.get_secret_value() == DEV_ADMIN_KEY else "$COPILOT_ADMIN_KEY"
     auth = f'"Authorization: Bearer {key}"'
     base = f"http://{h}:{p}/v1/brands/{SAMPLE_BRAND}"
-    query = urlencode({"q": "chaîne qui saute"})
+    query = urlencode({"q": SAMPLE_QUERIES[0]})
     typer.echo("\nTry:\n"
                f"  curl -s -H {auth} '{base}/search?{query}'\n"
                f"  curl -s -H {auth} '{base}/charter'\n"
@@ -62,7 +62,7 @@ def serve(with_sample: bool = typer.Option(False, help="load the sample brand in
 @app.command()
 def demo() -> None:
     """A short tour of the sample brand."""
-    from copilot.sample import SAMPLE_BRAND, load_sample
+    from copilot.sample import SAMPLE_BRAND, SAMPLE_PROMO_POST, SAMPLE_QUERIES, SAMPLE_RITUAL, load_sample
 
     runtime = _runtime()
     summary = load_sample(runtime)
@@ -73,18 +73,18 @@ def demo() -> None:
     typer.echo(f"values: {', '.join(v.text for v in charter.values)}")
     typer.echo(f"rituals: {', '.join(f'{r.name} ({r.cadence})' for r in charter.rituals)}")
     typer.echo(f"promotion: at most {charter.promotion_policy.max_promotional_share} of brand posts\n")
-    for query in ("chaîne qui saute", "tubeless puncture", "bienvenue nouveaux membres"):
+    for query in SAMPLE_QUERIES:
         typer.echo(f"search: {query}")
         for hit in runtime.retriever.search(SAMPLE_BRAND, query, limit=3):
             typer.echo(f"  [{hit.kind}] {hit.id} {hit.author_name or ''}: {hit.snippet[:110]}")
     from copilot.features.rituals import RitualRequest
 
-    draft = runtime.rituals.draft(SAMPLE_BRAND, RitualRequest(ritual="Jeudi réparation", variants=1), actor="demo")
+    draft = runtime.rituals.draft(SAMPLE_BRAND, RitualRequest(ritual=SAMPLE_RITUAL, variants=1), actor="demo")
     engine = draft.payload["engine"] + (" (degraded: " + draft.payload["degraded_reason"] + ")"
                                         if draft.payload.get("degraded") else "")
     typer.echo(f"\nritual draft ({engine}), saved for review as {draft.id}:\n# {draft.title}\n{draft.body}")
     typer.echo(f"citations: {', '.join(draft.payload['citations'])}; guards ok: {draft.payload['guards']['ok']}")
-    check = runtime.drift.check(SAMPLE_BRAND, "PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!")
+    check = runtime.drift.check(SAMPLE_BRAND, SAMPLE_PROMO_POST)
     typer.echo(f"\ndrift check of a promotional post: {check['verdict']} ({check['score']}), "
                f"flags: {', '.join(sorted({f['type'] for f in check['flags']}))}\nrewrite: {check['rewrite']}")
     report = runtime.drift.report(SAMPLE_BRAND, window_days=90)

@@ -8,6 +8,11 @@ from copilot.runtime import Copilot
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 SAMPLE_BRAND = "roue-libre"
+# What the demo and the `serve` banner show of the sample (the sample is data: its words live here, never in
+# the engines).
+SAMPLE_QUERIES = ("chaîne qui saute", "tubeless puncture", "bienvenue nouveaux membres")
+SAMPLE_RITUAL = "Jeudi réparation"
+SAMPLE_PROMO_POST = "PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!"
 
 
 def load_sample(copilot: Copilot, *, knowledge: Path = KNOWLEDGE) -> dict[str, object]:

@@ -30,14 +30,18 @@ from copilot.untrusted import has_contact_data, instructions_in, quote_member
 BUILT_IN = {
     "weekly_challenge": ("Défi de la semaine", "Weekly challenge"),
     "qa_session": ("Session questions-réponses", "Q&A session"),
-    "welcome_thread": ("Fil de bienvenue", "Welcome thread"),
+    "welcome_thread": ("Accueil des nouveaux", "Welcome thread"),
     "showcase": ("Vitrine de la communauté", "Community showcase"),
-    "spotlight_post": ("Portrait du mois", "Member spotlight"),
+    "spotlight_post": ("Membre à l'honneur", "Member spotlight"),
     "retrospective": ("Rétrospective", "Retrospective"),
 }
-KIND_HINTS = [("welcome_thread", r"bienvenue|welcome|accueil"), ("qa_session", r"question|r[ée]paration|q&a|atelier|ask"),
-              ("spotlight_post", r"portrait|spotlight|membre du mois"), ("weekly_challenge", r"d[ée]fi|challenge"),
-              ("retrospective", r"r[ée]tro|bilan|retrospective"), ("showcase", r"carnet|vitrine|showcase|photo|logbook")]
+# Generic ritual shapes, recognised from a ritual's name first, then from the charter's description of it.
+KIND_HINTS = [("welcome_thread", r"bienvenue|welcome|accueil|introduc|pr[ée]sente"),
+              ("qa_session", r"question|q ?& ?a|ama|ask me|office hours?|permanence|en direct|live"),
+              ("spotlight_post", r"portrait|spotlight|membre du mois|member of the month"),
+              ("weekly_challenge", r"d[ée]fi|challenge"),
+              ("retrospective", r"r[ée]tro|bilan|retrospective|recap"),
+              ("showcase", r"vitrine|showcase|photo|montre|show ?and ?tell|partage")]
 WEEKDAYS = {"lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2, "jeudi": 3,
             "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5, "dimanche": 6, "sunday": 6}
 MAX_CHARS = 1500
