@@ -18,14 +18,18 @@ from copilot.outputs import LINK
 from copilot.privacy import Pseudonyms, fence
 from copilot.retrieve import Retriever
 from copilot.store import Store
-from copilot.text import STOPWORDS, words
+from copilot.text import STOPWORDS, strip_accents, words
 from copilot.untrusted import instructions_in
 
 RECENT_DAYS = 28
 CHARS_PER_TOKEN = 4
 EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi faire faut peut très bien comme quand "
                        "encore vraiment quelqu question réponse toujours depuis avant après bravo super génial "
-                       "everyone anyone something really".split())
+                       "everyone anyone something really tout toute toutes tous rien chose choses quelquun someone "
+                       "anybody thing things idea idée avez avoir know does have cette votre notre just like "
+                       "pense trouve voir need want fois time more than less find get make use think see look ask "
+                       "answer answers questions réponses post posts quel quelle quels quelles which".split())
+URL = re.compile(r"(?:https?://|www\.)\S{1,2000}")
 
 
 @dataclass
@@ -50,13 +54,60 @@ class Grounding:
     links: set[str] = field(default_factory=set)
 
 
+CONNECTORS = frozenset("de du des d à au aux en of for on with to the a la le les l".split())
+
+
+def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
+    """Runs of 2-3 tokens that start and end with a content word (connectors allowed inside)."""
+    out: set[tuple[str, ...]] = set()
+    for i, first in enumerate(tokens):
+        if not _content(first):
+            continue
+        for j in range(i + 1, min(i + 3, len(tokens))):
+            if not (_content(tokens[j]) or tokens[j] in CONNECTORS):
+                break
+            if _content(tokens[j]):
+                out.add(tuple(tokens[i:j + 1]))
+    return out
+
+
+def _content(w: str) -> bool:
+    return len(w) >= 3 and w not in STOPWORDS and w not in EXTRA_STOP and not w.isdigit()
+
+
 def topics_of(texts: list[str], n: int = 3) -> list[str]:
-    """The most frequent content words of recent member messages (a cheap topic signal)."""
-    counts: Counter[str] = Counter()
+    """What several members talk about, as key phrases ("réglage des freins", "dark mode settings"): runs of
+    content words found in at least two messages, longest and most shared first. A single word counts only when
+    many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme)."""
+    phrase_df: Counter[tuple[str, ...]] = Counter()
+    word_df: Counter[str] = Counter()
     for text in texts:
-        counts.update({w for w in words(text) if len(w) >= 5 and w not in STOPWORDS and w not in EXTRA_STOP
-                       and not w.isdigit()})
-    return [w for w, _ in counts.most_common(n)]
+        tokens = words(URL.sub(" ", text))
+        phrase_df.update(_phrases(tokens))
+        word_df.update({w for w in tokens if _content(w) and len(w) >= 5})
+    ranked = sorted((p for p, c in phrase_df.items() if c >= 2),
+                    key=lambda p: (-phrase_df[p] * (1 + 0.3 * (len(p) - 1)), p))
+    chosen: list[tuple[str, ...]] = []
+    for phrase in ranked:
+        if not any(set(phrase) & set(c) - CONNECTORS for c in chosen):  # one phrase per subject
+            chosen.append(phrase)
+        if len(chosen) == n:
+            break
+    used = {w for p in chosen for w in p}
+    singles = [w for w, c in word_df.most_common() if c >= max(3, len(texts) // 4) and w not in used]
+    return [" ".join(p) for p in chosen] + singles[: n - len(chosen)]
+
+
+def names_ritual(text: str, ritual_name: str) -> bool:
+    """Whether a post names a ritual: every content word of the name near its start (accents, case and articles
+    ignored), or the name written as one hashtag (#DefiDuLundi)."""
+    head = strip_accents(text[:300].lower())
+    name = strip_accents(ritual_name.lower())
+    wanted = {w for w in words(name) if w not in STOPWORDS} or set(words(name))
+    if wanted and wanted <= set(words(head)):
+        return True
+    squashed = re.sub(r"[^a-z0-9]", "", name)
+    return len(squashed) >= 6 and squashed in re.sub(r"[^a-z0-9]", "", head)
 
 
 class Composer:
@@ -104,7 +155,8 @@ class Composer:
         return g
 
     def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
-        posts = self.store.find_posts(brand, accounts, ritual_name, now - timedelta(days=120), limit=12)
+        candidates = self.store.recent_posts(brand, accounts, now - timedelta(days=120))
+        posts = [p for p in candidates if names_ritual(p[4], ritual_name)][:12]
         if not posts:
             return []
         snap = self.snapshots.get(brand)

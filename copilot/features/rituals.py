@@ -146,23 +146,35 @@ class RitualService:
         # (no mentions, broadcasts, links, contact data or instructions), short and attributed.
         quoted = [(q, quote_member(q.text)) for q in g.questions if detect_language(q.text, default=lang) == lang]
         questions: list[tuple[Any, str] | None] = [(q, text) for q, text in quoted if text] or [None]
-        bodies = []
-        for i in range(max(1, req.variants)):
+        wanted = max(1, req.variants)
+        closings = tables["closings"][register]
+        bodies: list[str] = []
+        for i in range(wanted * len(closings)):  # enough tries to reach `wanted` distinct texts
             pick = questions[i % len(questions)]
             values = {"name": ritual.name, "topics": _join(topics[:3], lang), "topic": topics[i % len(topics)],
                       "example": _example(quotes, pick), "format": ritual.format or "",
                       "day": ritual.cadence or "", "brand": brand}
             text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
+            closing = closings[(i // len(questions)) % len(closings)]
+            text = f"{text} {closing}".strip()
             if lang == "fr":  # elision: "de itinéraire" -> "d'itinéraire"
                 text = re.sub(r"\b([dD])e ([aeiouyéèêàâîôûhAEIOUYÉÈ])", r"\1'\2", text)
-            bodies.append(text)
-        bodies = [d.body for d, _ in learned["examples"][:1]] + bodies
+            if text not in bodies:
+                bodies.append(text)
+            if len(bodies) == wanted:
+                break
+        # Editors' approved editions are models: the variant closest to them leads, none is served verbatim;
+        # a text they rejected is never proposed again.
+        approved = [d.body for d, _ in learned["examples"]]
         refused = {_norm(d.body) for d, _ in learned["rejected"]}
-        kept = [b for b in dict.fromkeys(bodies) if _norm(b) not in refused] or bodies
+        kept = [b for b in bodies if _norm(b) not in refused and _norm(b) not in {_norm(a) for a in approved}] or bodies
+        if approved:
+            kept.sort(key=lambda b: -max(_overlap(b, a) for a in approved))
         citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
             [pick[0].id for pick in questions[:max(1, req.variants)] if pick]
-        return {"title": Template(table["title"]).substitute(name=ritual.name), "body": kept[0],
-                "variants": kept[1:max(1, req.variants)], "citations": citations, "engine": "rules",
+        title = table.get(f"title_{register}") or table["title"]
+        return {"title": Template(title).substitute(name=ritual.name), "body": kept[0],
+                "variants": kept[1:wanted], "citations": citations, "engine": "rules",
                 "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
@@ -247,6 +259,12 @@ def _usage(u: Usage) -> dict[str, Any]:
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def _overlap(a: str, b: str) -> float:
+    """Jaccard overlap of two texts' words."""
+    wa, wb = set(_norm(a).split()), set(_norm(b).split())
+    return len(wa & wb) / max(1, len(wa | wb))
 
 
 def _join(items: list[str], lang: str) -> str:
