@@ -230,6 +230,20 @@ def eval_spotlight(messages: Path = typer.Option(..., exists=True, dir_okay=Fals
     typer.echo(json.dumps(out, indent=None if as_json else 2))
 
 
+@eval_app.command("typing")
+def eval_typing(data: Path = typer.Option(..., exists=True, dir_okay=False),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Question detection, thanks attribution and accepted answers against a hand-labelled chat file."""
+    from copilot.errors import CopilotError
+    from copilot.evals import evaluate_typing, read_typing
+
+    try:
+        out = evaluate_typing(read_typing(data))
+    except CopilotError as exc:
+        _fail(exc.detail)
+    typer.echo(json.dumps(out, indent=None if as_json else 2))
+
+
 @keys_app.command("create")
 def keys_create(brand: str = typer.Option(..., "--brand", "-b"), actor: str = typer.Option(...),
                 scope: list[str] = typer.Option(["read"], help="read, draft, review, admin")) -> None:

@@ -170,3 +170,46 @@ def evaluate_spotlight(messages: Path, users: Path, truth: Path, *, data_dir: Pa
     return {"ndcg_at_10": _ndcg(top, gains), "precision_at_10": _precision(top, gains), "top": top,
             "baseline_ndcg_at_10": _ndcg(baseline, gains), "baseline_precision_at_10": _precision(baseline, gains),
             "baseline_top": baseline, "members_with_gain": len(gains)}
+
+
+def read_typing(path: Path) -> list[dict[str, Any]]:
+    """Rows of a hand-labelled chat: `{"id", "author_id", "thread_id", "reply_to", "created_at", "text",
+    "label": {"is_question", "thanks_to", "accepted"}}` (plus optional channel, author_name)."""
+    def parse(row: dict[str, Any]) -> dict[str, Any]:
+        assert isinstance(row["text"], str) and isinstance(row["label"]["is_question"], bool)
+        assert isinstance(row["label"].get("thanks_to", []), list)
+        return row
+
+    return _read_rows(path, parse, '{"id", "author_id", "thread_id", "reply_to", "created_at", "text", '
+                                   '"label": {"is_question": bool, "thanks_to": [ids], "accepted": bool}}')
+
+
+def evaluate_typing(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Precision and recall of question detection (thread starts and replies alike), of thanks attribution
+    (each (thanks message, credited member) pair) and of inferred accepted answers, on a labelled chat."""
+    from copilot.ingest.conversation import is_question, names_of, thanked, type_threads
+    from copilot.types import MessageRecord
+
+    people = {str(r["author_id"]): names_of(str(r["author_id"]), r.get("author_name")) for r in rows}
+    records = [MessageRecord(source="chat", source_id=str(r["id"]), channel=r.get("channel"),
+                             author=str(r["author_id"]), author_name=r.get("author_name"), created_at=r["created_at"],
+                             text=r["text"], reply_to=str(r["reply_to"]) if r.get("reply_to") else None,
+                             thread=str(r.get("thread_id") or r["id"])) for r in rows]
+    typed = {m.source_id: m for m in type_threads(records, people)}
+    by_id = {m.source_id: m for m in records}
+    questions = [(bool(r["label"]["is_question"]), is_question(r["text"])) for r in rows]
+    truth_pairs = {(str(r["id"]), str(t)) for r in rows for t in r["label"].get("thanks_to") or []}
+    predicted_pairs = set()
+    for r in rows:
+        m = typed[str(r["id"])]
+        thread = [x for x in records if x.thread == m.thread and x.created_at <= m.created_at and x.source_id != m.source_id]
+        earlier = [(x.author, x.source_id) for x in sorted(thread, key=lambda x: x.created_at)]
+        predicted_pairs |= {(m.source_id, t) for t in thanked(m.text, author=m.author, earlier=earlier, people=people)}
+    accepted = [(bool(r["label"].get("accepted")), bool(typed[str(r["id"])].is_solution)) for r in rows]
+    tp = len(truth_pairs & predicted_pairs)
+    thanks = {"precision": round(tp / len(predicted_pairs), 4) if predicted_pairs else 0.0,
+              "recall": round(tp / len(truth_pairs), 4) if truth_pairs else 0.0,
+              "pairs_labelled": len(truth_pairs), "pairs_predicted": len(predicted_pairs)}
+    return {"messages": len(rows), "threads": len({m.thread for m in by_id.values()}),
+            "questions": binary_metrics(questions), "thanks_attribution": thanks,
+            "accepted_answers": binary_metrics(accepted)}

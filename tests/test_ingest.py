@@ -182,7 +182,9 @@ def test_discord_chat_exporter_json(copilot: Copilot, tmp_path: Path):
     msgs = [i for i in items if isinstance(i, MessageRecord)]
     assert [m.source_id for m in msgs] == ["100", "101", "102"]
     assert msgs[0].reactions == {"👍": 3} and msgs[0].created_at.hour == 8
-    assert msgs[1].reply_to == "100" and msgs[1].kind == "comment"
+    # Typed like a forum: the opening asks something, and another member's reply answers it.
+    assert msgs[0].kind == "question" and msgs[1].reply_to == "100" and msgs[1].kind == "answer"
+    assert msgs[2].kind == "post"
     assert [m.role for m in items if isinstance(m, MemberRecord)] == ["member", "member", "bot"]
     assert [e.location for e in items if isinstance(e, RecordError)] == ["atelier.json:messages[3]"]
     copilot.store.create_brand("acme", "Acme", "fr")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from copilot.errors import ImportFormatInvalid
 from copilot.ingest import Item
+from copilot.ingest.conversation import Person, names_of, type_threads
 from copilot.ingest.jsonsafe import NestingError, TooDeep, load_records
 from copilot.ingest.native import describe
 from copilot.types import MemberRecord, MessageRecord, RecordError
@@ -28,6 +29,8 @@ def parse_export(path: Path) -> Iterator[Item]:
     channel_info = doc.get("channel")
     channel = str((channel_info.get("name") if isinstance(channel_info, dict) else None) or path.stem)
     seen_authors: set[str] = set()
+    people: dict[str, Person] = {}
+    messages: list[MessageRecord] = []
     for i, m in enumerate(doc["messages"]):
         where = f"{path.name}:messages[{i}]"
         if isinstance(m, TooDeep):
@@ -40,14 +43,30 @@ def parse_export(path: Path) -> Iterator[Item]:
             aid = str(author["id"]) if author.get("id") is not None else None
             if aid and aid not in seen_authors:
                 seen_authors.add(aid)
+                people[aid] = names_of(aid, author.get("nickname"), author.get("name"))
                 yield MemberRecord(source="discord", source_id=aid,
                                    name=(author.get("nickname") or author.get("name") or "")[:200],
                                    role="bot" if author.get("isBot") else "member")
-            yield _message(m, channel, aid)
+            messages.append(_message(m, channel, aid))
         except ValidationError as exc:
             yield RecordError(location=where, message=describe(exc))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             yield RecordError(location=where, message=f"invalid message: {exc}")
+    yield from type_threads(_rooted(messages), people)
+
+
+def _rooted(messages: list[MessageRecord]) -> list[MessageRecord]:
+    """Replies point at the message they answer; their thread is the chain's first message."""
+    parent = {m.source_id: m.reply_to for m in messages}
+
+    def root(sid: str) -> str:
+        seen = {sid}
+        while parent.get(sid) and parent[sid] in parent and parent[sid] not in seen:
+            sid = parent[sid]  # type: ignore[assignment]
+            seen.add(sid)
+        return sid
+
+    return [m.model_copy(update={"thread": root(m.source_id)}) if m.reply_to else m for m in messages]
 
 
 def _message(m: dict[str, Any], channel: str, author: str | None) -> MessageRecord:

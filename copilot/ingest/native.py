@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from copilot.ingest import Item
+from copilot.ingest.conversation import Person, names_of, type_threads
 from copilot.types import MemberRecord, MessageRecord, RecordError
 
 SE_KINDS = {"question": "question", "answer": "answer", "comment": "comment", "tag_wiki": "doc",
@@ -64,7 +65,10 @@ def record_from_obj(obj: Any, *, source: str | None = None) -> list[Item]:
 
 
 def parse_jsonl(path: Path, *, source: str | None = None) -> Iterator[Item]:
-    """Records of a JSONL file; a bad line becomes a RecordError naming the file and line."""
+    """Records of a JSONL file; a bad line becomes a RecordError naming the file and line. Messages that carry
+    no `kind` are typed like a forum thread (questions, answers, thanks) once the whole file is read."""
+    untyped: list[MessageRecord] = []
+    people: dict[str, Person] = {}
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             where = f"{path.name}:{lineno}"
@@ -72,14 +76,31 @@ def parse_jsonl(path: Path, *, source: str | None = None) -> Iterator[Item]:
                 continue
             try:
                 line = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, usually on the first line
-                yield from record_from_obj(json.loads(line), source=source)
+                obj = json.loads(line)
+                records = record_from_obj(obj, source=source)
             except UnicodeDecodeError as exc:
                 yield RecordError(location=f"{where}:{exc.start + 1}", message="invalid UTF-8")
+                continue
             except json.JSONDecodeError as exc:
                 yield RecordError(location=f"{where}:{exc.colno}", message=f"invalid JSON: {exc.msg}")
+                continue
             except ValidationError as exc:
                 yield RecordError(location=where, message=describe(exc))
+                continue
             except (ValueError, KeyError, TypeError) as exc:
                 yield RecordError(location=where, message=f"invalid record: {exc}")
+                continue
             except RecursionError:
                 yield RecordError(location=where, message="invalid JSON: nested too deep")
+                continue
+            for rec in records:
+                if isinstance(rec, MemberRecord):
+                    people[rec.source_id] = names_of(rec.source_id, rec.name)
+                    yield rec
+                elif "kind" not in obj and rec.source != "charter":
+                    untyped.append(rec)
+                    if rec.author and rec.author not in people and rec.author_name:
+                        people[rec.author] = names_of(rec.author, rec.author_name)
+                else:
+                    yield rec
+    yield from type_threads(untyped, people)

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from copilot.ingest import Item
+from copilot.ingest.conversation import Person, names_of, type_threads
 from copilot.ingest.jsonsafe import NestingError, TooDeep, load_records
 from copilot.ingest.native import describe
 from copilot.ingest.safezip import SafeZip
@@ -29,24 +30,29 @@ def ts_to_datetime(ts: str) -> datetime:
 
 
 def user_record(u: dict[str, Any]) -> MemberRecord:
-    """A Slack user object as a member."""
+    """A Slack user object as a member: named as people see them (real name, else display name, else handle)."""
     profile = u.get("profile") or {}
-    name = profile.get("display_name") or u.get("real_name") or profile.get("real_name") or u.get("name") or ""
+    name = (profile.get("real_name") or u.get("real_name") or profile.get("display_name") or u.get("name") or "")
     role = "bot" if u.get("is_bot") or u.get("id") == "USLACKBOT" else \
         ("staff" if u.get("is_admin") or u.get("is_owner") else "member")
-    return MemberRecord(source="slack", source_id=u["id"], name=name[:200], role=role)
+    return MemberRecord(source="slack", source_id=u["id"], name=str(name)[:200], role=role)
 
 
-def message_record(m: dict[str, Any], channel: str) -> MessageRecord:
-    """A Slack message object (from an export or an event) as a message record."""
+def message_record(m: dict[str, Any], channel: str, *, bot_users: dict[str, str] | None = None,
+                   names: dict[str, str] | None = None) -> MessageRecord:
+    """A Slack message object (from an export or an event) as a message record. A bot's messages are authored
+    by its bot user when one is known (one member per bot, not two)."""
     ts = m["ts"]
     thread_ts = m.get("thread_ts")
     is_reply = bool(thread_ts and thread_ts != ts)
     reactions = {r["name"]: int(r.get("count", len(r.get("users", [])))) for r in m.get("reactions", []) if "name" in r}
-    author = m.get("user") or m.get("bot_id")
+    author = m.get("user") or (bot_users or {}).get(m.get("bot_id") or "") or m.get("bot_id")
+    profile = m.get("user_profile") or {}
+    author_name = ((names or {}).get(author or "") or profile.get("real_name") or profile.get("display_name")
+                   or m.get("username"))
     return MessageRecord(
         source="slack", source_id=f"{channel}/{ts}", channel=channel, author=author,
-        author_name=(m.get("user_profile") or {}).get("display_name") or m.get("username"),
+        author_name=author_name[:200] if author_name else None,
         created_at=ts_to_datetime(ts), text=m.get("text") or "",
         reply_to=f"{channel}/{thread_ts}" if is_reply else None,
         thread=f"{channel}/{thread_ts}" if thread_ts else f"{channel}/{ts}",
@@ -54,25 +60,39 @@ def message_record(m: dict[str, Any], channel: str) -> MessageRecord:
     )
 
 
+def _root(names: list[str]) -> str:
+    """The folder an export sits in inside the zip ('' when users.json is at the top)."""
+    holder = min((n for n in names if n.rsplit("/", 1)[-1] == "users.json"), key=len, default="users.json")
+    return holder[: -len("users.json")]
+
+
 def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[Item]:
-    """Records of a Slack export archive."""
+    """Records of a Slack export archive: members first, then every message typed like a forum thread."""
     archive = SafeZip(path, max_members=max_members, max_bytes=max_bytes)
     try:
         names = archive.names()
-        bots: set[str] = set()
-        if "users.json" in names:
-            users = _load(archive, "users.json")
-            for i, u in enumerate(users if isinstance(users, list) else []):
-                try:
-                    rec = user_record(u)
-                except (ValidationError, KeyError, TypeError, AttributeError) as exc:
-                    yield RecordError(location=f"users.json:[{i}]", message=str(exc)[:300])
-                    continue
-                if rec.role == "bot":
-                    bots.add(rec.source_id)
-                yield rec
-        for name in sorted(n for n in names if n.count("/") == 1 and n.endswith(".json")):
-            channel = name.split("/", 1)[0]
+        root = _root(names)
+        users = _load(archive, root + "users.json") if root + "users.json" in names else []
+        people: dict[str, Person] = {}
+        bot_users: dict[str, str] = {}  # bot id -> the bot's user id
+        display: dict[str, str] = {}
+        for i, u in enumerate(users if isinstance(users, list) else []):
+            try:
+                rec = user_record(u)
+            except (ValidationError, KeyError, TypeError, AttributeError) as exc:
+                yield RecordError(location=f"users.json:[{i}]", message=str(exc)[:300])
+                continue
+            profile = u.get("profile") or {}
+            if profile.get("bot_id"):
+                bot_users[str(profile["bot_id"])] = rec.source_id
+            display[rec.source_id] = rec.name
+            people[rec.source_id] = names_of(rec.source_id, rec.name, profile.get("display_name"), u.get("name"))
+            yield rec
+        known_bots = {sid for sid, _ in bot_users.items()}
+        messages: list[MessageRecord] = []
+        inner = sorted(n for n in names if n.startswith(root) and n[len(root):].count("/") == 1 and n.endswith(".json"))
+        for name in inner:
+            channel = name[len(root):].split("/", 1)[0]
             try:
                 day = _load(archive, name)
             except ValueError as exc:
@@ -86,17 +106,21 @@ def parse_export(path: Path, *, max_members: int, max_bytes: int) -> Iterator[It
                 if not isinstance(m, dict) or m.get("subtype") in SKIP_SUBTYPES:
                     continue
                 try:
-                    rec = message_record(m, channel)
+                    rec = message_record(m, channel, bot_users=bot_users, names=display)
                 except ValidationError as exc:
                     yield RecordError(location=where, message=describe(exc))
                     continue
-                except (KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
                     yield RecordError(location=where, message=f"invalid message: {exc}")
                     continue
-                if (m.get("bot_id") or m.get("subtype") == "bot_message") and rec.author and rec.author not in bots:
-                    bots.add(rec.author)
-                    yield MemberRecord(source="slack", source_id=rec.author, name=m.get("username") or "", role="bot")
-                yield rec
+                is_bot = m.get("bot_id") or m.get("subtype") == "bot_message"
+                if is_bot and rec.author and rec.author not in display and rec.author not in known_bots:
+                    known_bots.add(rec.author)
+                    display[rec.author] = m.get("username") or ""
+                    yield MemberRecord(source="slack", source_id=rec.author, name=(m.get("username") or "")[:200],
+                                       role="bot")
+                messages.append(rec)
+        yield from type_threads(messages, people)
     finally:
         archive.close()
 

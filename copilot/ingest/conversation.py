@@ -1,0 +1,171 @@
+"""Chat history typed like a forum: questions, answers, accepted answers and who a thanks is for.
+
+Slack, Discord and JSONL exports without kinds only say who replied in which thread. This step reads the
+threads as a moderator would:
+- a thread start is a `question` when it asks something (French or English: interrogative words, inversion,
+  "quelqu'un sait…", "any idea…", "je cherche…", a real question mark — not a rhetorical tag like "non ?"),
+  otherwise a `post`;
+- a reply by someone else to a question is an `answer`, any other reply a `comment`;
+- a thanks is credited to whom it names (a mention, a first name or handle), to every replier for "vous deux",
+  "tout le monde", "you both", "everyone", and otherwise to the last other person who spoke in the thread;
+- when the asker thanks someone who answered, that person's last answer is the accepted one.
+
+Every pattern here runs in linear time (alternations of literals, bounded classes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from copilot.text import strip_accents
+from copilot.types import MessageRecord
+
+URL = re.compile(r"(?:https?://|www\.)\S{1,2000}|<[^<>\n]{1,2000}>")
+QUOTED = re.compile(r"«[^«»\n]{0,500}»|“[^“”\n]{0,500}”|\"[^\"\n]{0,500}\"")
+SENTENCE = re.compile(r"[^.!?\n]{0,2000}[.!?\n]*")
+OPENERS = re.compile(
+    r"^(?:comment|pourquoi|quand|qui|quel|quelle|quels|quelles|lequel|laquelle|combien|est-ce|est ce|"
+    r"qu'est-ce|qu est-ce|y a-t-il|peut-on|pouvez-vous|peux-tu|sais-tu|savez-vous|connais-tu|connaissez-vous|"
+    r"avez-vous|as-tu|faut-il|dois-je|how|why|what|when|where|who|which|whats|what's|is there|are there|"
+    r"does anyone|do you|does it|does this|did anyone|can i|can you|can someone|can anyone|could someone|"
+    r"could anyone|should i|is it|is this|anyone)\b")
+REQUESTS = re.compile(
+    r"\b(?:quelqu'un (?:sait|saurait|a|aurait|connait|peut|pourrait|utilise|a deja)|quelqu un (?:sait|a|connait)|"
+    r"je cherche|on cherche|j'aimerais savoir|je me demande|je voudrais savoir|une idee|des idees|un conseil|"
+    r"des conseils|une astuce|des astuces|besoin d'aide|besoin d'un coup de main|un coup de main|des pistes|"
+    r"any idea|any ideas|any tips|any advice|anyone know|anybody know|anyone have|anyone tried|i'm looking for|"
+    r"im looking for|looking for|i wonder|wondering|need help|need some help|help with|is there a way|"
+    r"how do i|how can i|how to)\b")
+INVERSION = re.compile(r"^\w{2,20}-(?:t-)?(?:tu|vous|on|il|elle|ils|elles)\b")
+RHETORICAL = re.compile(r"(?:\bnon|\bhein|\bright|\bn'est-ce pas|\bisn't it|\bno|\bhuh|\blol|\bnon\s?!|\bquoi)\s?\?$")
+THANKS = re.compile(r"\b(?:merci|mercii+|thanks|thank you|thank u|thx|ty|cheers|gracias|grazie)\b")
+NEGATED = re.compile(r"\b(?:merci pour rien|non merci|no thanks|no thank you|thanks for nothing|"
+                     r"thanks but no|merci mais non)\b")
+GROUP = re.compile(r"\b(?:vous deux|vous trois|tous les deux|toutes les deux|a tous|a toutes|tout le monde|"
+                   r"you both|you two|both of you|you all|y'all|everyone|everybody|all of you|guys|"
+                   r"les gars|la team|l'equipe)\b")
+MENTION = re.compile(r"<@([\w.-]{2,80})(?:\|[^<>]{0,80})?>|(?<![\w@<])@([\w.-]{1,80})")
+
+
+def _fold(text: str) -> str:
+    return strip_accents(text.lower()).replace("’", "'")
+
+
+def is_question(text: str) -> bool:
+    """Whether a message asks something (French or English), beyond a final question mark."""
+    plain = _fold(QUOTED.sub(" ", URL.sub(" ", text)))
+    if not plain.strip() or (THANKS.search(plain) and "?" not in plain and not REQUESTS.search(plain)):
+        return False
+    if REQUESTS.search(plain):
+        return True
+    for sentence in SENTENCE.findall(plain):
+        s = sentence.strip()
+        if not s:
+            continue
+        if s.endswith("?") and not (RHETORICAL.search(s) and len(s.split()) <= 6):
+            return True
+        if OPENERS.search(s) and not s.endswith("!") and len(s.split()) >= 3 and not s.endswith("."):
+            return True
+        if INVERSION.search(s) and not s.endswith(("!", ".")):
+            return True
+    return False
+
+
+@dataclass
+class Person:
+    """What a thanks can call someone: an id and the names people use for them."""
+
+    id: str
+    names: tuple[str, ...]
+
+
+def names_of(author_id: str, *labels: str | None) -> Person:
+    """An author's callable names: each label (real name, display name, handle) and its first word."""
+    out: list[str] = []
+    for label in labels:
+        folded = _fold(label or "").strip().lstrip("@")
+        if len(folded) >= 2:
+            out.append(folded)
+            first = re.split(r"[\s._-]", folded, maxsplit=1)[0]
+            if len(first) >= 3:
+                out.append(first)
+    return Person(id=author_id, names=tuple(dict.fromkeys(out)))
+
+
+def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None, str]],
+            people: dict[str, Person]) -> list[str]:
+    """Who a message thanks: member ids, in order (empty when it thanks no one). `earlier` is the thread so far
+    as (author, message id), oldest first."""
+    folded = _fold(text)
+    if not THANKS.search(folded) or NEGATED.search(folded):
+        return []
+    others = [a for a, _ in earlier if a and a != author]
+    named: list[str] = []
+    for m in MENTION.finditer(text):
+        target = m.group(1) if m.group(1) in people else _by_name(_fold(m.group(1) or m.group(2)), people)
+        if target and target != author and target not in named:
+            named.append(target)
+    if not named:
+        for pid in dict.fromkeys(reversed(others)):  # the people of this thread first, latest first
+            person = people.get(pid)
+            if person and any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", folded) for n in person.names):
+                named.append(pid)
+    if named:
+        return named
+    if GROUP.search(folded):
+        return list(dict.fromkeys(others))
+    return others[-1:]
+
+
+def _by_name(handle: str, people: dict[str, Person]) -> str | None:
+    if handle in people:
+        return handle
+    return next((pid for pid, p in people.items() if handle in p.names or _fold(pid) == handle), None)
+
+
+def type_threads(records: Iterable[MessageRecord], people: dict[str, Person]) -> list[MessageRecord]:
+    """Give chat messages forum kinds, accepted answers and thanks targets (see the module docstring). A thanks
+    aimed at someone other than the message it replies to is re-pointed (`reply_to`) at the thanked person's
+    latest message in the thread, so it is credited to them."""
+    messages = list(records)
+    threads: dict[str, list[int]] = {}
+    for i, m in enumerate(messages):
+        threads.setdefault(m.thread or m.source_id, []).append(i)
+    updates: dict[int, dict[str, object]] = {}
+    for indices in threads.values():
+        indices.sort(key=lambda i: messages[i].created_at)
+        root = next((i for i in indices if messages[i].reply_to is None), indices[0])
+        asked = is_question(messages[root].text)
+        updates[root] = {"kind": "question" if asked else "post"}
+        asker = messages[root].author
+        seen: list[tuple[str | None, str]] = [(asker, messages[root].source_id)]
+        answers: dict[str, int] = {}  # replier -> index of their latest answer
+        solved = False
+        for i in indices:
+            m = messages[i]
+            if i == root:
+                continue
+            change: dict[str, object] = {"kind": "answer" if asked and m.author != asker and not
+                                         _only_thanks(m.text) else "comment"}
+            if change["kind"] == "answer" and m.author:
+                answers[m.author] = i
+            targets = thanked(m.text, author=m.author, earlier=seen, people=people)
+            if targets:
+                last = next((sid for a, sid in reversed(seen) if a == targets[0]), None)
+                if last and last != m.reply_to:
+                    change["reply_to"] = last
+                if asked and m.author == asker and not solved:
+                    chosen = next((answers[t] for t in targets if t in answers), None)
+                    if chosen is not None:
+                        updates.setdefault(chosen, {})["is_solution"] = True
+                        solved = True
+            updates.setdefault(i, {}).update(change)
+            seen.append((m.author, m.source_id))
+    return [m.model_copy(update=updates[i]) if i in updates else m for i, m in enumerate(messages)]
+
+
+def _only_thanks(text: str) -> bool:
+    folded = _fold(text)
+    return bool(THANKS.search(folded)) and len(folded.split()) <= 8 and not is_question(text)
