@@ -64,3 +64,18 @@ def test_a_post_thread_has_comments_not_answers():
               _msg("c", "u2", "Superbes photos", 3, reply_to="p")]
     typed = {m.source_id: m for m in type_threads(thread, PEOPLE)}
     assert (typed["p"].kind, typed["c"].kind) == ("post", "comment") and not typed["c"].is_solution
+
+
+def test_search_author_filter_takes_an_id_a_name_or_a_first_name(client, brand):
+    from tests.conftest import ADMIN
+
+    client.post(f"/v1/brands/{brand}/history/batch", headers=ADMIN, json={
+        "members": [{"source_id": "U07", "name": "Léa Martin"}, {"source_id": "U08", "name": "Karim Benali"}],
+        "messages": [{"source_id": "m1", "author": "U07", "created_at": "2026-11-01T10:00:00Z", "text": "la notice du modèle"},
+                     {"source_id": "m2", "author": "U08", "created_at": "2026-11-01T11:00:00Z", "text": "la notice aussi"}]})
+    for label in ("U07", "Léa Martin", "lea", "@Lea"):
+        hits = client.get(f"/v1/brands/{brand}/search", params={"q": "notice", "author": label, "mode": "lexical"},
+                          headers=ADMIN).json()["results"]
+        assert [h["id"] for h in hits] == ["m1"], label
+    none = client.get(f"/v1/brands/{brand}/search", params={"q": "notice", "author": "nobody"}, headers=ADMIN).json()
+    assert none["results"] == []

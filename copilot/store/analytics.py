@@ -121,6 +121,22 @@ class AnalyticsRepo(RepoBase):
                     out.update({(source, sid): text for sid, text in rows})
         return out
 
+    def resolve_author(self, brand_id: str, label: str) -> str:
+        """The author id a search filter means: an id as is, else the one member whose name (or first name) is
+        `label` (case and accents ignored); the label itself when nothing or several match."""
+        from copilot.text import strip_accents
+
+        with self.engine.connect() as conn:
+            if conn.execute(select(Member.id).where(Member.brand_id == brand_id, Member.source_id == label)
+                            .limit(1)).first():
+                return label
+            rows = conn.execute(select(Member.source_id, Member.name).where(Member.brand_id == brand_id)).fetchall()
+        wanted = strip_accents(label.strip().lstrip("@").lower())
+        exact = [r.source_id for r in rows if strip_accents((r.name or "").lower()) == wanted]
+        first = [r.source_id for r in rows if strip_accents((r.name or "").lower()).split(" ")[:1] == [wanted]]
+        matches = exact or first
+        return matches[0] if len(matches) == 1 else label
+
     def member_names(self, brand_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Display names of the given authors, by (source, source_id); authors without a member row are absent."""
         wanted = set(keys)

@@ -23,13 +23,15 @@ def search(brand: ReadBrand, copilot: CopilotDep,
            mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
            kind: Kind | None = None,
            channel: Annotated[str | None, Query(max_length=200)] = None,
-           author: Annotated[str | None, Query(max_length=200, description="the author's source id")] = None,
+           author: Annotated[str | None, Query(max_length=200, description="the author: their source id, name or first name")] = None,
            since: Timestamp | None = None, until: Timestamp | None = None) -> SearchOut:
     """Search with dense + BM25 fusion and metadata filters."""
     if not q.strip():
         raise InvalidInput("q must contain non-blank text", field="q")
     if since and until and since > until:
         raise InvalidInput("since must not be after until", field="since")
+    if author:
+        author = copilot.store.resolve_author(brand, author)
     filters = {"kind": kind, "channel": channel, "author": author,
                "since": since.timestamp() if since else None, "until": until.timestamp() if until else None}
     hits = copilot.retriever.search(brand, q, limit=limit, mode=mode, filters=filters)
