@@ -7,10 +7,21 @@ import warnings
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 Role = Literal["member", "staff", "bot"]
-Consent = Literal["opt_in", "opt_out", "unknown"]
+CONSENT_WORDS = {True: "opt_in", False: "opt_out", None: "unknown", "yes": "opt_in", "no": "opt_out", "oui": "opt_in",
+                 "non": "opt_out", "true": "opt_in", "false": "opt_out", "opt-in": "opt_in", "opt-out": "opt_out",
+                 "granted": "opt_in", "denied": "opt_out", "": "unknown"}
+
+
+def _consent_word(value: Any) -> Any:
+    """Consent as exports write it (true/false, yes/no, oui/non, opt-in) -> opt_in / opt_out / unknown."""
+    key = value.strip().lower() if isinstance(value, str) else value
+    return CONSENT_WORDS.get(key, value) if isinstance(key, (str, bool)) or key is None else value
+
+
+Consent = Annotated[Literal["opt_in", "opt_out", "unknown"], BeforeValidator(_consent_word)]
 MessageKind = Literal["question", "answer", "post", "comment", "doc", "charter"]
 Scope = Literal["read", "draft", "review", "admin"]
 SourceId = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

@@ -37,7 +37,9 @@ REQUESTS = re.compile(
     r"des conseils|une astuce|des astuces|besoin d'aide|besoin d'un coup de main|un coup de main|des pistes|"
     r"any idea|any ideas|any tips|any advice|anyone know|anybody know|anyone have|anyone tried|i'm looking for|"
     r"im looking for|looking for|i wonder|wondering|need help|need some help|help with|is there a way|"
-    r"how do i|how can i|how to)\b")
+    r"how do i|how can i|how to|i'd like to know|i would like to know|"
+    r"(?:i don't know|i do not know|i dont know|not sure|i'm not sure|i wonder) (?:how|which|what|where|whether|if|why|when)|"
+    r"(?:je ne sais pas|je sais pas|pas sur|je ne vois pas) (?:comment|quel|quelle|quels|quelles|ou|si|pourquoi|quoi|quand))\b")
 INVERSION = re.compile(r"^\w{2,20}-(?:t-)?(?:tu|vous|on|il|elle|ils|elles)\b")
 RHETORICAL = re.compile(r"(?:\bnon|\bhein|\bright|\bn'est-ce pas|\bisn't it|\bno|\bhuh|\blol|\bnon\s?!|\bquoi)\s?\?$")
 THANKS = re.compile(r"\b(?:merci|mercii+|thanks|thank you|thank u|thx|ty|cheers|gracias|grazie)\b")
@@ -66,7 +68,8 @@ def is_question(text: str) -> bool:
             continue
         if s.endswith("?") and not (RHETORICAL.search(s) and len(s.split()) <= 6):
             return True
-        if OPENERS.search(s) and not s.endswith("!") and len(s.split()) >= 3 and not s.endswith("."):
+        if not s.endswith(("!", ".")) and any(OPENERS.search(c.strip()) and len(c.split()) >= 3
+                                               for c in re.split(r"[,;:]", s)):
             return True
         if INVERSION.search(s) and not s.endswith(("!", ".")):
             return True
@@ -137,33 +140,49 @@ def type_threads(records: Iterable[MessageRecord], people: dict[str, Person]) ->
     for indices in threads.values():
         indices.sort(key=lambda i: messages[i].created_at)
         root = next((i for i in indices if messages[i].reply_to is None), indices[0])
-        asked = is_question(messages[root].text)
-        updates[root] = {"kind": "question" if asked else "post"}
-        asker = messages[root].author
-        seen: list[tuple[str | None, str]] = [(asker, messages[root].source_id)]
-        answers: dict[str, int] = {}  # replier -> index of their latest answer
-        solved = False
-        for i in indices:
-            m = messages[i]
-            if i == root:
-                continue
-            change: dict[str, object] = {"kind": "answer" if asked and m.author != asker and not
-                                         _only_thanks(m.text) else "comment"}
-            if change["kind"] == "answer" and m.author:
-                answers[m.author] = i
-            targets = thanked(m.text, author=m.author, earlier=seen, people=people)
-            if targets:
-                last = next((sid for a, sid in reversed(seen) if a == targets[0]), None)
-                if last and last != m.reply_to:
-                    change["reply_to"] = last
-                if asked and m.author == asker and not solved:
-                    chosen = next((answers[t] for t in targets if t in answers), None)
-                    if chosen is not None:
-                        updates.setdefault(chosen, {})["is_solution"] = True
-                        solved = True
-            updates.setdefault(i, {}).update(change)
-            seen.append((m.author, m.source_id))
+        _type_thread(messages, root, [i for i in indices if i != root], people, updates)
     return [m.model_copy(update=updates[i]) if i in updates else m for i, m in enumerate(messages)]
+
+
+def _type_thread(messages: list[MessageRecord], root: int, replies: list[int], people: dict[str, Person],
+                 updates: dict[int, dict[str, object]]) -> None:
+    """Type one thread: its start, then each reply against the question it answers. In a thread opened by a
+    post (an announcement, a ritual), members' replies may be questions of their own; a later reply by someone
+    else answers the latest open one."""
+    by_id = {messages[i].source_id: i for i in [root, *replies]}
+    questions = {root} if is_question(messages[root].text) else set()
+    updates[root] = {"kind": "question" if questions else "post"}
+    seen: list[tuple[str | None, str]] = [(messages[root].author, messages[root].source_id)]
+    answers: dict[tuple[int, str], int] = {}  # (question, replier) -> their latest answer
+    solved: set[int] = set()
+    open_question = root if questions else None
+    for i in replies:
+        m = messages[i]
+        target = by_id.get(m.reply_to or "", root)
+        if target == root and open_question is not None:
+            target = open_question
+        change: dict[str, object] = {"kind": "comment"}
+        if root not in questions and m.author != messages[root].author and is_question(m.text):
+            change["kind"] = "question"
+            questions.add(i)
+            open_question = i
+        elif target in questions and m.author != messages[target].author and not _only_thanks(m.text):
+            change["kind"] = "answer"
+            if m.author:
+                answers[(target, m.author)] = i
+        targets = thanked(m.text, author=m.author, earlier=seen, people=people)
+        if targets:
+            last = next((sid for a, sid in reversed(seen) if a == targets[0]), None)
+            if last and last != m.reply_to:
+                change["reply_to"] = last
+            asked = [q for q in questions if messages[q].author == m.author and q not in solved]
+            for q in asked:
+                chosen = next((answers[(q, t)] for t in targets if (q, t) in answers), None)
+                if chosen is not None:
+                    updates.setdefault(chosen, {})["is_solution"] = True
+                    solved.add(q)
+        updates.setdefault(i, {}).update(change)
+        seen.append((m.author, m.source_id))
 
 
 def _only_thanks(text: str) -> bool:
