@@ -2,11 +2,17 @@
 
 Embedded `PersistentClient` in the data dir by default, `HttpClient` when a Chroma URL is configured.
 Vectors always come from our own embedder: Chroma's default embedder would download a model.
+
+Deleting vectors is not enough for erasure: Chroma first appends every write to a log (`embeddings_queue` in its
+SQLite file, with the vector and metadata) and drops log rows only once its HNSW index was persisted past them,
+which happens every `hnsw:sync_threshold` (1000) records; and SQLite keeps deleted rows in free pages.
+`purge_deleted` forces both (see there).
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator, Protocol, Sequence
@@ -19,6 +25,8 @@ from chromadb.config import Settings as ChromaSettings
 from copilot.errors import ServiceUnavailable
 
 OVERFETCH = 10
+FLUSH_ID = "copilot-flush/{}"  # ids of the no-op deletes that make Chroma persist its index and purge its log
+FLUSH_BATCH = 1000
 
 
 class VectorIndex(Protocol):
@@ -26,6 +34,7 @@ class VectorIndex(Protocol):
 
     def upsert(self, brand: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None: ...
     def delete(self, brand: str, ids: Sequence[str]) -> None: ...
+    def purge_deleted(self, brand: str) -> None: ...
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]: ...
     def count(self, brand: str) -> int: ...
     def ping(self) -> None: ...
@@ -112,6 +121,28 @@ class ChromaIndex:
             with _available():
                 self._collection(brand).delete(ids=list(ids))
 
+    def purge_deleted(self, brand: str) -> None:
+        """Make deleted vectors unrecoverable from Chroma's files: its log and, when embedded, its SQLite file.
+
+        Chroma purges log rows below the sequence id its HNSW index was last persisted at, and persists after
+        `sync_threshold` applied records; so that many deletes of ids that do not exist make it persist and purge
+        everything written before them. They are processed in order, so once the extra one-record delete returns,
+        the purge has run. An embedded store is then VACUUMed, because Chroma deletes without `secure_delete`.
+        A Chroma server purges its log the same way, but its file can only be VACUUMed on its host
+        (`chroma utils vacuum`), and the HNSW files of both keep deleted vectors' numbers (not their text) in
+        tombstoned slots until the collection is rebuilt."""
+        with _available():
+            col = self._collection(brand)
+            threshold = int(((getattr(col, "configuration", None) or {}).get("hnsw") or {}).get("sync_threshold") or 0)
+            pads = [FLUSH_ID.format(i) for i in range(threshold)]
+            for i in range(0, len(pads), FLUSH_BATCH):
+                col.delete(ids=pads[i:i + FLUSH_BATCH])
+            if pads:
+                col.delete(ids=pads[:1])
+        if self.url is None and self.path is not None:
+            with _available("vector index file"):
+                _vacuum(self.path / "chroma.sqlite3")
+
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
         """Nearest (id, cosine similarity) pairs among vectors passing the filters."""
         where = _where(filters)
@@ -152,3 +183,16 @@ class ChromaIndex:
             self.client.delete_collection(f"cp-{brand}-{self.suffix}")
         except Exception:  # already absent
             pass
+
+
+def _vacuum(db: Path) -> None:
+    """Rebuild an embedded Chroma's SQLite file without its free pages (as `chroma utils vacuum` does)."""
+    if not db.exists():
+        return
+    con = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        con.execute("VACUUM")
+        if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()

@@ -7,6 +7,7 @@ The index is derived from the SQL store, so any replica can rebuild it; it is ta
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,16 @@ class LexicalIndexes:
             return index
 
     def drop(self, brand: str) -> None:
-        """Forget the brand's in-memory index (tests, erasure)."""
+        """Forget the brand's in-memory index (tests)."""
         self._cache.pop(brand, None)
+
+    def erase(self, brand: str) -> None:
+        """Delete the brand's index from memory and disk (erasure: its vocabulary and metadata hold members'
+        words and ids); the next search rebuilds it from the store. Waits for a rebuild in progress, which may
+        have read rows that are now erased."""
+        with self._lock(brand):
+            self._cache.pop(brand, None)
+            shutil.rmtree(self._dir(brand), ignore_errors=True)
 
     def _dir(self, brand: str) -> Path:
         return self.root / brand

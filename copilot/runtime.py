@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import shutil
 import threading
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,8 @@ from copilot.types import Charter, MessageRecord
 
 log = logging.getLogger("copilot")
 CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+ERASURE_PENDING = "erasure-pending.json"  # brands whose erasure still has files to scrub (ids only, no content)
+ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may still be receiving its upload
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -89,6 +94,7 @@ class Copilot:
         self.rituals = RitualService(self.store, Composer(self.store, self.retriever, self.snapshots), llm=self.llm,
                                      budget_tokens=settings.llm_max_prompt_tokens)
         self.jobs = JobRunner(self)
+        self._scrub_lock = threading.Lock()
 
     # ------------------------------------------------------------ charter
     def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None) -> tuple[Any, Charter, bool]:
@@ -123,15 +129,65 @@ class Copilot:
         items = parse_file(path, fmt, max_zip_members=s.max_zip_members, max_zip_bytes=s.max_zip_uncompressed_bytes)
         return self.ingestor.ingest(brand, items, progress=progress)
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Where import uploads wait for their job."""
+        return self.settings.data_dir / "uploads"
+
     def erase_member(self, brand: str, member_id: int) -> dict[str, Any]:
-        """Right to erasure: the member's messages leave the SQL store, the vector index and (by revision) the
-        lexical index; their name is redacted from drafts; the member row is deleted."""
+        """Right to erasure: the member, their messages (SQL store, vector index and its log, lexical index) and
+        spotlight records go; copies of their words and name are redacted from drafts, revisions, review
+        comments and import reports; finished imports' uploads are deleted; then free database pages are
+        scrubbed. Imports still queued or running are left alone (they need their file) and logged."""
         language = self.store.get_brand(brand).language
+        # Vectors first: when the vector index is down nothing has changed yet, and the request can be retried.
+        self.index.delete(brand, self.store.member_uids(brand, member_id))
         out = self.store.erase_member(brand, member_id, placeholder="[membre effacé]" if language == "fr" else "[erased member]")
-        self.index.delete(brand, out["uids"])
         self.store.bump_revision(brand)
-        self.lexical.drop(brand)
+        self.lexical.erase(brand)
+        for upload in out["uploads"]:
+            delete_upload(Path(upload), self.uploads_dir)
+        if out["pending_jobs"]:
+            log.warning("erasure in brand %s: imports %s are still pending; erase the member again once they ran "
+                        "if their files contain them", brand, ", ".join(out["pending_jobs"]))
+        self.scrub_after_erasure(brand, uids=out["uids"])
         return {"messages": out["messages"], "drafts_redacted": out["drafts_redacted"]}
+
+    def scrub_after_erasure(self, brand: str | None = None, *, uids: list[str] | None = None) -> bool:
+        """Remove what deleting rows leaves in files: the vector index's log and free pages (for a brand whose
+        vectors were deleted) and the database's free pages and WAL. What fails stays listed in the data dir
+        (ids only) and is retried by the job worker; returns True when nothing is left pending."""
+        path = self.settings.data_dir / ERASURE_PENDING
+        with self._scrub_lock:
+            pending = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"vectors": [], "database": False}
+            if brand is not None:
+                pending = {"vectors": sorted(set(pending["vectors"]) | ({brand} if uids else set())), "database": True}
+                path.write_text(json.dumps(pending), encoding="utf-8")
+            left = {"vectors": [b for b in pending["vectors"] if not self._purge_vectors(b, uids if b == brand else None)],
+                    "database": pending["database"] and not self._scrub_database()}
+            if left["vectors"] or left["database"]:
+                path.write_text(json.dumps(left), encoding="utf-8")
+                return False
+            path.unlink(missing_ok=True)
+            return True
+
+    def _purge_vectors(self, brand: str, uids: list[str] | None) -> bool:
+        try:
+            self.index.delete(brand, uids or [])  # messages the member wrote while the erasure ran
+            self.index.purge_deleted(brand)
+            return True
+        except Exception:  # noqa: BLE001 - retried by the job worker
+            log.warning("erasure in brand %s: the vector index could not be purged yet; will retry", brand, exc_info=True)
+            return False
+
+    def _scrub_database(self) -> bool:
+        try:
+            if self.store.scrub_free_space():
+                return True
+            log.warning("erasure: the database WAL is in use and could not be truncated yet; will retry")
+        except Exception:  # noqa: BLE001 - retried by the job worker
+            log.warning("erasure: the database could not be scrubbed yet; will retry", exc_info=True)
+        return False
 
     def close(self) -> None:
         """Stop the worker and release connections."""
@@ -141,16 +197,21 @@ class Copilot:
 
 class JobRunner:
     """One background worker over the jobs table. Interrupted jobs are re-run from the start at start-up;
-    ingestion is idempotent, so a re-run neither duplicates nor loses records."""
+    ingestion is idempotent, so a re-run neither duplicates nor loses records. At start-up and then
+    periodically it also does upkeep (`maintain`): expired uploads go, unfinished erasure scrubs are retried."""
 
     def __init__(self, copilot: Copilot):
         self.copilot = copilot
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        retention_s = copilot.settings.failed_upload_retention_hours * 3600
+        self.maintenance_interval_s = min(3600.0, max(60.0, retention_s / 4))
+        self._maintain_at = 0.0
 
     def start(self) -> None:
-        """Start the worker and re-queue unfinished jobs."""
+        """Start the worker (its first act is upkeep) and re-queue unfinished jobs."""
         if self._thread is None:
+            self._maintain_at = 0.0
             self._thread = threading.Thread(target=self._loop, name="copilot-jobs", daemon=True)
             self._thread.start()
             for job in self.copilot.store.unfinished_jobs():
@@ -170,13 +231,49 @@ class JobRunner:
 
     def _loop(self) -> None:
         while True:
-            job_id = self._queue.get()
+            if time.monotonic() >= self._maintain_at:
+                self.maintain()
+            try:
+                job_id = self._queue.get(timeout=max(0.0, self._maintain_at - time.monotonic()))
+            except queue.Empty:
+                continue
             try:
                 if job_id is None:
                     return
                 self.run(job_id)
             finally:
                 self._queue.task_done()
+
+    def maintain(self) -> None:
+        """Upkeep: delete expired uploads, retry unfinished erasure scrubs. Never raises."""
+        self._maintain_at = time.monotonic() + self.maintenance_interval_s
+        for step in (self.sweep_uploads, self.copilot.scrub_after_erasure):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - upkeep must not stop the worker; the next round retries
+                log.exception("upkeep step %s failed", getattr(step, "__name__", step))
+
+    def sweep_uploads(self, *, now: datetime | None = None) -> int:
+        """Delete the uploads of succeeded imports, of imports that failed more than
+        `failed_upload_retention_hours` ago, and upload folders no job points to that are as old (at least an
+        hour: one may still be receiving its upload). Returns how many went."""
+        c = self.copilot
+        now = now or datetime.now(timezone.utc)
+        cutoff = now - timedelta(hours=c.settings.failed_upload_retention_hours)
+        expired = c.store.expired_uploads(cutoff)
+        for _, upload in expired:
+            delete_upload(Path(upload), c.uploads_dir)
+        c.store.forget_uploads([job_id for job_id, _ in expired])
+        in_use = {Path(p).parent.resolve() for p in c.store.upload_paths()}
+        oldest = min(cutoff, now - ORPHAN_MIN_AGE).timestamp()
+        orphans = [p for p in (c.uploads_dir.iterdir() if c.uploads_dir.is_dir() else [])
+                   if p.resolve() not in in_use and p.stat().st_mtime < oldest]
+        for orphan in orphans:
+            if orphan.is_dir():
+                shutil.rmtree(orphan, ignore_errors=True)
+            else:
+                orphan.unlink(missing_ok=True)
+        return len(expired) + len(orphans)
 
     def run(self, job_id: str) -> None:
         """Run one import job to completion, recording progress, counts and errors."""
@@ -194,12 +291,26 @@ class JobRunner:
                                                   progress=lambda n: store.update_job(job_id, processed=n))
             store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(),
                              errors=report.errors, error_count=report.error_count)
-            upload = Path(job.file_path or "")
-            upload.unlink(missing_ok=True)
-            if upload.parent.name != "uploads" and upload.parent.parent.name == "uploads":
-                upload.parent.rmdir()
+            delete_upload(Path(job.file_path or ""), self.copilot.uploads_dir)  # a left-over goes at the next sweep
+            store.forget_uploads([job_id])
         except CopilotError as exc:
             store.update_job(job_id, status="failed", detail=exc.detail)
         except Exception:
             log.exception("import job %s failed", job_id)
             store.update_job(job_id, status="failed", detail="internal error while importing; see the server log")
+
+
+def delete_upload(path: Path, root: Path) -> None:
+    """Delete an import upload and its per-upload folder; nothing outside `root` is ever touched."""
+    root = root.resolve()
+    target = path.resolve()
+    if not target.is_relative_to(root) or target == root:
+        return
+    folder = target.parent
+    if folder.parent == root:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        target.unlink(missing_ok=True)
+    except OSError:  # the sweep retries; a finished import must not turn into a failed one over its upload
+        log.warning("could not delete upload %s", target, exc_info=True)

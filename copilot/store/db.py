@@ -15,9 +15,14 @@ from sqlalchemy.engine import Connection
 
 from copilot.store.models import Base, SchemaVersion
 
+#: `PRAGMA user_version` of a SQLite file in which every freed byte was zeroed: created with `secure_delete` on
+#: every connection, or VACUUMed since. A file without it may keep deleted rows in free space (see erasure).
+SCRUBBED = 1
+
 
 def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and `secure_delete` (deleted rows are
+    overwritten with zeros, so an erased member's words do not linger in free pages)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -30,6 +35,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -114,9 +120,16 @@ def current_version(conn: Connection) -> int:
     return max(versions, default=0)
 
 
+def mark_scrubbed(conn: Connection) -> None:
+    """Record in a SQLite file that no freed byte in it holds old data (see `SCRUBBED`)."""
+    conn.exec_driver_sql(f"PRAGMA user_version = {SCRUBBED}")
+
+
 def migrate(engine: Engine) -> int:
     """Apply every pending migration in order, each in its own transaction; return the final version."""
     with engine.begin() as conn:
+        if engine.dialect.name == "sqlite" and current_version(conn) == 0:
+            mark_scrubbed(conn)  # a new file: every connection to it runs with secure_delete
         SchemaVersion.__table__.create(conn, checkfirst=True)
     for version, step in MIGRATIONS:
         with engine.begin() as conn:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
 from copilot.errors import NotFound
-from copilot.store.models import Channel, Draft, DraftRevision, Member, Message, SpotlightRecord
+from copilot.store.models import Channel, Member, Message, SpotlightRecord
 from copilot.signals import bits as signal_bits
 from copilot.types import MemberRecord, MessageRecord
 from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, RepoBase, UpsertResult, _indexable, _is_default,
@@ -70,39 +69,6 @@ class HistoryRepo(RepoBase):
             for k, v in changes.items():
                 setattr(row, k, v)
         return row
-
-    def erase_member(self, brand_id: str, member_id: int, *, placeholder: str) -> dict[str, Any]:
-        """Delete a member, their messages and spotlight records, and redact their name in drafts; one transaction.
-        Returns the uids of the deleted messages (for the indexes) and counts."""
-        with self.session() as s, s.begin():
-            member = s.get(Member, member_id)
-            if member is None or member.brand_id != brand_id:
-                raise NotFound(f"member {member_id} not found")
-            rows = s.execute(select(Message.source, Message.source_id).where(
-                Message.brand_id == brand_id, Message.source == member.source, Message.author == member.source_id)).all()
-            s.execute(delete(Message).where(Message.brand_id == brand_id, Message.source == member.source,
-                                            Message.author == member.source_id))
-            s.execute(delete(SpotlightRecord).where(SpotlightRecord.member_id == member_id))
-            names = [n for n in {member.name, member.source_id} if n and len(n) >= 2]
-            redacted = 0
-            for draft in s.scalars(select(Draft).where(Draft.brand_id == brand_id)):
-                changed = False
-                for attr in ("title", "body"):
-                    value = getattr(draft, attr)
-                    for n in names:
-                        if n.lower() in value.lower():
-                            value = re.sub(re.escape(n), placeholder, value, flags=re.I)
-                            changed = True
-                    setattr(draft, attr, value)
-                if changed:
-                    redacted += 1
-                    for rev in s.scalars(select(DraftRevision).where(DraftRevision.draft_id == draft.id)):
-                        for n in names:
-                            rev.title = re.sub(re.escape(n), placeholder, rev.title, flags=re.I)
-                            rev.body = re.sub(re.escape(n), placeholder, rev.body, flags=re.I)
-                    draft.payload = {**(draft.payload or {}), "redacted": True}
-            s.delete(member)
-        return {"uids": [message_uid(src, sid) for src, sid in rows], "messages": len(rows), "drafts_redacted": redacted}
 
     def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:
         """Everything stored about a member: profile, messages and spotlight records."""

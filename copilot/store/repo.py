@@ -14,11 +14,12 @@ from copilot.store.models import Message
 from copilot.store.base import UpsertResult, _indexable, hash_secret, message_uid
 from copilot.store.accounts import AccountsRepo
 from copilot.store.analytics import AnalyticsRepo
+from copilot.store.erasure import ErasureRepo
 from copilot.store.history import HistoryRepo
 from copilot.store.workflow import WorkflowRepo
 
 
-class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo):
+class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo, ErasureRepo):
     """The relational store. Every method runs in its own short transaction."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0):
