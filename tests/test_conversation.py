@@ -79,3 +79,15 @@ def test_search_author_filter_takes_an_id_a_name_or_a_first_name(client, brand):
         assert [h["id"] for h in hits] == ["m1"], label
     none = client.get(f"/v1/brands/{brand}/search", params={"q": "notice", "author": "nobody"}, headers=ADMIN).json()
     assert none["results"] == []
+
+
+def test_typing_against_the_hand_labelled_chat():
+    """tests/data/typing_chat.jsonl was labelled by a person who had not read this code (142 messages, FR/EN)."""
+    from copilot.evals import evaluate_typing, read_typing
+    from tests.conftest import ROOT
+
+    out = evaluate_typing(read_typing(ROOT / "tests" / "data" / "typing_chat.jsonl"))
+    assert out["questions"]["f1"] >= 0.85 and out["questions"]["false_positive_rate"] <= 0.1, out["questions"]
+    thanks = out["thanks_attribution"]
+    assert thanks["precision"] >= 0.9 and thanks["recall"] >= 0.85, thanks
+    assert out["accepted_answers"]["precision"] >= 0.9, out["accepted_answers"]

@@ -18,7 +18,7 @@ from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.store import Store
 
 WEEK = 7 * 86400
-Q = KINDS.index("question")
+Q, A = KINDS.index("question"), KINDS.index("answer")
 DEFINITIONS = {
     "active_members": "members (not staff, not bots, not opted out of analytics) with at least one message in the period",
     "known_members": "such members known by the end of the period",
@@ -33,7 +33,9 @@ DEFINITIONS = {
     "first_answered_by_member_share": "member questions whose first reply came from a member / answered member questions",
     "brand_share": "messages by staff and bots / all messages",
     "median_first_response_hours": "median time from a member question to the first reply by someone else (CHAOSS)",
-    "unanswered_48h_share": "member questions older than 48 hours with no reply by someone else",
+    "member_questions": "questions asked by members, opening a thread or inside one",
+    "unanswered_48h_share": "member questions older than 48 hours with no answer by someone else within 48 hours "
+                            "(a comment such as '+1' is a response, not an answer)",
     "tension": "messages with conflict or strongly negative words (French and English patterns)",
 }
 
@@ -48,6 +50,9 @@ class Cohorts:
         others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
         self.first_reply = np.full(n, np.inf)
         np.minimum.at(self.first_reply, snap.parent[others], snap.created[others])
+        answers = others[snap.kind[others] == A]
+        self.first_answer = np.full(n, np.inf)
+        np.minimum.at(self.first_answer, snap.parent[answers], snap.created[answers])
         self.first_replier_brand = np.zeros(n, dtype=bool)
         if len(others):
             # rows are in time order: the first occurrence per parent is the first reply
@@ -114,11 +119,11 @@ def period_kpis(ctx: tuple[Any, ...], lo: float, hi: float, known: int) -> dict[
     parent_known = reply[snap.author[snap.parent[reply]] >= 0]
     m2m = parent_known[member[parent_known] & member[snap.parent[parent_known]]]
     to_q = reply[snap.kind[snap.parent[reply]] == Q]
-    member_q = mem_rows[(snap.kind[mem_rows] == Q) & ~snap.is_reply[mem_rows]]
+    member_q = mem_rows[snap.kind[mem_rows] == Q]
     answered = member_q[np.isfinite(cohorts.first_reply[member_q])]
     waits = (cohorts.first_reply[answered] - snap.created[answered]) / 3600
     old = member_q[snap.created[member_q] < hi - 48 * 3600]
-    unanswered = old[~(cohorts.first_reply[old] <= snap.created[old] + 48 * 3600)]
+    unanswered = old[~(cohorts.first_answer[old] <= snap.created[old] + 48 * 3600)]
     return {
         "participation": {"active_members": int(len(active)), "known_members": known,
                           "active_share": round(len(active) / known, 4) if known else 0.0,

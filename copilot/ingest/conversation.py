@@ -48,6 +48,10 @@ NEGATED = re.compile(r"\b(?:merci pour rien|non merci|no thanks|no thank you|tha
 GROUP = re.compile(r"\b(?:vous deux|vous trois|tous les deux|toutes les deux|a tous|a toutes|tout le monde|"
                    r"you both|you two|both of you|you all|y'all|everyone|everybody|all of you|guys|"
                    r"les gars|la team|l'equipe)\b")
+# Replies that respond without answering: agreement, "+1", following the thread.
+ECHO = re.compile(r"^(?:\+1|same|same here|me too|moi aussi|pareil|idem|bump|up|following|je suis|interested|"
+                  r"interesse|great question|bonne question|good question|would love|j'aimerais aussi|"
+                  r"no idea|aucune idee|pas d'idee|aucune idée|bientot|soon)\b")
 MENTION = re.compile(r"<@([\w.-]{2,80})(?:\|[^<>]{0,80})?>|(?<![\w@<])@([\w.-]{1,80})")
 
 
@@ -168,6 +172,8 @@ def _type_thread(messages: list[MessageRecord], root: int, replies: list[int], p
             open_question = i
         elif target in questions and m.author != messages[target].author and not _only_thanks(m.text):
             change["kind"] = "answer"
+            if messages[target].source_id != m.reply_to:  # it answers a question asked inside the thread
+                change["reply_to"] = messages[target].source_id
             if m.author:
                 answers[(target, m.author)] = i
         targets = thanked(m.text, author=m.author, earlier=seen, people=people)
@@ -186,5 +192,7 @@ def _type_thread(messages: list[MessageRecord], root: int, replies: list[int], p
 
 
 def _only_thanks(text: str) -> bool:
-    folded = _fold(text)
-    return bool(THANKS.search(folded)) and len(folded.split()) <= 8 and not is_question(text)
+    """A reply that thanks, agrees or follows, without answering anything."""
+    folded = _fold(text).strip()
+    short = len(folded.split()) <= 8 and not is_question(text)
+    return short and bool(THANKS.search(folded) or ECHO.search(folded))
