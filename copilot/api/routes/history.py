@@ -76,6 +76,9 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
                         filename: Annotated[str, Query(max_length=200, pattern=r"^[\w.\- ]+$")] = "upload") -> JobOut:
     """Upload a file (Slack export zip, Discord JSON, Stack Exchange dump, JSONL, Markdown) as the raw body;
     it is imported by a background job whose progress `GET /v1/jobs/{id}` reports."""
+    if not filename.strip(" ."):
+        raise InvalidInput(f"filename '{filename}' is not a file name; give the file's own name, e.g. export.zip",
+                           field="filename")
     limit = copilot.settings.max_import_bytes
     # One folder per upload keeps the user's file name, so error locations name the file they sent.
     folder = copilot.settings.data_dir / "uploads" / uuid.uuid4().hex
