@@ -17,7 +17,9 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-import copilot.settings  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP / DISABLE_AIOHTTP_TRANSPORT first)
+# litellm fetches a price table over the network and sends async calls through aiohttp (invisible to respx)
+# unless told otherwise before it is imported; this module is its only importer, so it says so here.
+LITELLM_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "DISABLE_AIOHTTP_TRANSPORT": "True"}
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -71,6 +73,10 @@ UsageRecorder = Callable[[dict[str, str], str, Usage, bool], None]
 
 
 def _litellm() -> Any:
+    import os
+
+    for key, value in LITELLM_ENV.items():
+        os.environ.setdefault(key, value)
     import litellm
 
     litellm.drop_params = True  # providers without json_schema support still get the prompt

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# litellm fetches a price table and uses aiohttp unless told otherwise; set before any import of it.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("DISABLE_AIOHTTP_TRANSPORT", "True")
 
 DEV_ADMIN_KEY = "dev-admin-key"
 PLACEHOLDER_SECRETS = {DEV_ADMIN_KEY, "changeme", "change-me", "secret", ""}
