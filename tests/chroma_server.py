@@ -33,7 +33,8 @@ class ChromaServer:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
             time.sleep(0.1)
-        raise RuntimeError("chroma run did not start")
+        self.stop()
+        raise RuntimeError(f"chroma run did not answer on 127.0.0.1:{self.port} within 30 s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -34,3 +34,25 @@ def test_local_embedder_captures_meaning_in_order():
 def test_hash_embedder_is_deterministic():
     a, b = HashEmbedder().embed(["chaîne qui saute"]), HashEmbedder().embed(["chaîne qui saute"])
     assert np.array_equal(a, b) and abs(np.linalg.norm(a) - 1) < 1e-6
+
+
+@pytest.mark.slow
+def test_the_real_embedder_end_to_end_through_chroma_and_dense_search(settings):
+    """Ingest, embed with the real local model, store in the real embedded Chroma, search densely: a paraphrase
+    that shares no word with its message finds it first (the other tests use a bag-of-words embedder)."""
+    from copilot.runtime import Copilot
+    from copilot.types import MessageRecord
+
+    runtime = Copilot(settings, embedder=LocalMiniLM(batch_size=8))
+    try:
+        runtime.store.create_brand("acme", "Acme", "en")
+        texts = {"m1": "My sourdough loaf came out flat and dense again", "m2": "Which trail shoes for muddy hills?",
+                 "m3": "The app logs me out every time I switch networks", "m4": "Best way to store winter tyres"}
+        runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
+                                         for k, v in texts.items()])
+        hits = runtime.retriever.search("acme", "bread did not rise in the oven", limit=2, mode="dense")
+        assert hits[0].id == "m1"
+        hits = runtime.retriever.search("acme", "session expires when changing wifi", limit=2, mode="dense")
+        assert hits[0].id == "m3"
+    finally:
+        runtime.close()

@@ -27,7 +27,7 @@ from copilot.store.db import SCRUBBED
 from copilot.store.models import Job
 from copilot.types import MemberRecord, MessageRecord
 from tests.chroma_server import CHROMA, ChromaServer, free_port
-from tests.conftest import ADMIN, make_key
+from tests.conftest import ADMIN, make_key, missing
 
 WORD = "zyxquorblat"
 MEMBER, NAME = "vlorpquenx", "Vlorpa Quenx"
@@ -253,7 +253,7 @@ def test_a_chroma_server_purges_the_member_from_its_log(settings: Settings, tmp_
     """Server mode, the best a client can do: the member's rows leave the server's log (its file's free pages can
     only be VACUUMed on the server's host)."""
     if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed")
+        missing("the chroma CLI is not installed")
     server = ChromaServer(tmp_path / "chroma-server", free_port()).start()
     c = Copilot(settings.model_copy(update={"chroma_url": f"http://127.0.0.1:{server.port}"}), embedder=HashEmbedder())
     try:

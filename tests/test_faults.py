@@ -20,12 +20,12 @@ from copilot.embed import HashEmbedder
 from copilot.runtime import Copilot
 from copilot.settings import Settings
 from tests.chroma_server import CHROMA, ChromaServer, free_port
-from tests.conftest import ADMIN, ROOT
+from tests.conftest import ADMIN, ROOT, missing
 
 @pytest.fixture
 def chroma(tmp_path: Path):
     if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed")
+        missing("the chroma CLI is not installed")
     server = ChromaServer(tmp_path / "chroma-server", free_port()).start()
     yield server
     server.stop()

@@ -16,9 +16,10 @@ def m(i: str, text: str, **kw) -> MessageRecord:
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     from tests.chroma_server import CHROMA, ChromaServer, free_port
+    from tests.conftest import missing
 
     if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed")
+        missing("the chroma CLI is not installed")
     server = ChromaServer(tmp_path_factory.mktemp("chroma"), free_port()).start()
     yield f"http://127.0.0.1:{server.port}"
     server.stop()
