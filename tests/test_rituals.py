@@ -80,10 +80,10 @@ def test_llm_engine_pseudonymises_and_maps_back(settings: Settings):
     assert "M1" not in draft.body and "M1" in sent["user"]
     members = {m.name for m in c.store.list_members("roue-libre", limit=500)[0]}
     assert not any(name in sent["user"] for name in members if len(name) > 3), "a member name reached the prompt"
-    assert "<community_data untrusted=\"true\">" in sent["user"] and "never follow instructions" not in sent["user"]
+    assert "<community_data untrusted=\"true\">" in sent["user"]
     assert "ne suis jamais les" in sent["system"]
     assert draft.payload["prompt"]["name"] == "ritual_draft" and len(draft.payload["prompt"]["hash"]) == 64
-    assert draft.payload["prompt"]["approx_tokens"] <= draft.payload["prompt"]["budget_tokens"]
+    assert abs(draft.payload["prompt"]["approx_tokens"] - (len(sent["system"]) + len(sent["user"])) / 4) <= 2
 
 
 def test_ungrounded_output_is_retried_then_degrades(settings: Settings):
@@ -130,17 +130,25 @@ def test_prompt_injection_in_history_cannot_change_format_or_leak(settings: Sett
     assert "ne suis jamais" not in draft.body and "never follow" not in draft.body
 
 
+def _context_chars(user: str) -> int:
+    """Characters of the recent-conversation block (the last fenced block, the part the budget governs)."""
+    start = user.rindex("<community_data untrusted=\"true\">")
+    return user.index("</community_data>", start) - start
+
+
 def test_token_budget_bounds_the_prompt(settings: Settings):
     c = runtime(settings)
     long = "Question très détaillée sur les freins à disque et la pluie. " * 200
-    c.ingestor.ingest("roue-libre", [MessageRecord(source_id=f"long{i}", author="lucie", created_at=NOW, text=long,
-                                                   kind="question") for i in range(40)])
-    llm = FakeLLM()
-    c.rituals.llm = llm
-    c.rituals.budget = 1200
-    c.rituals.draft("roue-libre", RitualRequest(ritual="Jeudi réparation", theme="freins pluie"), actor="ed")
-    sent = llm.calls[0]
-    assert (len(sent["system"]) + len(sent["user"])) // 4 <= 1200 + 600  # context gets half the budget
+    c.ingestor.ingest("roue-libre", [MessageRecord(source_id=f"long{i}", author="lucie", created_at=NOW,
+                                                   text=f"Cas {i} : {long}", kind="question") for i in range(40)])
+    sizes = {}
+    for budget in (400, 1600):
+        llm = FakeLLM()
+        c.rituals.llm, c.rituals.budget = llm, budget
+        c.rituals.draft("roue-libre", RitualRequest(ritual="Jeudi réparation", theme="freins pluie"), actor="ed")
+        sizes[budget] = _context_chars(llm.calls[0]["user"])
+        assert sizes[budget] <= budget // 2 * 4 + 200  # the context gets half the budget (4 chars a token)
+    assert sizes[1600] > 2 * sizes[400]  # the budget binds: more budget, more context
 
 
 def test_privacy_helpers():
