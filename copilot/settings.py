@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     llm_timeout: float = 30.0
     llm_attempts: int = Field(default=3, ge=1, le=10)
     llm_max_prompt_tokens: int = 3000
+    llm_deadline: float = Field(default=20.0, gt=0, description="seconds one request may spend on the LLM, across "
+                                                                 "attempts and fallback models")
+    llm_max_tokens: int = Field(default=900, ge=16, description="cap on the tokens a model may write per call")
+    llm_daily_token_budget: int | None = Field(default=None, ge=0, description="tokens per brand and day; once "
+                                                                               "spent, the rules engines answer")
     admin_key: SecretStr = SecretStr(DEV_ADMIN_KEY)
     host: str = "127.0.0.1"
     port: int = 8000
