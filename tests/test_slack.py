@@ -32,7 +32,8 @@ def slack():
 def app_client(settings: Settings, slack: FakeSlack):
     settings = settings.model_copy(update={
         "slack_signing_secret": SecretStr(SECRET), "slack_bot_token": SecretStr("xoxb-test"),
-        "slack_api_url": slack.api_url, "slack_brands": {"T1": "roue-libre"}, "slack_review_channel": "CREVIEW"})
+        "slack_api_url": slack.api_url, "slack_brands": {"T1": "roue-libre"}, "slack_review_channel": "CREVIEW",
+        "slack_reviewers": {"roue-libre": ["U7"]}})
     runtime = Copilot(settings, embedder=HashEmbedder())
     load_sample(runtime)
     with TestClient(create_app(settings, copilot=runtime)) as client:
@@ -109,26 +110,29 @@ def test_review_in_slack_calls_the_same_transitions(app_client, slack: FakeSlack
     assert sent.status_code == 200 and sent.json()["status"] == "in_review"
     posted = slack.wait_for("chat.postMessage")
     assert posted["channel"] == "CREVIEW"
-    buttons = [e["action_id"] for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == ["review_approve", "review_request_changes", "review_reject"]
+    buttons = [e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == ["review_approve", "review_request_changes", "review_reject"]
+    assert {b["value"] for b in buttons} == {f"{draft['id']}:{sent.json()['version']}"}  # the version shown
     payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U7", "username": "edith"},
                "channel": {"id": "CREVIEW"}, "message": {"ts": "1764000000.000100"}, "trigger_id": "t",
                "response_url": slack.response_url("act"),
                "state": {"values": {"review_comment": {"comment": {"type": "plain_text_input", "value": "Top, on publie"}}}},
-               "actions": [{"action_id": "review_approve", "block_id": "review_actions", "value": draft["id"],
+               "actions": [{"action_id": "review_approve", "block_id": "review_actions", "value": buttons[0]["value"],
                             "type": "button", "action_ts": "1"}]}
     r = post_form(client, "/slack/interactions", {"payload": json.dumps(payload)})
     assert r.status_code == 200
     updated = slack.wait_for("chat.update")
+    assert updated["channel"] == "CREVIEW"
     assert "approved" in json.dumps(updated["blocks"]) and "Top, on publie" in json.dumps(updated["blocks"])
     history = runtime.review.history(draft["id"])
     assert history["decisions"][-1] == {**history["decisions"][-1], "action": "approve", "actor": "slack:edith",
                                         "comment": "Top, on publie"}
-    # A second click is an illegal move, reported in Slack, and changes nothing.
+    # A second click is an illegal move, told only to the person who clicked, and changes nothing.
     slack.calls.clear()
     post_form(client, "/slack/interactions", {"payload": json.dumps(payload)})
-    assert "cannot approve" in json.dumps(slack.wait_for("chat.update")["blocks"])
-    assert runtime.store.get_draft(draft["id"]).status == "approved"
+    answer = slack.wait_for("response_url")
+    assert "cannot approve" in json.dumps(answer["blocks"]) and answer["response_type"] == "ephemeral"
+    assert slack.sent("chat.update") == [] and runtime.store.get_draft(draft["id"]).status == "approved"
 
 
 def _wait(predicate, timeout=10.0):

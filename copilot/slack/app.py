@@ -1,27 +1,56 @@
 """The Slack app (slack_bolt, async) served by the same process: slash commands, review buttons and live
-history events. Request signatures are checked by `verify` before anything is parsed."""
+history events.
+
+Every request goes through one gate, `SlackIntegration.dispatch`, before bolt sees it:
+
+    verify (signature and replay window, on the raw bytes)
+      -> read_envelope (size and JSON nesting checked without recursion, then parsed)
+      -> typed_envelope (Command | Interaction | EventCallback; malformed -> 400 slack-payload-invalid)
+      -> brand_for (an unlinked workspace or channel is answered without reading or changing anything)
+      -> bolt, given only the typed fields, with the brand and the typed envelope in its context
+
+A review button also needs the brand's review channel, a reviewer listed for the brand (user or user group)
+and a draft of that brand still at the version the message showed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
+import re
 import time
-from typing import Any
+from typing import Annotated, Any, Callable, Literal, Mapping, NamedTuple
+from urllib.parse import parse_qsl, urlsplit
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, Unauthenticated
 from copilot.ingest.slack import message_record
 from copilot.slack import blocks as B
-from copilot.types import MemberRecord
+from copilot.types import MemberRecord, MessageRecord
 
 log = logging.getLogger("copilot.slack")
 REPLAY_WINDOW_S = 300
-USAGE = "Usage: /copilot ritual <name> · spotlight · check <text> · vitality"
+MAX_ENVELOPE_BYTES = 1_000_000
+MAX_JSON_DEPTH = 64
+MAX_FORM_FIELDS = 100
+GROUP_CACHE_S = 60.0
+SLACK_RESPONSE_ORIGINS = ("https://hooks.slack.com/",)
+HANDLED_EVENTS = frozenset({"message", "reaction_added", "reaction_removed"})
+_JSON_SPECIAL = re.compile(r'[\\"\[\]{}]')
+
+
+class SlackPayloadInvalid(CopilotError):
+    """A signed Slack body that is not a payload this app can read (400)."""
+
+    status, type_slug, title = 400, "slack-payload-invalid", "Unreadable Slack payload"
 
 
 def verify(signing_secret: str, body: bytes, timestamp: str | None, signature: str | None, *,
@@ -29,43 +58,386 @@ def verify(signing_secret: str, body: bytes, timestamp: str | None, signature: s
     """None when the request is authentic and fresh; otherwise why not (never parses the body)."""
     if not timestamp or not signature:
         return "missing Slack signature headers"
-    try:
-        age = abs((now or time.time()) - int(timestamp))
-    except ValueError:
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
         return "invalid Slack timestamp"
-    if age > REPLAY_WINDOW_S:
+    if abs((now or time.time()) - int(timestamp)) > REPLAY_WINDOW_S:
         return "stale Slack request (outside the 5-minute replay window)"
-    if not SignatureVerifier(signing_secret).is_valid(body=body, timestamp=timestamp, signature=signature):
+    # Slack's v0 scheme over the raw bytes (slack_sdk's verifier decodes them first: a 500 on non-UTF-8 bodies).
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
         return "invalid Slack signature"
     return None
 
 
-class SlackIntegration:
-    """Bolt app wired to the copilot runtime."""
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """Whether JSON text nests brackets deeper than `limit`: one pass over its quotes, escapes and brackets,
+    skipping those inside strings (no recursion, no backtracking)."""
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _JSON_SPECIAL.finditer(text):
+        at, char = match.start(), match.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
-    def __init__(self, copilot: Any, *, signing_secret: str, bot_token: str, api_url: str,
-                 brands: dict[str, str], review_channel: str | None):
-        self.copilot, self.brands, self.review_channel = copilot, brands, review_channel
-        self.signing_secret = signing_secret
+
+def read_envelope(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """The object Slack sent: an Events API body, an interaction's `payload`, or a slash command's form."""
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise SlackPayloadInvalid(f"Slack body over {MAX_ENVELOPE_BYTES} bytes", field="body")
+    try:
+        text = body.decode("utf-8")
+        if not (content_type or "").startswith("application/json"):
+            form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+            if "payload" not in form:
+                return form
+            text = form["payload"]
+    except ValueError as exc:  # undecodable bytes, or too many form fields
+        raise SlackPayloadInvalid(f"unreadable Slack body: {type(exc).__name__}", field="body") from exc
+    if nesting_exceeds(text, MAX_JSON_DEPTH):
+        raise SlackPayloadInvalid(f"Slack JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SlackPayloadInvalid("Slack body is not valid JSON", field="body") from exc
+    if not isinstance(data, dict):
+        raise SlackPayloadInvalid("Slack JSON must be an object", field="body")
+    return data
+
+
+# ---------------------------------------------------------------- the payloads this app reads, typed
+SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]  # no "/": ids build brand keys
+UserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{1,20}$")]
+Ts = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}(\.[0-9]{1,6})?$")]
+Short = Annotated[str, StringConstraints(max_length=200)]
+
+
+class _Slack(BaseModel):
+    """Slack objects: unknown fields dropped, known ones typed and bounded."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ref(_Slack):
+    """`{"id": …}` (a workspace or a channel)."""
+
+    id: SlackId
+
+
+class Clicker(_Slack):
+    """The person who clicked."""
+
+    id: UserId
+    username: Short | None = None
+    name: Short | None = None
+
+
+class Button(_Slack):
+    """The button clicked."""
+
+    action_id: Short
+    value: Short
+    block_id: Short | None = None
+
+
+class InputValue(_Slack):
+    """What an input holds."""
+
+    value: Annotated[str, StringConstraints(max_length=3000)] | None = None
+
+
+class State(_Slack):
+    """The message's inputs, by block and action id."""
+
+    values: dict[Short, dict[Short, InputValue]] = Field(default_factory=dict)
+
+
+class MessageRef(_Slack):
+    """The message a button sits in."""
+
+    ts: Ts
+
+
+class Interaction(_Slack):
+    """A click on a review button (`block_actions`)."""
+
+    type: Literal["block_actions"]
+    team: Ref | None = None
+    user: Clicker
+    channel: Ref | None = None
+    message: MessageRef | None = None
+    actions: list[Button] = Field(min_length=1, max_length=1)
+    state: State | None = None
+    response_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    def where(self) -> tuple[str | None, str | None]:
+        """Workspace and channel."""
+        return (self.team.id if self.team else None), (self.channel.id if self.channel else None)
+
+    def comment(self) -> str | None:
+        """What the reviewer typed in the comment box."""
+        field = (self.state.values if self.state else {}).get(B.COMMENT_BLOCK, {}).get(B.COMMENT_ACTION)
+        return field.value if field else None
+
+
+class Command(_Slack):
+    """A `/copilot` slash command."""
+
+    command: Short
+    text: Annotated[str, StringConstraints(max_length=4000)] = ""
+    team_id: SlackId
+    channel_id: SlackId
+    user_id: SlackId
+    user_name: Short | None = None
+    response_url: Annotated[str, StringConstraints(max_length=2000)]
+
+    def where(self) -> tuple[str | None, str | None]:
+        """Workspace and channel."""
+        return self.team_id, self.channel_id
+
+
+class Reaction(_Slack):
+    """An emoji reaction count."""
+
+    name: Short
+    count: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
+class Profile(_Slack):
+    """The author's profile as a message carries it."""
+
+    display_name: Short | None = None
+
+
+class SlackMessage(_Slack):
+    """A message, as `message_record` reads it."""
+
+    ts: Ts
+    text: str | None = None
+    user: SlackId | None = None
+    bot_id: SlackId | None = None
+    username: Short | None = None
+    thread_ts: Ts | None = None
+    reactions: list[Reaction] = Field(default_factory=list, max_length=200)
+    user_profile: Profile | None = None
+
+
+class Item(_Slack):
+    """What a reaction is on."""
+
+    type: Short
+    channel: SlackId | None = None
+    ts: Ts | None = None
+
+
+class Event(_Slack):
+    """A message or reaction event."""
+
+    type: Short
+    subtype: Short | None = None
+    channel: SlackId | None = None
+    ts: Ts | None = None
+    text: str | None = None
+    user: SlackId | None = None
+    bot_id: SlackId | None = None
+    username: Short | None = None
+    thread_ts: Ts | None = None
+    reactions: list[Reaction] = Field(default_factory=list, max_length=200)
+    user_profile: Profile | None = None
+    message: SlackMessage | None = None
+    previous_message: SlackMessage | None = None
+    deleted_ts: Ts | None = None
+    item: Item | None = None
+    reaction: Short | None = None
+
+
+class EventCallback(_Slack):
+    """An Events API delivery."""
+
+    type: Literal["event_callback"]
+    team_id: SlackId | None = None
+    event: Event
+
+    def where(self) -> tuple[str | None, str | None]:
+        """Workspace and channel (a reaction's channel is its item's)."""
+        return self.team_id, self.event.channel or (self.event.item.channel if self.event.item else None)
+
+
+class UrlVerification(_Slack):
+    """Slack checking the Events API URL."""
+
+    type: Literal["url_verification"]
+    challenge: Short
+
+
+Envelope = Interaction | Command | EventCallback | UrlVerification
+_MODELS: dict[str, type[Envelope]] = {"block_actions": Interaction, "event_callback": EventCallback,
+                                      "url_verification": UrlVerification}
+
+
+def typed_envelope(data: dict[str, Any]) -> Envelope | None:
+    """The payload as one of the shapes this app handles; None for one it ignores (acknowledged quietly)."""
+    kind = data.get("type")
+    model = _MODELS.get(kind) if isinstance(kind, str) else (Command if "command" in data else None)
+    if model is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise SlackPayloadInvalid(f"unexpected Slack payload at {where}: {first['msg']}", field=where) from exc
+
+
+def _handled(envelope: Envelope) -> bool:
+    """Whether a listener exists for it; anything else is acknowledged and ignored."""
+    if isinstance(envelope, EventCallback):
+        return envelope.event.type in HANDLED_EVENTS
+    if isinstance(envelope, Interaction):
+        return envelope.actions[0].action_id in B.ACTIONS
+    return not isinstance(envelope, Command) or envelope.command == "/copilot"
+
+
+def history_records(event: Event) -> list[MemberRecord | MessageRecord]:
+    """What a message event changes in the history (nothing for system subtypes or incomplete events)."""
+    channel = event.channel
+    if not channel:
+        return []
+    if event.subtype == "message_deleted":
+        previous = event.previous_message.model_dump(exclude_none=True) if event.previous_message else {}
+        ts = previous.get("ts") or event.deleted_ts
+        return [message_record({**previous, "ts": ts}, channel).model_copy(update={"deleted": True})] if ts else []
+    if event.subtype == "message_changed":
+        return [message_record(event.message.model_dump(exclude_none=True), channel)] if event.message else []
+    if event.subtype not in (None, "bot_message", "thread_broadcast", "file_share") or not event.ts:
+        return []
+    records: list[MemberRecord | MessageRecord] = [message_record(event.model_dump(exclude_none=True), channel)]
+    if event.bot_id and not event.user:
+        records.insert(0, MemberRecord(source="slack", source_id=event.bot_id, name=event.username or "", role="bot"))
+    return records
+
+
+class Decision(NamedTuple):
+    """What an admitted click asks for."""
+
+    draft_id: str
+    version: int
+    action: str
+    channel: str
+    ts: str
+
+
+class SlackAnswer(NamedTuple):
+    """What goes back to Slack over HTTP."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+class Reviewers:
+    """Who may decide on a brand's drafts from Slack: listed users (U…/W…) or members of listed user groups (S…)."""
+
+    def __init__(self, client: AsyncWebClient, allowed: dict[str, list[str]], *, ttl_s: float = GROUP_CACHE_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.client, self.allowed, self.ttl_s, self.clock = client, allowed, ttl_s, clock
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def allows(self, brand: str, user_id: str) -> bool:
+        """True when the user is listed for the brand, or is in one of its listed user groups."""
+        listed = self.allowed.get(brand, [])
+        if user_id in {x for x in listed if x[:1] in ("U", "W")}:
+            return True
+        for group in (x for x in listed if x.startswith("S")):
+            if user_id in await self._members(group):
+                return True
+        return False
+
+    async def _members(self, group: str) -> frozenset[str]:
+        cached = self._groups.get(group)
+        if cached and cached[0] > self.clock():
+            return cached[1]
+        try:
+            resp = await self.client.usergroups_users_list(usergroup=group)
+        except (SlackClientError, OSError, asyncio.TimeoutError) as exc:  # fail closed; the next click asks again
+            log.warning("could not list Slack user group %s: %s", group, type(exc).__name__)
+            return frozenset()
+        members = frozenset(u for u in (resp.get("users") or []) if isinstance(u, str))
+        self._groups[group] = (self.clock() + self.ttl_s, members)
+        return members
+
+
+class SlackIntegration:
+    """Bolt app wired to the copilot runtime, behind the gate in `dispatch`."""
+
+    def __init__(self, copilot: Any, *, signing_secret: str, bot_token: str, api_url: str, brands: dict[str, str],
+                 review_channel: str | None, review_channels: dict[str, str] | None = None,
+                 reviewers: dict[str, list[str]] | None = None):
+        self.copilot, self.brands, self.signing_secret = copilot, brands, signing_secret
+        self.review_channel, self.review_channels = review_channel, review_channels or {}
         self.client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self.reviewers = Reviewers(self.client, reviewers or {})
+        api = urlsplit(api_url)
+        self.response_origins = (*SLACK_RESPONSE_ORIGINS, f"{api.scheme}://{api.netloc}/")
 
         async def authorize(enterprise_id: Any = None, team_id: Any = None, **_: Any) -> AuthorizeResult:
             # One bot token for every linked workspace: no auth.test round trip per request.
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token,
                                    bot_id="B-copilot", bot_user_id="U-copilot")
 
+        # Bolt only sees bodies `dispatch` verified on the raw bytes, then re-serialised from the typed envelope,
+        # so its own signature check (which needs those raw bytes) is off and its url_verification is ours.
         self.app = AsyncApp(client=self.client, signing_secret=signing_secret, authorize=authorize,
-                            request_verification_enabled=True, process_before_response=False)
-        self.handler = AsyncSlackRequestHandler(self.app)
+                            request_verification_enabled=False, url_verification_enabled=False,
+                            ssl_check_enabled=False, process_before_response=False)
         self._register()
 
     def brand_for(self, team: str | None, channel: str | None) -> str | None:
-        """The brand a workspace (or one of its channels) maps to."""
-        return self.brands.get(f"{team}/{channel}") or self.brands.get(team or "")
+        """The brand a workspace (or one of its channels) maps to; None for an unlinked one or no workspace."""
+        if not team:
+            return None
+        return (self.brands.get(f"{team}/{channel}") if channel else None) or self.brands.get(team)
 
-    async def handle(self, request: Any) -> Any:
-        """Hand a verified Starlette request to bolt."""
-        return await self.handler.handle(request)
+    def review_channel_for(self, brand: str) -> str | None:
+        """The channel where a brand's drafts are reviewed."""
+        return self.review_channels.get(brand) or self.review_channel
+
+    async def dispatch(self, body: bytes, headers: Mapping[str, str]) -> SlackAnswer:
+        """Verify, parse, type and scope a Slack request, then hand it to bolt."""
+        problem = verify(self.signing_secret, body, headers.get("x-slack-request-timestamp"),
+                         headers.get("x-slack-signature"))
+        if problem:
+            raise Unauthenticated(problem)
+        envelope = typed_envelope(read_envelope(body, headers.get("content-type")))
+        if isinstance(envelope, UrlVerification):
+            return SlackAnswer(200, json.dumps({"challenge": envelope.challenge}), {"content-type": "application/json"})
+        if envelope is None or not _handled(envelope):
+            return SlackAnswer(200, "", {})
+        url = envelope.response_url if isinstance(envelope, (Command, Interaction)) else None
+        if url and not url.startswith(self.response_origins):
+            raise SlackPayloadInvalid("response_url is not a Slack URL", field="response_url")
+        brand = self.brand_for(*envelope.where())
+        if brand is None:
+            log.info("ignored a Slack %s from an unlinked workspace or channel", type(envelope).__name__)
+            return SlackAnswer(200, B.NOT_LINKED if isinstance(envelope, Command) else "", {})
+        request = AsyncBoltRequest(body=envelope.model_dump_json(exclude_none=True),
+                                   headers={"content-type": "application/json"},
+                                   context={"copilot_brand": brand, "copilot_envelope": envelope})
+        answer = await self.app.async_dispatch(request)
+        return SlackAnswer(answer.status, answer.body, answer.first_headers_without_set_cookie())
 
     def _register(self) -> None:
         app = self.app
@@ -77,18 +449,15 @@ class SlackIntegration:
         app.event("reaction_removed")(self._reaction_event)
 
     # ---------------------------------------------------------------- slash command
-    async def _command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        brand = self.brand_for(body.get("team_id"), body.get("channel_id"))
-        if brand is None:
-            await ack("This workspace is not linked to a brand yet.")
-            return
-        sub, _, arg = (body.get("text") or "").strip().partition(" ")
-        await ack(f"On it: `{sub or 'help'}`…")  # within Slack's 3 seconds; the answer follows
-        actor = f"slack:{body.get('user_name') or body.get('user_id')}"
+    async def _command(self, ack: Any, context: Any, respond: Any) -> None:
+        brand, command = context["copilot_brand"], context["copilot_envelope"]
+        sub, _, arg = command.text.strip().partition(" ")
+        await ack(B.working_on(sub or "help"))  # within Slack's 3 seconds; the answer follows
+        actor = f"slack:{command.user_name or command.user_id}"
         try:
             blocks = await asyncio.to_thread(self._run_command, brand, sub.lower(), arg.strip(), actor)
         except CopilotError as exc:
-            blocks = B.text_blocks(f":warning: {exc.detail}")
+            blocks = B.warning_blocks(exc.detail)
         await respond(blocks=blocks, text="copilot", response_type="ephemeral")
 
     def _run_command(self, brand: str, sub: str, arg: str, actor: str) -> list[dict[str, Any]]:
@@ -96,84 +465,83 @@ class SlackIntegration:
         if sub == "ritual" and arg:
             from copilot.features.rituals import RitualRequest
 
-            draft = c.rituals.draft(brand, RitualRequest(ritual=arg), actor=actor)
-            return B.text_blocks(f"*{draft.title}*\n{draft.body}\n_draft {draft.id}, engine {draft.payload['engine']}_")
+            return B.ritual_blocks(c.rituals.draft(brand, RitualRequest(ritual=arg), actor=actor))
         if sub == "spotlight":
-            out = c.spotlight.suggest(brand, limit=3)
-            lines = [f"• *{s['member']['name']}* ({s['score']}): {s['why']}" for s in out["suggestions"]]
-            return B.text_blocks("\n".join(lines) or "No one to suggest in this window.")
+            return B.spotlight_blocks(c.spotlight.suggest(brand, limit=3)["suggestions"])
         if sub == "check" and arg:
             return B.drift_blocks(c.drift.check(brand, arg))
         if sub == "vitality":
-            k = c.vitality.report(brand)["kpis"]
-            return B.text_blocks(
-                f"Active members: {k['participation']['active_members']} / {k['participation']['known_members']} · "
-                f"member-to-member replies: {k['horizontality']['member_to_member_reply_share']:.0%} · "
-                f"median first response: {k['responsiveness']['median_first_response_hours']} h")
-        return B.text_blocks(USAGE)
+            return B.vitality_blocks(c.vitality.report(brand)["kpis"])
+        return B.text_blocks(B.USAGE)
 
     # ---------------------------------------------------------------- review buttons
-    async def _review_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _review_action(self, ack: Any, context: Any, respond: Any) -> None:
         await ack()
-        decision = B.ACTIONS[action["action_id"]][0]
-        draft_id = action["value"]
-        state = ((body.get("state") or {}).get("values") or {}).get(B.COMMENT_BLOCK, {})
-        comment = (state.get(B.COMMENT_ACTION) or {}).get("value")
-        user = body.get("user") or {}
-        actor = f"slack:{user.get('username') or user.get('name') or user.get('id')}"
-        brand = self.brand_for((body.get("team") or {}).get("id"), (body.get("channel") or {}).get("id"))
+        brand, click = context["copilot_brand"], context["copilot_envelope"]
+        admitted = await self._admit(brand, click)
+        if isinstance(admitted, str):
+            await self._tell(respond, click, admitted)
+            return
+        actor = f"slack:{click.user.username or click.user.name or click.user.id}"
         try:
-            draft = await asyncio.to_thread(self.copilot.review.decide, draft_id, action=decision, comment=comment,
-                                            actor=actor, brand=brand)
-            blocks = B.decided_message(draft, actor, comment)
+            draft = await asyncio.to_thread(self.copilot.review.decide, admitted.draft_id, action=admitted.action,
+                                            comment=click.comment(), actor=actor, brand=brand,
+                                            if_match=admitted.version)
         except CopilotError as exc:
-            blocks = B.text_blocks(f":warning: {exc.detail}")
-        channel = (body.get("channel") or {}).get("id")
-        ts = (body.get("message") or {}).get("ts")
-        if channel and ts:
-            await self.client.chat_update(channel=channel, ts=ts, blocks=blocks, text="review")
+            await self._tell(respond, click, exc.detail)
+            return
+        await self.client.chat_update(channel=admitted.channel, ts=admitted.ts, text=B.decided_text(draft),
+                                      blocks=B.decided_message(draft, actor, click.comment()))
+
+    async def _admit(self, brand: str, click: Interaction) -> Decision | str:
+        """The decision a click asks for, or why it may not decide anything (checked before any draft is read)."""
+        channel, message = click.channel, click.message
+        if channel is None or message is None or channel.id != self.review_channel_for(brand):
+            return "Review buttons only work in the brand's review channel."
+        if not await self.reviewers.allows(brand, click.user.id):
+            return "You are not a reviewer of this brand's drafts."
+        target = B.parse_button_value(click.actions[0].value)
+        if target is None:
+            return "This button is outdated: send the draft to Slack again."
+        return Decision(*target, B.ACTIONS[click.actions[0].action_id][0], channel.id, message.ts)
+
+    @staticmethod
+    async def _tell(respond: Any, click: Interaction, text: str) -> None:
+        """An answer only the person who clicked sees (never a message in a channel)."""
+        if click.response_url:
+            await respond(blocks=B.warning_blocks(text), text=B.escape_mrkdwn(text), response_type="ephemeral",
+                          replace_original=False)
 
     async def send_for_review(self, draft: Any) -> dict[str, Any]:
-        """Post a draft to the editors' channel with the review buttons."""
-        if not self.review_channel:
-            raise CopilotError("no Slack review channel configured (COPILOT_SLACK_REVIEW_CHANNEL)")
-        resp = await self.client.chat_postMessage(channel=self.review_channel, blocks=B.review_message(draft),
-                                                   text=f"Draft to review: {draft.title}")
+        """Post a draft to its brand's review channel with the review buttons."""
+        channel = self.review_channel_for(draft.brand_id)
+        if not channel:
+            raise CopilotError(f"no Slack review channel for brand '{draft.brand_id}' "
+                               "(COPILOT_SLACK_REVIEW_CHANNELS or COPILOT_SLACK_REVIEW_CHANNEL)")
+        resp = await self.client.chat_postMessage(channel=channel, blocks=B.review_message(draft),
+                                                  text=B.review_text(draft))
         return {"channel": resp.get("channel"), "ts": resp.get("ts")}
 
     # ---------------------------------------------------------------- live history
-    async def _message_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        brand = self.brand_for(body.get("team_id"), event.get("channel"))
-        if brand is None:
+    async def _message_event(self, context: Any) -> None:
+        brand, event = context["copilot_brand"], context["copilot_envelope"].event
+        try:
+            records = history_records(event)
+        except ValueError as exc:  # a field the history cannot hold (e.g. text over the limit): skipped
+            log.warning("skipped a Slack message event: %s", type(exc).__name__)
             return
-        subtype = event.get("subtype")
-        channel = event["channel"]
-        if subtype == "message_deleted":
-            prev = event.get("previous_message") or {"ts": event.get("deleted_ts")}
-            record = message_record({**prev, "ts": prev.get("ts") or event.get("deleted_ts")}, channel)
-            records = [record.model_copy(update={"deleted": True})]
-        elif subtype == "message_changed":
-            records = [message_record(event["message"], channel)]
-        elif subtype in (None, "bot_message", "thread_broadcast", "file_share"):
-            records = [message_record(event, channel)]
-            if event.get("bot_id") and not event.get("user"):
-                records.insert(0, MemberRecord(source="slack", source_id=event["bot_id"], name=event.get("username") or "",  # type: ignore[arg-type]
-                                               role="bot"))
-        else:
-            return
-        await asyncio.to_thread(self.copilot.ingestor.ingest, brand, records)
+        if records:
+            await asyncio.to_thread(self.copilot.ingestor.ingest, brand, records)
 
-    async def _reaction_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        item = event.get("item") or {}
-        brand = self.brand_for(body.get("team_id"), item.get("channel"))
-        if brand is None or item.get("type") != "message":
+    async def _reaction_event(self, context: Any) -> None:
+        brand, event = context["copilot_brand"], context["copilot_envelope"].event
+        item = event.item
+        if item is None or item.type != "message" or not item.channel or not item.ts:
             return
-        await asyncio.to_thread(self._apply_reaction, brand, item["channel"], item["ts"], event.get("reaction", "?"),
-                                1 if event.get("type") == "reaction_added" else -1)
+        await asyncio.to_thread(self._apply_reaction, brand, item.channel, item.ts, event.reaction or "?",
+                                1 if event.type == "reaction_added" else -1)
 
     def _apply_reaction(self, brand: str, channel: str, ts: str, name: str, delta: int) -> None:
-        from copilot.types import MessageRecord
-
         uid = f"slack:{channel}/{ts}"
         row = self.copilot.store.get_messages(brand, [uid]).get(uid)
         if row is None:
@@ -183,7 +551,7 @@ class SlackIntegration:
         reactions = {k: v for k, v in reactions.items() if v}
         record = MessageRecord(source="slack", source_id=row.source_id, channel=row.channel, author=row.author,
                                author_name=row.author_name, created_at=row.created_at, title=row.title, text=row.text,
-                               reply_to=row.reply_to, thread=row.thread, reactions=reactions, kind=row.kind,  # type: ignore[arg-type]
+                               reply_to=row.reply_to, thread=row.thread, reactions=reactions, kind=row.kind,
                                is_solution=row.is_solution, lang=row.lang, permalink=row.permalink)
         self.copilot.ingestor.ingest(brand, [record])
 
@@ -195,4 +563,5 @@ def build(copilot: Any) -> SlackIntegration | None:
         return None
     return SlackIntegration(copilot, signing_secret=s.slack_signing_secret.get_secret_value(),
                             bot_token=s.slack_bot_token.get_secret_value(), api_url=s.slack_api_url,
-                            brands=s.slack_brands, review_channel=s.slack_review_channel)
+                            brands=s.slack_brands, review_channel=s.slack_review_channel,
+                            review_channels=s.slack_review_channels, reviewers=s.slack_reviewers)

@@ -1,4 +1,5 @@
-"""Slack endpoints: signature and replay window verified on the raw body before anything is parsed."""
+"""Slack endpoints: the integration verifies the signature and replay window on the raw body before anything is
+parsed, then checks the payload's shape and workspace before bolt sees it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from copilot.api.routes import PROBLEMS
 from copilot.api.routes.drafts import owned_draft
 from copilot.api.routes.rituals import draft_out
 from copilot.api.schemas import DraftOut
-from copilot.errors import NotFound, ServiceUnavailable, Unauthenticated
+from copilot.errors import NotFound, ServiceUnavailable
 
 router = APIRouter(tags=["slack"])
 api = APIRouter(prefix="/v1", tags=["slack"], responses={**PROBLEMS, 503: {**PROBLEMS[422],
@@ -26,34 +27,28 @@ def _integration(request: Request) -> Any:
     return integration
 
 
-async def _verified(request: Request) -> Response:
-    from copilot.slack.app import verify
-
-    integration = _integration(request)
-    body = await request.body()
-    problem = verify(integration.signing_secret, body, request.headers.get("x-slack-request-timestamp"),
-                     request.headers.get("x-slack-signature"))
-    if problem:
-        raise Unauthenticated(problem)
-    return await integration.handle(request)
+async def _dispatched(request: Request) -> Response:
+    """Slack's raw bytes to the integration's gate (verify, parse, type, scope), its answer back to Slack."""
+    answer = await _integration(request).dispatch(await request.body(), request.headers)
+    return Response(content=answer.body, status_code=answer.status, headers=answer.headers)
 
 
 @router.post("/slack/events", include_in_schema=False)
 async def slack_events(request: Request) -> Response:
     """Events API (live history)."""
-    return await _verified(request)
+    return await _dispatched(request)
 
 
 @router.post("/slack/commands", include_in_schema=False)
 async def slack_commands(request: Request) -> Response:
     """Slash command /copilot."""
-    return await _verified(request)
+    return await _dispatched(request)
 
 
 @router.post("/slack/interactions", include_in_schema=False)
 async def slack_interactions(request: Request) -> Response:
     """Block Kit buttons."""
-    return await _verified(request)
+    return await _dispatched(request)
 
 
 @api.post("/drafts/{draft_id}/slack", response_model=DraftOut, operation_id="sendDraftToSlack")
@@ -65,6 +60,9 @@ async def send_to_slack(draft_id: Annotated[str, Depends(owned_draft("draft"))],
 
     integration = _integration(request)
     row = copilot.store.get_draft(draft_id)
+    if row is not None and not integration.review_channel_for(row.brand_id):
+        raise ServiceUnavailable(f"no Slack review channel for brand '{row.brand_id}' (COPILOT_SLACK_REVIEW_CHANNELS "
+                                 "or COPILOT_SLACK_REVIEW_CHANNEL)")
     if row is not None and row.status in ("drafted", "changes_requested"):
         await anyio.to_thread.run_sync(lambda: copilot.review.decide(draft_id, action="submit", comment="sent to Slack",
                                                                      actor=principal.actor))
