@@ -65,9 +65,18 @@ def make_llm(settings: Settings, store: Store) -> LLM | None:
                            cost=usage.cost, calls=usage.calls, failures=usage.failures,
                            day=datetime.now(timezone.utc).date().isoformat())
 
+    def budget(meta: dict[str, str]) -> str | None:
+        limit = settings.llm_daily_token_budget
+        if limit is None or "brand" not in meta:
+            return None
+        today = datetime.now(timezone.utc).date().isoformat()
+        used = sum(int(row[3] or 0) + int(row[4] or 0) for row in store.usage_by_day(meta["brand"], today))
+        return f"the brand's daily LLM budget is spent ({used} of {limit} tokens today)" if used >= limit else None
+
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return LiteLLMClient(settings.llm_model, fallbacks=settings.llm_fallbacks, timeout=settings.llm_timeout,
-                         attempts=settings.llm_attempts, api_key=key, api_base=settings.llm_api_base, recorder=record)
+                         attempts=settings.llm_attempts, api_key=key, api_base=settings.llm_api_base, recorder=record,
+                         deadline=settings.llm_deadline, max_tokens=settings.llm_max_tokens, budget=budget)
 
 
 class Copilot:

@@ -108,3 +108,103 @@ def test_400_is_not_retried():
     with pytest.raises(LLMFailure):
         ask(client())
     assert route.call_count == 1
+
+
+def _body(call) -> dict:
+    return httpx.Response(200, content=call.request.content).json()
+
+
+@respx.mock
+def test_a_refused_format_is_negotiated_down_once_and_remembered():
+    """llama-cpp-python's server answers 500 to json_schema; that is a capability answer, not a transient error."""
+    refusal = httpx.Response(500, json={"error": {"message": "1 validation error: response_format.type: Input should "
+                                                             "be 'text' or 'json_object'", "code": 500}})
+    route = respx.post(URL).mock(side_effect=[refusal, completion("Sure! ```json\n" + GOOD + "\n```"),
+                                              completion(GOOD)])
+    c = client()
+    first = ask(c)
+    assert first.attempts == 1 and first.mode == "json_object" and route.call_count == 2
+    sent = _body(route.calls[1])
+    assert sent["response_format"] == {"type": "json_object"} and "JSON Schema" in sent["messages"][0]["content"]
+    second = ask(c)  # remembered: no second refusal
+    assert second.mode == "json_object" and route.call_count == 3
+    assert _body(route.calls[2])["response_format"] == {"type": "json_object"}
+
+
+@respx.mock
+def test_text_mode_extracts_json_from_prose():
+    refusal = httpx.Response(400, json={"error": {"message": "response_format is not supported", "code": 400}})
+    route = respx.post(URL).mock(side_effect=[refusal, refusal, completion("Here it is: " + GOOD + " Hope it helps.")])
+    res = ask(client())
+    assert res.mode == "text" and res.value.title == "Jeudi réparation" and "response_format" not in _body(route.calls[2])
+
+
+@respx.mock
+def test_failed_checks_go_back_to_the_model_with_their_reasons():
+    route = respx.post(URL).mock(side_effect=[completion(GOOD), completion(GOOD.replace("m1", "m2"))])
+    res = ask(client(), check=lambda out: ["cites unknown id 'm1'"] if "m1" in out.citations else [])
+    assert res.value.citations == ["m2"] and res.attempts == 2
+    retry = _body(route.calls[1])["messages"]
+    assert retry[2]["role"] == "assistant" and "m1" in retry[2]["content"]
+    assert retry[3]["role"] == "user" and "cites unknown id 'm1'" in retry[3]["content"]
+
+
+@respx.mock
+def test_max_tokens_is_sent_and_a_cut_answer_is_refused():
+    cut = httpx.Response(200, json={"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "1; 2; 3; 4"}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 64, "total_tokens": 74}})
+    route = respx.post(URL).mock(side_effect=[cut, completion(GOOD)])
+    res = ask(client(max_tokens=64))
+    assert _body(route.calls[0])["max_tokens"] == 64 and res.attempts == 2
+    assert res.usage.completion_tokens == 64 + 30  # the cut answer's tokens are counted too
+
+
+@respx.mock
+def test_one_deadline_bounds_attempts_and_fallbacks():
+    import time
+
+    def slow(request):
+        time.sleep(0.4)
+        return error(503)
+
+    respx.post(URL).mock(side_effect=slow)
+    c = LiteLLMClient("openai/gpt-4o-mini", fallbacks=["openai/gpt-4o"], api_key="sk-test", wait_base=0, wait_max=0,
+                      timeout=5, attempts=10, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(LLMFailure) as failure:
+        ask(c)
+    assert time.monotonic() - started < 2.0
+    assert failure.value.usage.calls >= 2 and "deadline" in failure.value.reason
+
+
+@respx.mock
+def test_usage_counts_every_call_before_a_fallback_and_the_reason_is_whole():
+    long_message = "upstream said: " + "x" * 300 + " END-OF-CAUSE"
+    respx.post(URL).mock(side_effect=[httpx.Response(500, json={"error": {"message": long_message, "code": 500}})] * 3
+                         + [completion(GOOD, prompt_tokens=7, completion_tokens=3)])
+    recorded: list = []
+    c = LiteLLMClient("openai/gpt-4o-mini", fallbacks=["openai/gpt-4o"], api_key="sk-test", wait_base=0, wait_max=0,
+                      timeout=5, recorder=lambda meta, model, usage, ok: recorded.append((model, usage.calls, ok)))
+    res = ask(c)
+    assert res.model == "openai/gpt-4o" and res.usage.calls == 4 and res.usage.failures == 3
+    assert recorded == [("openai/gpt-4o-mini", 3, False), ("openai/gpt-4o", 1, True)]
+    respx.post(URL).mock(side_effect=[httpx.Response(500, json={"error": {"message": long_message, "code": 500}})] * 6)
+    with pytest.raises(LLMFailure) as failure:
+        ask(c)
+    assert "END-OF-CAUSE" in failure.value.reason and failure.value.usage.calls == 6
+
+
+def test_a_spent_daily_budget_answers_before_any_call():
+    c = LiteLLMClient("openai/gpt-4o-mini", api_key="sk-test", budget=lambda meta: f"daily budget of {meta['brand']} spent")
+    with pytest.raises(LLMFailure, match="daily budget of acme spent"):
+        ask(c)
+
+
+@respx.mock
+def test_failures_are_logged_with_brand_task_model_and_attempt(caplog):
+    respx.post(URL).mock(side_effect=[error(503), completion(GOOD)])
+    with caplog.at_level("WARNING", logger="copilot.llm"):
+        ask(client())
+    line = next(r.getMessage() for r in caplog.records if r.name == "copilot.llm")
+    assert "brand=acme" in line and "task=test" in line and "model=openai/gpt-4o-mini" in line and "attempt=1" in line
