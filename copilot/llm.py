@@ -171,12 +171,14 @@ class LiteLLMClient:
     def __init__(self, model: str, *, fallbacks: Sequence[str] = (), timeout: float = 30.0, attempts: int = 3,
                  wait_base: float = 0.5, wait_max: float = 8.0, api_key: str | None = None,
                  api_base: str | None = None, recorder: UsageRecorder | None = None, deadline: float = 20.0,
-                 max_tokens: int = 900, budget: BudgetCheck | None = None):
+                 max_tokens: int = 900, budget: BudgetCheck | None = None,
+                 completion: Callable[..., Any] | None = None):
         self.models = [model, *fallbacks]
         self.timeout, self.attempts, self.wait_base, self.wait_max = timeout, attempts, wait_base, wait_max
         self.api_key, self.api_base, self.recorder = api_key, api_base, recorder
         self.deadline, self.max_tokens, self.budget = deadline, max_tokens, budget
         self.modes: dict[str, str] = {}  # what each model was found to accept, remembered for the process
+        self.completion = completion  # the provider call (litellm.completion unless a test plugs a fake in)
 
     def complete(self, *, system: str, user: str, schema: type[T], check: Callable[[T], list[str]] | None = None,
                  meta: dict[str, str] | None = None, max_tokens: int | None = None) -> LLMResult[T]:
@@ -259,7 +261,7 @@ class LiteLLMClient:
                 kwargs["response_format"] = {"type": "json_object"}
         usage.calls += 1
         try:
-            resp = lm.completion(model=model, messages=messages, timeout=min(self.timeout, remaining),
+            resp = (self.completion or lm.completion)(model=model, messages=messages, timeout=min(self.timeout, remaining),
                                  max_tokens=max_tokens, num_retries=0, max_retries=0, api_key=self.api_key,
                                  api_base=self.api_base, **kwargs)
         except Exception as exc:

@@ -1,40 +1,44 @@
-"""A fake LLM for everything above the litellm adapter: a queue of outputs or exceptions, recording calls."""
+"""A fake language model plugged in where the provider is called, under the real client: every test that uses
+it runs the real negotiation, retries, validation, feedback messages and usage accounting of `LiteLLMClient`.
+
+Each queued item answers one provider call: a dict or model is sent back as its JSON, a string as is, an
+exception is raised as the provider's error (a generic one becomes a retryable connection error). An empty
+queue is a provider error too, so a test that expected fewer calls fails loudly through LLMFailure."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from copilot.llm import LLMFailure, LLMResult, Usage
+import litellm
+from pydantic import BaseModel
+
+from copilot.llm import LiteLLMClient
 
 
-class FakeLLM:
-    """Each call consumes queued items like a model's attempts: an exception or an output failing its schema or
-    check counts as a failed attempt; `attempts` failed attempts (or an empty queue) raise LLMFailure."""
+class FakeLLM(LiteLLMClient):
+    """`LiteLLMClient` whose provider answers from a queue; `calls` records each request as the model saw it."""
 
-    def __init__(self, *outputs: Any, attempts: int = 3):
+    def __init__(self, *outputs: Any, attempts: int = 3, **kwargs: Any):
+        super().__init__("openai/fake-model", attempts=attempts, wait_base=0, wait_max=0, timeout=5,
+                         api_key="sk-fake", completion=self._provider, **kwargs)
         self.queue = list(outputs)
-        self.attempts = attempts
         self.calls: list[dict[str, Any]] = []
 
-    def complete(self, *, system, user, schema, check=None, meta=None):  # type: ignore[no-untyped-def]
-        self.calls.append({"system": system, "user": user, "schema": schema, "meta": meta})
-        reasons = []
-        for _ in range(self.attempts):
-            if not self.queue:
-                raise LLMFailure("fake llm queue is empty" + (f" ({'; '.join(reasons)})" if reasons else ""))
-            item = self.queue.pop(0)
-            if isinstance(item, Exception):
-                reasons.append(type(item).__name__)
-                continue
-            try:
-                value = item if isinstance(item, schema) else schema.model_validate(item)
-            except Exception as exc:  # schema-breaking output
-                reasons.append(f"invalid output: {type(exc).__name__}")
-                continue
-            problems = check(value) if check else []
-            if problems:
-                reasons.append("; ".join(problems))
-                continue
-            return LLMResult(value=value, model="fake", usage=Usage(prompt_tokens=len(system + user) // 4,
-                                                                    completion_tokens=50, calls=1))
-        raise LLMFailure("fake llm: " + "; ".join(reasons))
+    def complete(self, **kw: Any) -> Any:  # noqa: D102 - records what features asked for
+        self.calls.append({"system": kw["system"], "user": kw["user"], "schema": kw["schema"], "meta": kw.get("meta")})
+        return super().complete(**kw)
+
+    def _provider(self, **request: Any) -> Any:
+        if not self.queue:
+            raise litellm.APIConnectionError(message="fake model: queue is empty", llm_provider="openai",
+                                              model="fake-model")
+        item = self.queue.pop(0)
+        if isinstance(item, litellm.exceptions.APIError) or isinstance(item, litellm.exceptions.APIConnectionError):
+            raise item
+        if isinstance(item, Exception):
+            raise litellm.APIConnectionError(message=f"fake model: {type(item).__name__}: {item}",
+                                             llm_provider="openai", model="fake-model")
+        content = item.model_dump_json() if isinstance(item, BaseModel) else \
+            item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        return litellm.completion(**{**request, "mock_response": content})
