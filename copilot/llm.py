@@ -194,7 +194,8 @@ class LiteLLMClient:
         reasons: list[str] = []
         for model in self.models:
             usage = Usage()
-            state = {"attempts": 0, "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+            state: dict[str, Any] = {"attempts": 0, "errors": [], "messages": [{"role": "system", "content": system},
+                                                                                {"role": "user", "content": user}]}
             try:
                 value, mode = self._with_retries(model, schema, check, usage, state, meta, ends,
                                                  max_tokens or self.max_tokens)
@@ -204,7 +205,8 @@ class LiteLLMClient:
             except Exception as exc:  # translated here: callers only ever see LLMFailure
                 total.add(usage)
                 self._record(meta, model, usage, False)
-                reasons.append(f"{model}: {_describe(exc)} after {state['attempts']} attempt(s)")
+                tried = state["errors"] or [_describe(exc)]
+                reasons.append(f"{model}: " + " | ".join(f"attempt {i}: {e}" for i, e in enumerate(tried, start=1)))
                 if isinstance(exc, DeadlineReached):
                     break
         raise LLMFailure("; ".join(reasons), total)
@@ -221,6 +223,7 @@ class LiteLLMClient:
                 try:
                     return self._negotiated(model, schema, check, usage, state, ends, max_tokens)
                 except Exception as exc:
+                    state["errors"].append(_describe(exc))
                     log.warning("llm call failed: brand=%s task=%s model=%s attempt=%d: %s", meta.get("brand", "-"),
                                 meta.get("feature", "-"), model, state["attempts"], _describe(exc))
                     if isinstance(exc, InvalidOutput):  # the reasons go back to the model with the next attempt

@@ -53,3 +53,28 @@ def grounding_problems(texts: list[str], *, citations: list[str], allowed_ids: s
     problems += [f"uses the banned term '{t}'" for t in banned_terms
                  if t.strip() and re.search(r"(?<!\w)" + re.escape(strip_accents(t.lower())) + r"(?!\w)", folded)]
     return problems
+
+
+TU_FORMS = re.compile(r"\b(?:tu|te|toi|ton|ta|tes|t'|peux-tu|veux-tu|sais-tu)\b", re.I)
+VOUS_FORMS = re.compile(r"\b(?:vous|votre|vos)\b", re.I)
+LETTERS = re.compile(r"[^\W\d_]{2,}")
+
+
+def substance_problems(field: str, text: str, *, min_words: int) -> list[str]:
+    """Why a text is not a real text: too few words, mostly digits or symbols (empty when it is one)."""
+    words = LETTERS.findall(text)
+    if len(words) < min_words:
+        return [f"{field} has {len(words)} word(s); write at least {min_words}"]
+    if sum(len(w) for w in words) < 0.5 * len(text.strip()):
+        return [f"{field} is mostly digits or symbols"]
+    return []
+
+
+def register_problems(text: str, register: str | None) -> list[str]:
+    """French register: a `vous` charter never says tu; a `tu` charter addresses the reader as tu (a group may
+    still be `vous`, so only a text with `vous` and no tu form at all is refused)."""
+    if register == "vous" and TU_FORMS.search(text):
+        return [f"uses tutoiement ('{TU_FORMS.search(text).group(0)}') under a vous charter"]  # type: ignore[union-attr]
+    if register == "tu" and VOUS_FORMS.search(text) and not TU_FORMS.search(text):
+        return ["addresses the reader as vous under a tu charter"]
+    return []

@@ -96,7 +96,8 @@ def test_editor_decisions_feed_back_into_later_drafts(client: TestClient, copilo
     # With an LLM, examples and rejection reasons are in the prompt.
     from tests.fakes import FakeLLM
 
-    fake = FakeLLM({"title": "Jeudi réparation", "body": "Pose ta question en réponse.", "citations": []})
+    fake = FakeLLM({"title": "Jeudi réparation", "body": "Jeudi réparation : pose ta question en réponse, les membres "
+                                                         "t'aident aussi.", "citations": ["rituels-2"]})
     copilot.rituals.llm = fake
     copilot.rituals.draft("roue-libre", RitualRequest(ritual="Jeudi réparation"), actor="ed")
     assert "réponds aux autres" in fake.calls[0]["user"] and "déjà publié la semaine dernière" in fake.calls[0]["user"]

@@ -99,8 +99,10 @@ def test_ungrounded_output_is_retried_then_degrades(settings: Settings):
 
 
 def test_banned_terms_in_llm_output_are_refused(settings: Settings):
-    c = runtime(settings, FakeLLM({"title": "T", "body": "Dernière chance pour le défi !", "citations": []},
-                                  {"title": "Défi", "body": "Le défi de la semaine : règle tes freins.", "citations": []}))
+    c = runtime(settings, FakeLLM({"title": "Défi du week-end", "body": "Dernière chance pour le défi du week-end, "
+                                   "raconte ton réglage !", "citations": ["rituels-5"]},
+                                  {"title": "Défi du week-end", "body": "Défi du week-end : règle tes freins et raconte "
+                                   "en réponse ce qui a marché pour toi.", "citations": ["rituels-5"]}))
     draft = c.rituals.draft("roue-libre", RitualRequest(ritual="Défi du week-end"), actor="ed")
     assert draft.payload["engine"] == "llm" and "Dernière" not in draft.body and len(c.rituals.llm.calls) == 1
 
@@ -164,7 +166,8 @@ def test_ritual_endpoint_usage_and_draft_read(settings: Settings):
     c = Copilot(settings, embedder=HashEmbedder())
     load_sample(c)
     c.rituals.llm.wait_base = c.rituals.llm.wait_max = 0
-    answer = {"title": "Jeudi réparation", "body": "Pose ta question, les membres répondent aussi.", "variants": [],
+    answer = {"title": "Jeudi réparation", "body": "Jeudi réparation : pose ta question en réponse, les membres "
+                                                   "qui ont eu le même souci répondent aussi.", "variants": [],
               "citations": ["rituels-2"]}
     with respx.mock, TestClient(create_app(settings, copilot=c)) as client:
         respx.post("https://api.openai.com/v1/chat/completions").mock(side_effect=[
@@ -212,7 +215,7 @@ def test_llm_faults_never_lose_a_draft_nor_return_500(settings: Settings, failur
         r = client.post("/v1/brands/roue-libre/rituals/drafts", headers=ADMIN, json={"ritual": "Jeudi réparation"})
         assert r.status_code == 201, r.text
         body = r.json()
-        assert body["degraded"] and body["engine"] == "rules" and "after 3 attempt" in body["degraded_reason"]
+        assert body["degraded"] and body["engine"] == "rules" and "attempt 3: " in body["degraded_reason"]
         assert route.call_count == 3 and c.store.get_draft(body["id"]) is not None
         usage = client.get("/v1/brands/roue-libre/usage", headers=ADMIN).json()["totals"]
         assert usage["failures"] == 3 and usage["calls"] == 3
@@ -225,3 +228,33 @@ def _raise(value):
     if isinstance(value, Exception):
         raise value
     return value
+
+
+def test_nonsense_from_a_real_small_model_is_refused_with_reasons(settings: Settings):
+    """What Gemma 3 270M answered in the field: '1' / '1', 'bodo', English under a French request, vous under a
+    tu charter, a member placeholder it was never shown. Each is refused, the reasons go back to the model and end
+    up in degraded_reason, and the calls are counted although the rules engine answers."""
+    nonsense = [{"title": "1", "body": "1", "citations": []},
+                {"title": "Jeudi réparation", "body": "bodo", "citations": ["rituels-2"]},
+                {"title": "Jeudi réparation", "body": "Jeudi réparation: bring your car questions, our experts and the "
+                 "community will answer them tonight.", "citations": ["rituels-2"]}]
+    c = runtime(settings, FakeLLM(*nonsense))
+    draft = c.rituals.draft("roue-libre", RitualRequest(ritual="Jeudi réparation", language="fr"), actor="ed")
+    reason = draft.payload["degraded_reason"]
+    assert draft.payload["engine"] == "rules" and draft.payload["degraded"]
+    assert "title has 0 word(s)" in reason and "body has 1 word(s)" in reason and "written in 'en'" in reason
+    assert "does not name the ritual" in reason
+    assert draft.payload["usage"]["calls"] == 3 and draft.payload["usage"]["failures"] == 3
+    retry = c.rituals.llm.calls  # one logical call; the retries carried the reasons (checked in test_llm)
+    assert len(retry) == 1
+
+
+@pytest.mark.parametrize("body,problem", [
+    ("Jeudi réparation : posez vos questions en réponse, les membres qui savent vous répondent.", "vous under a tu"),
+    ("Jeudi réparation : M7 a une astuce pour toi, pose ta question en réponse à ce fil.", "unknown member 'M7'"),
+    ("Jeudi réparation : DERNIÈRE CHANCE, pose ta question et partage ce post à 3 amis !!!", "drifts"),
+])
+def test_register_members_and_drift_of_the_model_text_are_checked(settings: Settings, body: str, problem: str):
+    c = runtime(settings, FakeLLM({"title": "Jeudi réparation", "body": body, "citations": ["rituels-2"]}, attempts=1))
+    draft = c.rituals.draft("roue-libre", RitualRequest(ritual="Jeudi réparation"), actor="ed")
+    assert draft.payload["engine"] == "rules" and problem in draft.payload["degraded_reason"]

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta, timezone
 from string import Template
 from typing import Any, Callable
 
-from copilot.compose import Composer, Grounding, context_block, past_block
+from copilot.compose import Composer, Grounding, context_block, names_ritual, past_block
 from copilot.errors import InvalidInput
 from copilot.features.charters import current_charter
 from copilot.features.drift import check_text
 from copilot.features.drift_rules import EMOJI
 from copilot.llm import LLM, LLMFailure, Usage
-from copilot.outputs import MEMBER_TOKEN, RitualDraftOut, grounding_problems
+from copilot.outputs import (MEMBER_TOKEN, RitualDraftOut, grounding_problems, register_problems,
+                             substance_problems)
 from copilot.privacy import Pseudonyms, fence
 from copilot.prompts import load_templates, render
 from copilot.store import Store
@@ -98,6 +99,7 @@ class RitualService:
     def __init__(self, store: Store, composer: Composer, *, llm: LLM | None = None, budget_tokens: int = 3000,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.store, self.composer, self.llm, self.budget, self.clock = store, composer, llm, budget_tokens, clock
+        self.failed_usage: dict[str, Any] = {}
 
     def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
         """Compose, guard and save a draft; returns the stored Draft row."""
@@ -115,6 +117,8 @@ class RitualService:
         if result is None:  # no LLM configured, or it failed for good: the templates answer
             result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
                       "degraded": failure is not None, "degraded_reason": failure}
+            if failure is not None:  # what the failed model calls cost is still reported
+                result["usage"] = self.failed_usage
         past_channels = [p["channel"] for p in grounding.past if p.get("channel")]
         payload = {
             **{k: v for k, v in result.items() if k not in ("title", "body")},
@@ -202,18 +206,22 @@ class RitualService:
                                     or "(none yet)"))
         allowed = set(ids) | {p["id"] for p in g.past} | {p.id for p in (charter.passages if charter else [])}
         allowed.add(ritual.passage_id)
-        known = set(pseudonyms.backward)
+        # Only placeholders the model was shown can be mapped back to a member.
+        known = {token for token in pseudonyms.backward if re.search(rf"\b{token}\b", prompt.user)}
 
         def check(out: RitualDraftOut) -> list[str]:
             return grounding_problems([out.title, out.body, *out.variants], citations=out.citations,
                                       allowed_ids=allowed, known_members=known, source_links=g.links,
-                                      banned_terms=banned, system_prompt=prompt.system)
+                                      banned_terms=banned, system_prompt=prompt.system) + \
+                draft_problems(out, lang=lang, register=register if lang == "fr" else None, ritual=ritual,
+                               charter=charter, grounded=bool(ids))
 
         try:
             res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check,
                                     meta={"brand": brand, "feature": "ritual_draft"})
         except LLMFailure as exc:
-            return None, f"llm failed: {exc.reason}"[:500]
+            self.failed_usage = _usage(exc.usage)
+            return None, f"llm failed: {exc.reason}"
         out = res.value
         return {"title": pseudonyms.restore(out.title), "body": pseudonyms.restore(out.body),
                 "variants": [pseudonyms.restore(v) for v in out.variants][: max(0, req.variants - 1)],
@@ -221,6 +229,29 @@ class RitualService:
                 "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash,
                            "approx_tokens": prompt.approx_tokens, "budget_tokens": self.budget},
                 "usage": _usage(res.usage)}, None
+
+
+def draft_problems(out: RitualDraftOut, *, lang: str, register: str | None, ritual: Ritual, charter: Charter | None,
+                   grounded: bool) -> list[str]:
+    """Why a model's ritual draft cannot be used: no substance, the wrong language or register, the ritual not
+    named, no citation although there was grounding, or a text that drifts by the brand's own rules."""
+    problems = substance_problems("title", out.title, min_words=2) + substance_problems("body", out.body, min_words=8)
+    for i, variant in enumerate(out.variants):
+        problems += substance_problems(f"variant {i + 1}", variant, min_words=6)
+    name = re.compile(re.escape(ritual.name), re.I)
+    for i, text in enumerate([out.body, *out.variants]):
+        found = detect_language(name.sub(" ", text), default=lang)  # the ritual's own name says nothing of the text
+        if found != lang and len(text) >= 40:
+            problems.append(f"{'body' if i == 0 else f'variant {i}'} is written in '{found}', not '{lang}'")
+        problems += register_problems(text, register)
+    if not names_ritual(f"{out.title}\n{out.body}", ritual.name):
+        problems.append(f"does not name the ritual '{ritual.name}'")
+    if grounded and not out.citations:
+        problems.append("cites nothing although recent messages and charter passages were given")
+    drift = check_text(out.body, charter=charter, with_rewrite=False)
+    if drift.verdict != "ok":
+        problems.append(f"the draft itself drifts ({drift.verdict}: {', '.join(sorted({f.type for f in drift.flags}))})")
+    return problems
 
 
 def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str, Any]:
