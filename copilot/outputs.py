@@ -30,13 +30,22 @@ class ShoutoutOut(BaseModel):
     text: str = Field(min_length=1, max_length=1500)
 
 
+class JudgeFlag(BaseModel):
+    """A problem the model points at: the exact words of the post it is about."""
+
+    model_config = ConfigDict(extra="forbid")
+    excerpt: str = Field(min_length=1, max_length=500, description="copied exactly from the post")
+    explanation: str = Field(min_length=1, max_length=500)
+
+
 class DriftJudgeOut(BaseModel):
     """What the model must return when judging drift."""
 
     model_config = ConfigDict(extra="forbid")
     verdict: Literal["ok", "watch", "drift"]
-    score: float = Field(ge=0, le=1)
+    score: float = Field(ge=0, le=1, description="0 = no drift at all, 1 = certain drift; must match the verdict")
     reasons: list[str] = Field(default_factory=list, max_length=10)
+    flags: list[JudgeFlag] = Field(default_factory=list, max_length=10)
 
 
 def grounding_problems(texts: list[str], *, citations: list[str], allowed_ids: set[str], known_members: set[str],
