@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25, in the database) rankings fused by reciprocal rank fusion.
 
 RRF (Cormack, Clarke & Büttcher, SIGIR 2009): score(d) = Σ_r 1 / (k + rank_r(d)), k = 60. It needs no score
 calibration between the cosine and BM25 scales, which is why it is the default here.
@@ -6,14 +6,13 @@ calibration between the cosine and BM25 scales, which is why it is the default h
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from copilot.embed import Embedder
 from copilot.index import VectorIndex
-from copilot.lexical import LexicalIndex, LexicalIndexes
+from copilot.lexical import KeywordSearch
 from copilot.store import Store
 from copilot.text import snippet
 
@@ -53,39 +52,8 @@ def fuse(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
 class Retriever:
     """Searches one brand's history and charter."""
 
-    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, lexical: LexicalIndexes,
-                 *, sync_rebuild_max_docs: int = 20_000):
-        self.store, self.index, self.embedder, self.lexical = store, index, embedder, lexical
-        self.sync_rebuild_max_docs = sync_rebuild_max_docs
-        self._rebuilding: set[str] = set()
-        self._guard = threading.Lock()
-
-    def lexical_index(self, brand: str, *, wait: bool = False) -> LexicalIndex:
-        """The brand's lexical index, rebuilt when stale: synchronously for small brands (or `wait`),
-        otherwise in the background while the previous index keeps answering."""
-        revision = self.store.get_brand(brand).index_revision
-        current = self.lexical.get(brand)
-        if current is not None and current.revision >= revision:
-            return current
-        if current is None or wait or len(current.uids) <= self.sync_rebuild_max_docs:
-            return self.lexical.rebuild(brand, self.store.iter_messages(brand), revision)
-        self._rebuild_in_background(brand, revision)
-        return current
-
-    def _rebuild_in_background(self, brand: str, revision: int) -> None:
-        with self._guard:
-            if brand in self._rebuilding:
-                return
-            self._rebuilding.add(brand)
-
-        def run() -> None:
-            try:
-                self.lexical.rebuild(brand, self.store.iter_messages(brand), revision)
-            finally:
-                with self._guard:
-                    self._rebuilding.discard(brand)
-
-        threading.Thread(target=run, name=f"lexical-{brand}", daemon=True).start()
+    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch):
+        self.store, self.index, self.embedder, self.keywords = store, index, embedder, keywords
 
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
@@ -95,7 +63,7 @@ class Retriever:
         lexical_ids: list[str] = []
         dense_ids: list[str] = []
         if mode in ("hybrid", "lexical"):
-            lexical_ids = [u for u, _ in self.lexical_index(brand).search(query, k=depth, filters=filters)]
+            lexical_ids = [u for u, _ in self.keywords.search(brand, query, k=depth, filters=filters)]
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed([query])[0]
             dense_ids = [u for u, _ in self.index.query(brand, vector, k=depth, filters=filters)]

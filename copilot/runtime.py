@@ -29,7 +29,7 @@ from copilot.index import ChromaIndex, VectorIndex
 from copilot.ingest import parse_file
 from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
-from copilot.lexical import LexicalIndexes
+from copilot.lexical import KeywordSearch
 from copilot.retrieve import Retriever
 from copilot.review import ReviewService
 from copilot.settings import Settings
@@ -90,9 +90,10 @@ class Copilot:
         self.embedder = embedder or make_embedder(settings)
         self.index = index or ChromaIndex(path=settings.data_dir / "chroma", url=settings.chroma_url,
                                           embedder_name=self.embedder.name)
-        self.lexical = LexicalIndexes(settings.data_dir / "lexical")
-        self.retriever = Retriever(self.store, self.index, self.embedder, self.lexical,
-                                   sync_rebuild_max_docs=settings.lexical_sync_rebuild_max_docs)
+        # Keyword search lives in the database now; an older release's BM25 files are derived data: drop them.
+        shutil.rmtree(settings.data_dir / "lexical", ignore_errors=True)
+        self.keywords = KeywordSearch(self.store)
+        self.retriever = Retriever(self.store, self.index, self.embedder, self.keywords)
         self.ingestor = Ingestor(self.store, self.index, self.embedder)
         self.snapshots = Snapshots(self.store)
         self.llm = llm if llm is not None else make_llm(settings, self.store)
@@ -144,7 +145,7 @@ class Copilot:
         return self.settings.data_dir / "uploads"
 
     def erase_member(self, brand: str, member_id: int) -> dict[str, Any]:
-        """Right to erasure: the member, their messages (SQL store, vector index and its log, lexical index) and
+        """Right to erasure: the member, their messages (SQL store and its keyword index, vector index and its log) and
         spotlight records go; copies of their words and name are redacted from drafts, revisions, review
         comments and import reports; finished imports' uploads are deleted; then free database pages are
         scrubbed. Imports still queued or running are left alone (they need their file) and logged."""
@@ -153,7 +154,6 @@ class Copilot:
         self.index.delete(brand, self.store.member_uids(brand, member_id))
         out = self.store.erase_member(brand, member_id, placeholder="[membre effacé]" if language == "fr" else "[erased member]")
         self.store.bump_revision(brand)
-        self.lexical.erase(brand)
         for upload in out["uploads"]:
             delete_upload(Path(upload), self.uploads_dir)
         if out["pending_jobs"]:

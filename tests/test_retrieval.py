@@ -98,25 +98,57 @@ def test_deleted_messages_leave_both_indexes(loaded: Copilot):
     assert loaded.index.count("acme") == 4
 
 
-def test_lexical_index_persists_and_is_reused(loaded: Copilot):
-    first = loaded.retriever.lexical_index("acme")
-    loaded.lexical.drop("acme")
-    again = loaded.retriever.lexical_index("acme")
-    assert again is not first and again.revision == first.revision and again.uids == first.uids
+def test_keyword_search_follows_every_write_without_a_rebuild(loaded: Copilot):
+    lexical = lambda q: [h.id for h in loaded.retriever.search("acme", q, mode="lexical")]  # noqa: E731
+    seqs = lambda: loaded.store.brand_seqs(["acme"])["acme"]  # noqa: E731
+    loaded.ingestor.ingest("acme", [m("f", "Le moyeu dynamo grésille sous la pluie", channel="atelier")])
+    assert lexical("dynamo") == ["f"]  # searchable as soon as the write returned
+    loaded.ingestor.ingest("acme", [m("f", "Le phare à LED clignote", channel="atelier")])
+    assert lexical("dynamo") == [] and lexical("phares clignotants") == ["f"]  # an edit replaces the entry
+    before = seqs()
+    loaded.ingestor.ingest("acme", [m("f", "Le phare à LED clignote", channel="atelier", reactions={"👍": 2})])
+    after = seqs()
+    # A reaction is an analytics change only: the keyword index and the vectors are left alone.
+    assert after.analytics_seq > before.analytics_seq and after.lexical_seq == before.lexical_seq
+    loaded.ingestor.ingest("acme", [m("f", "x", deleted=True)])
+    assert lexical("phare") == [] and seqs().lexical_seq > after.lexical_seq
 
 
-def test_filtered_queries_fall_back_to_exact_filtering(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+def test_keyword_queries_are_data_not_syntax(loaded: Copilot):
+    for query in ('"chaîne', "chaîne AND NOT saute", "NEAR(chaîne saute)", "chaî*", "^saute", "a:b", "'; DROP"):
+        loaded.retriever.search("acme", query, mode="lexical")  # no FTS5 or SQL syntax error reaches the user
+    assert loaded.retriever.search("acme", "chaîne OR", mode="lexical")[0].id == "a"
+
+
+def test_rare_terms_first_ranking_matches_exact_bm25(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    import copilot.store.keywords as keywords
+
+    copilot.store.create_brand("acme", "Acme", "fr")
+    docs = [m(f"n{i}", f"réglage des freins numéro {i} " + "freins " * (i % 4)) for i in range(60)]
+    docs += [m("rare", "un grincement de freins à disque après le réglage", author="u9"),
+             m("rare2", "grincement du pédalier, pas des freins")]
+    copilot.ingestor.ingest("acme", docs)
+    query = "grincement freins réglage"
+    exact = copilot.store.keyword_search("acme", query, k=10, filters={})
+    monkeypatch.setattr(keywords, "CANDIDATE_DOCS", 5)  # only 'grincement' (2 documents) picks the candidates
+    pruned = copilot.store.keyword_search("acme", query, k=10, filters={})
+    # The shorter message ranks first (length normalisation); the common terms weigh almost nothing.
+    assert [u for u, _ in pruned][:2] == [u for u, _ in exact][:2] == ["native:rare2", "native:rare"]
+    assert [s for _, s in pruned][:2] == pytest.approx([s for _, s in exact][:2], rel=1e-6)
+
+
+def test_filtered_queries_find_rare_matches(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
     import copilot.index as index_mod
-    import copilot.lexical as lexical_mod
+    import copilot.store.keywords as keywords
 
     monkeypatch.setattr(index_mod, "OVERFETCH", 1)
-    monkeypatch.setattr(lexical_mod, "OVERFETCH", 1)
+    monkeypatch.setattr(keywords, "CANDIDATE_DOCS", 3)
     copilot.store.create_brand("acme", "Acme", "fr")
     docs = [m(f"n{i}", f"freins freins freins réglage {i}") for i in range(30)]
     docs.append(m("rare", "un mot sur les freins parmi beaucoup d'autres mots sans rapport", author="u9"))
     copilot.ingestor.ingest("acme", docs)
-    lex = copilot.retriever.lexical_index("acme")
-    assert [u for u, _ in lex.search("freins", k=2, filters={"author": "u9"})] == ["native:rare"]
+    search = copilot.keywords.search
+    assert [u for u, _ in search("acme", "freins", k=2, filters={"author": "u9"})] == ["native:rare"]
     vector = copilot.embedder.embed(["freins freins réglage"])[0]
     assert [u for u, _ in copilot.index.query("acme", vector, k=2, filters={"author": "u9"})] == ["native:rare"]
-    assert lex.search("freins", k=2, filters={"author": "nobody"}) == []
+    assert search("acme", "freins", k=2, filters={"author": "nobody"}) == []

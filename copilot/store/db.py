@@ -100,6 +100,49 @@ def _add_review_tables(conn: Connection) -> None:
     DraftDecision.__table__.create(conn, checkfirst=True)
 
 
+def _add_change_tracking(conn: Connection) -> None:
+    """The per-brand change sequence (brands' counters, the `changes` log) and the indexed "needs embedding"
+    state of messages (pending rows were found by scanning every message before)."""
+    from copilot.store.models import Change
+
+    brand_columns = {c["name"] for c in inspect(conn).get_columns("brands")}
+    for name, kind in (("change_seq", "BIGINT"), ("analytics_seq", "BIGINT"), ("lexical_seq", "BIGINT"),
+                       ("snapshot_epoch", "INTEGER"), ("pruned_seq", "BIGINT")):
+        if name not in brand_columns:
+            conn.execute(text(f"ALTER TABLE brands ADD COLUMN {name} {kind} NOT NULL DEFAULT 0"))
+    Change.__table__.create(conn, checkfirst=True)
+    message_columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+    if "embed_pending" not in message_columns:
+        conn.execute(text("ALTER TABLE messages ADD COLUMN embed_pending BOOLEAN NOT NULL DEFAULT false"))
+        conn.execute(text("UPDATE messages SET embed_pending = true "
+                          "WHERE indexed_hash IS NULL OR indexed_hash != content_hash"))
+    if "ix_messages_embed_pending" not in {i["name"] for i in inspect(conn).get_indexes("messages")}:
+        conn.execute(text("CREATE INDEX ix_messages_embed_pending ON messages (brand_id) WHERE embed_pending"))
+
+
+def _add_keyword_index(conn: Connection) -> None:
+    """Keyword search in the database (FTS5 per brand on SQLite, `message_search` on PostgreSQL), filled from the
+    messages already stored (a one-off cost when an older data directory is opened)."""
+    from copilot.store.keywords import backfill_keywords, create_pg_search
+
+    if conn.dialect.name == "postgresql":
+        create_pg_search(conn)
+    backfill_keywords(conn)
+
+
+def _add_job_claims(conn: Connection) -> None:
+    from copilot.store.models import Job
+
+    if not inspect(conn).has_table("jobs"):
+        Job.__table__.create(conn)
+        return
+    columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    for name, kind in (("claimed_by", "VARCHAR(80)"), ("lease_until", "TIMESTAMP WITH TIME ZONE"),
+                       ("attempts", "INTEGER NOT NULL DEFAULT 0")):
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -108,7 +151,11 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _add_spotlight_records),
     (6, _add_message_signals),
     (7, _add_review_tables),
+    (8, _add_change_tracking),
+    (9, _add_keyword_index),
+    (10, _add_job_claims),
 ]
+MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
@@ -126,7 +173,20 @@ def mark_scrubbed(conn: Connection) -> None:
 
 
 def migrate(engine: Engine) -> int:
-    """Apply every pending migration in order, each in its own transaction; return the final version."""
+    """Apply every pending migration in order, each in its own transaction; return the final version. On
+    PostgreSQL a session advisory lock makes replicas that start together wait for each other."""
+    if engine.dialect.name != "postgresql":
+        return _migrate(engine)
+    with engine.connect() as lock:
+        lock.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        try:
+            return _migrate(engine)
+        finally:
+            lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            lock.commit()
+
+
+def _migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite" and current_version(conn) == 0:
             mark_scrubbed(conn)  # a new file: every connection to it runs with secure_delete

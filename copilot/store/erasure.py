@@ -22,7 +22,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from copilot.errors import NotFound
-from copilot.store.base import RepoBase, message_uid
+from copilot.store.base import message_uid
+from copilot.store.changes import ANALYTICS, DELETED, LEXICAL, ChangesRepo
+from copilot.store.keywords import KeywordRepo
 from copilot.store.db import SCRUBBED, mark_scrubbed
 from copilot.store.models import Draft, DraftDecision, DraftRevision, Job, Member, Message, SpotlightRecord
 
@@ -31,7 +33,9 @@ SHORT_DISTINCTIVE_CHARS = 20  # a message shorter than RUN words is only a quote
 WORD = re.compile(r"\w+")
 QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|input_value=[^,\]\n]*")
 FINISHED = ("succeeded", "failed")
-TOUCHED_TABLES = ("messages", "members", "spotlight_records", "drafts", "draft_revisions", "draft_decisions", "jobs")
+TOUCHED_TABLES = ("messages", "members", "spotlight_records", "drafts", "draft_revisions", "draft_decisions", "jobs",
+                  "changes")
+PG_TOUCHED_TABLES = ("message_search",)  # PostgreSQL's keyword index (SQLite's lives in per-brand FTS5 tables)
 
 
 def _tokens(text: str) -> list[re.Match[str]]:
@@ -114,7 +118,7 @@ class Redactor:
         return re.sub(rf"{p}(?:[\s,;:]*{p})+", self.placeholder, text)
 
 
-class ErasureRepo(RepoBase):
+class ErasureRepo(ChangesRepo, KeywordRepo):
     """Erasing a member and scrubbing the database file afterwards."""
 
     def member_uids(self, brand_id: str, member_id: int) -> list[str]:
@@ -127,12 +131,17 @@ class ErasureRepo(RepoBase):
     def erase_member(self, brand_id: str, member_id: int, *, placeholder: str) -> dict[str, Any]:
         """Delete a member, their messages and spotlight records, and redact every copy of their words and name
         in drafts, revisions, review comments and import reports; one transaction. Returns the deleted messages'
-        uids, counts, the uploads of finished imports (to delete) and the imports still pending."""
+        uids, counts, the uploads of finished imports (to delete) and the imports still pending. The messages
+        leave the keyword index in the same transaction, and the brand's snapshot epoch moves (every replica
+        rebuilds its analytics snapshot); the brand's keyword index is then merged so no segment keeps them."""
         with self.session() as s, s.begin():
             member = self._member(s, brand_id, member_id)
-            rows = s.execute(select(Message.source_id, Message.title, Message.text, Message.author_name)
+            rows = s.execute(select(Message.id, Message.source_id, Message.title, Message.text, Message.author_name)
                              .where(*_authored_by(brand_id, member))).all()
+            self._write_keywords(s, brand_id, [], [r.id for r in rows])
             s.execute(delete(Message).where(*_authored_by(brand_id, member)))
+            seq = self._record_changes(s, brand_id, [((member.source, r.source_id), ANALYTICS | LEXICAL | DELETED)
+                                                     for r in rows], new_epoch=True)
             s.execute(delete(SpotlightRecord).where(SpotlightRecord.member_id == member_id))
             redact = Redactor.of(placeholder, [member.name, member.source_id, *(r.author_name for r in rows)],
                                  [t for r in rows for t in (r.title, r.text)])
@@ -142,6 +151,8 @@ class ErasureRepo(RepoBase):
             redacted = _redact_drafts(s, brand_id, drafts, redact, erased_ids, member_id)
             uploads, pending = _scrub_jobs(s, brand_id, redact)
             s.delete(member)
+        self._notify(brand_id, seq)
+        self.optimize_keywords(brand_id)
         return {"uids": [message_uid(member.source, sid) for sid in erased_ids], "messages": len(rows),
                 "drafts_redacted": redacted, "uploads": uploads, "pending_jobs": pending}
 
@@ -157,7 +168,7 @@ class ErasureRepo(RepoBase):
             if self.engine.dialect.name == "sqlite":
                 return _scrub_sqlite(conn)
             if self.engine.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"VACUUM {', '.join(TOUCHED_TABLES)}")
+                conn.exec_driver_sql(f"VACUUM {', '.join(TOUCHED_TABLES + PG_TOUCHED_TABLES)}")
             return True
 
     # ------------------------------------------------------------ uploads of import jobs

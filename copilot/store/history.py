@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from copilot.errors import NotFound
 from copilot.store.models import Channel, Member, Message, SpotlightRecord
@@ -13,9 +13,17 @@ from copilot.signals import bits as signal_bits
 from copilot.types import MemberRecord, MessageRecord
 from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, RepoBase, UpsertResult, _indexable, _is_default,
                                 message_uid)
+from copilot.store.changes import ANALYTICS, ANALYTICS_FIELDS, DELETED, LEXICAL, LEXICAL_FIELDS, ChangesRepo
+from copilot.store.keywords import KeywordRepo
 
 
-class HistoryRepo(RepoBase):
+def _change_flags(changes: dict[str, Any], content_changed: bool) -> int:
+    """What an update changed: fields analytics read, and/or what keyword search reads."""
+    flags = ANALYTICS if ANALYTICS_FIELDS & changes.keys() else 0
+    return flags | (LEXICAL if content_changed or LEXICAL_FIELDS & changes.keys() else 0)
+
+
+class HistoryRepo(ChangesRepo, KeywordRepo):
     """Members and the community history."""
 
     # ------------------------------------------------------------ members
@@ -98,9 +106,13 @@ class HistoryRepo(RepoBase):
 
 
     def upsert_messages(self, brand_id: str, records: Sequence[MessageRecord], digests: Sequence[str]) -> UpsertResult:
-        """Insert, update or delete messages keyed by (source, source_id) in one transaction."""
+        """Insert, update or delete messages keyed by (source, source_id) in one transaction, with their keyword
+        index entries and their place in the brand's change sequence."""
         result = UpsertResult()
         latest = {(r.source, r.source_id): (r, d) for r, d in zip(records, digests)}
+        changed: list[tuple[tuple[str, str], int]] = []
+        reindex: list[Message] = []
+        unindex: list[int] = []
         with self.session() as s, s.begin():
             existing = self._existing(s, Message, brand_id, list(latest))
             new_rows: list[dict[str, Any]] = []
@@ -108,23 +120,30 @@ class HistoryRepo(RepoBase):
                 row = existing.get(key)
                 if rec.deleted:
                     if row is not None:
+                        unindex.append(row.id)
                         s.delete(row)
                         result.deleted += 1
                         result.to_unindex.append(message_uid(*key))
+                        changed.append((key, ANALYTICS | LEXICAL | DELETED))
                     continue
                 values = rec.model_dump(include=set(MESSAGE_FIELDS))
                 values["reaction_count"] = sum(rec.reactions.values())
                 values["signals"] = signal_bits(rec.text)
                 if row is None:
                     new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
-                                     "content_hash": digest, **values})
+                                     "content_hash": digest, "embed_pending": True, **values})
                     continue
                 changes = {k: v for k, v in values.items() if v != getattr(row, k)}
                 if changes or row.content_hash != digest:
+                    flags = _change_flags(changes, row.content_hash != digest)
                     for k, v in changes.items():
                         setattr(row, k, v)
                     row.content_hash = digest
+                    row.embed_pending = row.indexed_hash != digest
                     result.updated += 1
+                    changed.append((key, flags))
+                    if flags & LEXICAL:
+                        reindex.append(row)
                 else:
                     result.unchanged += 1
                 if row.indexed_hash != digest:
@@ -134,17 +153,26 @@ class HistoryRepo(RepoBase):
                 result.inserted += len(new_rows)
                 fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
                 result.to_index.extend(_indexable(r) for r in fresh.values())
+                reindex.extend(fresh.values())
+                changed.extend(((r.source, r.source_id), ANALYTICS | LEXICAL) for r in fresh.values())
+            s.flush()
+            self._write_keywords(s, brand_id, reindex, unindex)
+            seq = self._record_changes(s, brand_id, changed)
+        self._notify(brand_id, seq)
         return result
 
     def mark_indexed(self, brand_id: str, pairs: Sequence[tuple[str, str]]) -> None:
-        """Record which content hash of each message (by uid) is now in the index."""
+        """Record which content hash of each message (by uid) is now in the vector index; a message whose content
+        changed meanwhile stays pending."""
         if not pairs:
             return
-        by_uid = dict(pairs)
-        with self.session() as s, s.begin():
-            keys = [tuple(uid.split(":", 1)) for uid in by_uid]
-            for key, row in self._existing(s, Message, brand_id, keys).items():
-                row.indexed_hash = by_uid[message_uid(*key)]
+        rows = [{"b": brand_id, "src": uid.split(":", 1)[0], "sid": uid.split(":", 1)[1], "h": digest}
+                for uid, digest in dict(pairs).items()]
+        t = Message.__table__.c
+        with self.engine.begin() as conn:
+            conn.execute(update(Message.__table__).where(t.brand_id == bindparam("b"), t.source == bindparam("src"),
+                                                         t.source_id == bindparam("sid"))
+                         .values(indexed_hash=bindparam("h"), embed_pending=t.content_hash != bindparam("h")), rows)
 
     def delete_messages(self, brand_id: str, *, source: str, keep: Iterable[str] = ()) -> list[str]:
         """Delete a source's messages except `keep`; returns the deleted uids."""
@@ -153,8 +181,13 @@ class HistoryRepo(RepoBase):
             ids = s.execute(select(Message.id, Message.source_id).where(
                 Message.brand_id == brand_id, Message.source == source)).tuples().all()
             gone = [(i, sid) for i, sid in ids if sid not in keep_set]
+            seq = None
             if gone:
+                self._write_keywords(s, brand_id, [], [i for i, _ in gone])
                 s.execute(delete(Message).where(Message.id.in_([i for i, _ in gone])))
+                seq = self._record_changes(s, brand_id, [((source, sid), ANALYTICS | LEXICAL | DELETED)
+                                                         for _, sid in gone])
+        self._notify(brand_id, seq)
         return [message_uid(source, sid) for _, sid in gone]
 
     def count_messages(self, brand_id: str) -> int:

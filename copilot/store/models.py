@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -48,6 +50,14 @@ class Brand(Base):
     language: Mapped[str] = mapped_column(String(8), default="fr")
     index_revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    # The brand's change sequence (see store/changes.py): the last sequence number given out, the last one that
+    # changed what analytics read and what keyword search reads, the snapshot epoch (bumped when every replica must
+    # rebuild its analytics snapshot, e.g. after an erasure) and the highest sequence whose log rows were pruned.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    analytics_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    lexical_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    snapshot_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    pruned_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
 
 
 class ApiKey(Base):
@@ -105,6 +115,9 @@ class Message(Base):
         Index("ix_messages_brand_created", "brand_id", "created_at"),
         Index("ix_messages_brand_reply_to", "brand_id", "reply_to"),
         Index("ix_messages_brand_author", "brand_id", "author"),
+        # Only the few rows still waiting for their vectors are in this index, so finding them costs nothing.
+        Index("ix_messages_embed_pending", "brand_id", sqlite_where=sql_text("embed_pending"),
+              postgresql_where=sql_text("embed_pending")),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
@@ -127,6 +140,7 @@ class Message(Base):
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     indexed_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    embed_pending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
 
 
 class Job(Base):
@@ -146,6 +160,25 @@ class Job(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    # Which worker runs the job and until when its claim holds (renewed while it runs): a job whose worker died
+    # is claimed again by another one once the lease ran out (store/claims.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+
+
+class Change(Base):
+    """One message changed in a brand's change sequence: what analytics snapshots and other derived state follow."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_brand_seq", "brand_id", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(200))
+    source_id: Mapped[str] = mapped_column(String(200))
+    flags: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class Draft(Base):

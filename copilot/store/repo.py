@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -14,12 +14,15 @@ from copilot.store.models import Message
 from copilot.store.base import UpsertResult, _indexable, hash_secret, message_uid
 from copilot.store.accounts import AccountsRepo
 from copilot.store.analytics import AnalyticsRepo
+from copilot.store.changes import ChangesRepo, Listener
+from copilot.store.claims import ClaimsRepo
 from copilot.store.erasure import ErasureRepo
 from copilot.store.history import HistoryRepo
+from copilot.store.keywords import KeywordRepo
 from copilot.store.workflow import WorkflowRepo
 
 
-class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo, ErasureRepo):
+class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo, ErasureRepo, ChangesRepo, KeywordRepo, ClaimsRepo):
     """The relational store. Every method runs in its own short transaction."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0):
@@ -27,6 +30,11 @@ class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo, ErasureRepo)
         self.engine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self.schema_version = migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(brand, seq)` after every committed change to a brand's messages (in this process)."""
+        self.listeners.append(listener)
 
     def ping(self) -> None:
         """Raise ServiceUnavailable when the database cannot answer or cannot take a write right now (a SQLite
@@ -46,11 +54,11 @@ class Store(AccountsRepo, HistoryRepo, AnalyticsRepo, WorkflowRepo, ErasureRepo)
     unavailable_errors: tuple[type[BaseException], ...] = (OperationalError,)
 
     def stale_messages(self, brand_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
-        """Messages whose indexed content is missing or outdated (a write whose indexing failed)."""
+        """Messages whose vectors are missing or outdated (new, edited, or a write whose indexing failed), found
+        through the small partial index of pending rows rather than a scan."""
         with self.session() as s:
-            rows = list(s.scalars(select(Message).where(
-                Message.brand_id == brand_id,
-                (Message.indexed_hash.is_(None)) | (Message.indexed_hash != Message.content_hash)).limit(limit)))
+            rows = list(s.scalars(select(Message).where(Message.brand_id == brand_id, text("embed_pending"))
+                                  .limit(limit)))
         return [_indexable(r) for r in rows]
 
     def close(self) -> None:

@@ -1,0 +1,269 @@
+"""Keyword search inside the database, updated in the same transaction as the messages it indexes.
+
+SQLite (embedded default): one FTS5 table per brand holding each message's index terms — the same French/English
+Snowball stems, accents folded, as `copilot.text.analyse` gives — plus the filter fields. A query's terms are
+looked up in the brand's vocabulary first (`fts5vocab`): the rarest terms pick the candidates (FTS5 ranks at most
+about `CANDIDATE_DOCS` matching documents, whatever the brand's size), then the best `CANDIDATES` are scored by
+BM25 (Lucene's variant, k1 = 1.5, b = 0.75) over all the query's terms with the index's own statistics (document
+count and total length from the FTS5 averages record). Documents holding only very common query terms are not
+candidates: those terms weigh little, so such documents rarely beat a rare term's matches.
+
+PostgreSQL: a `message_search` row per message with a `tsvector` built by the `copilot_fr` / `copilot_en` text
+search configurations (French / English Snowball stemmers, with `unaccent` when the extension can be created; plain
+copies of `french` / `english` otherwise), a GIN index, and `ts_rank_cd` ranking of an OR query stemmed both ways.
+Every replica reads the same index, and rows go with their message (`ON DELETE CASCADE`).
+
+Erasure: deleted rows leave FTS5 segments only when they are merged, so `optimize_keywords` merges a brand's index
+after an erasure (SQLite's `secure_delete` zeroes the freed pages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from copilot.store.base import RepoBase, message_uid
+from copilot.text import STOPWORDS, analyse, detect_language, words
+
+CANDIDATE_DOCS = 5000  # at most this many documents are scored by FTS5 to pick candidates
+CANDIDATES = 300       # candidates re-scored with every query term
+K1, B = 1.5, 0.75      # BM25 as Lucene scores it (and the bm25s index this replaced)
+FILTER_SQL = {"kind": "kind = :kind", "channel": "channel = :channel", "author": "author = :author",
+              "since": "created >= :since", "until": "created <= :until"}
+PG_CONFIGS = {"fr": "copilot_fr", "en": "copilot_en"}
+
+
+def kw_table(brand_id: str) -> str:
+    """The name of a brand's FTS5 table (brand ids are free text to SQLite; a digest is a safe identifier)."""
+    return "kw_" + hashlib.sha1(brand_id.encode("utf-8")).hexdigest()[:16]
+
+
+def index_terms(title: str | None, body: str, lang: str | None) -> str:
+    """What the FTS5 table stores for a message: its stems, space-separated."""
+    return " ".join(analyse(" ".join(filter(None, [title, body])), lang))
+
+
+def _fts_ddl(table: str) -> list[str]:
+    return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind UNINDEXED, channel UNINDEXED, "
+            f"author UNINDEXED, created UNINDEXED, tokenize='unicode61 remove_diacritics 0')",
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, 'row')"]
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (FTS5's averages record: row count, then total tokens per column)."""
+    out, value = [], 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            out.append(value)
+            value = 0
+    return out
+
+
+def _message_values(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "terms": index_terms(row.title, row.text, row.lang), "kind": row.kind,
+            "channel": row.channel or "", "author": row.author or "", "created": row.created_at.timestamp()}
+
+
+def _pg_values(brand_id: str, row: Any) -> dict[str, Any]:
+    lang = row.lang if row.lang in PG_CONFIGS else detect_language(row.text or "")
+    return {"id": row.id, "brand": brand_id, "cfg": PG_CONFIGS[lang], "title": row.title or "", "body": row.text or "",
+            "kind": row.kind, "channel": row.channel or "", "author": row.author or "",
+            "created": row.created_at.timestamp()}
+
+
+PG_UPSERT = text("""
+INSERT INTO message_search (message_id, brand_id, tsv, kind, channel, author, created)
+VALUES (:id, :brand, setweight(to_tsvector(CAST(:cfg AS regconfig), :title), 'A')
+                     || to_tsvector(CAST(:cfg AS regconfig), :body), :kind, :channel, :author, :created)
+ON CONFLICT (message_id) DO UPDATE SET tsv = EXCLUDED.tsv, kind = EXCLUDED.kind, channel = EXCLUDED.channel,
+    author = EXCLUDED.author, created = EXCLUDED.created""")
+
+
+def write_keywords(conn: Any, dialect: str, brand_id: str, rows: Sequence[Any], deleted_ids: Sequence[int], *,
+                   ensured: set[str] | None = None) -> None:
+    """Index `rows` (Message rows or alike) and drop `deleted_ids` from the brand's keyword index, in the caller's
+    transaction (`conn` is a Session or a Connection). `ensured` remembers which FTS5 tables exist already."""
+    if dialect == "postgresql":
+        for i in range(0, len(rows), 500):
+            conn.execute(PG_UPSERT, [_pg_values(brand_id, r) for r in rows[i:i + 500]])
+        return  # deleted messages take their row with them (ON DELETE CASCADE)
+    table = kw_table(brand_id)
+    if ensured is None or table not in ensured:
+        for ddl in _fts_ddl(table):
+            conn.execute(text(ddl))
+        if ensured is not None:
+            ensured.add(table)
+    stale = [*deleted_ids, *(r.id for r in rows)]
+    for i in range(0, len(stale), 500):
+        conn.execute(text(f"DELETE FROM {table} WHERE rowid IN ({','.join(str(int(x)) for x in stale[i:i + 500])})"))
+    if rows:
+        conn.execute(text(f"INSERT INTO {table} (rowid, terms, kind, channel, author, created) "
+                          f"VALUES (:id, :terms, :kind, :channel, :author, :created)"),
+                     [_message_values(r) for r in rows])
+
+
+def create_pg_search(conn: Connection) -> bool:
+    """Create the PostgreSQL text search configurations and the `message_search` table; True when `unaccent` is
+    available (accents folded), False when the configurations had to do without it."""
+    accents = True
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS unaccent"))
+    except DBAPIError:
+        accents = False  # not installed, or no right to create it: search still works, accents must match
+    for lang, base in (("fr", "french"), ("en", "english")):
+        name = PG_CONFIGS[lang]
+        exists = conn.execute(text("SELECT 1 FROM pg_ts_config WHERE cfgname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(text(f"CREATE TEXT SEARCH CONFIGURATION {name} (COPY = {base})"))
+            if accents:
+                conn.execute(text(f"ALTER TEXT SEARCH CONFIGURATION {name} ALTER MAPPING FOR hword, hword_part, word "
+                                  f"WITH unaccent, {base}_stem"))
+    conn.execute(text("""CREATE TABLE IF NOT EXISTS message_search (
+        message_id BIGINT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        brand_id VARCHAR(40) NOT NULL, tsv tsvector NOT NULL, kind VARCHAR(16), channel VARCHAR(200),
+        author VARCHAR(200), created DOUBLE PRECISION)"""))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_message_search_tsv ON message_search USING gin (tsv)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_message_search_brand ON message_search (brand_id)"))
+    return accents
+
+
+def backfill_keywords(conn: Connection, *, chunk: int = 2000) -> None:
+    """Index every existing message (the migration that introduced the keyword index)."""
+    dialect = conn.dialect.name
+    brands = [r[0] for r in conn.execute(text("SELECT id FROM brands"))]
+    for brand_id in brands:
+        last = 0
+        while True:
+            rows = conn.execute(text("SELECT id, title, text, lang, kind, channel, author, created_at FROM messages "
+                                     "WHERE brand_id = :b AND id > :last ORDER BY id LIMIT :n"),
+                                {"b": brand_id, "last": last, "n": chunk}).all()
+            if not rows:
+                break
+            last = rows[-1].id
+            write_keywords(conn, dialect, brand_id, [_Row(r) for r in rows], [])
+        if dialect == "sqlite":
+            write_keywords(conn, dialect, brand_id, [], [])  # an empty brand still gets its table
+
+
+class _Row:
+    """A raw result row read like a Message (created_at parsed when SQLite returns text)."""
+
+    def __init__(self, r: Any):
+        from copilot.store.base import _as_utc
+
+        self.id, self.title, self.text, self.lang, self.kind, self.channel, self.author = r[:7]
+        self.created_at = _as_utc(r[7])
+
+
+class KeywordRepo(RepoBase):
+    """Keyword search over a brand's messages."""
+
+    def _write_keywords(self, s: Any, brand_id: str, rows: Sequence[Any], deleted_ids: Sequence[int]) -> None:
+        """`write_keywords` in the caller's transaction, remembering which FTS5 tables exist."""
+        ensured = self.__dict__.setdefault("_kw_tables", set())
+        write_keywords(s, self.engine.dialect.name, brand_id, rows, deleted_ids, ensured=ensured)
+
+    def keyword_search(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
+        """Top-k (uid, score) of the brand's messages for `query`, honouring kind/channel/author/since/until."""
+        if self.engine.dialect.name == "postgresql":
+            ranked = self._pg_search(brand_id, query, k, filters)
+        else:
+            ranked = self._fts_search(brand_id, query, k, filters)
+        if not ranked:
+            return []
+        with self.engine.connect() as conn:
+            ids = conn.execute(text("SELECT id, source, source_id FROM messages WHERE brand_id = :b AND id IN "
+                                    f"({','.join(str(int(i)) for i, _ in ranked)})"), {"b": brand_id}).all()
+        uid = {r[0]: message_uid(r[1], r[2]) for r in ids}
+        return [(uid[i], score) for i, score in ranked if i in uid]
+
+    def optimize_keywords(self, brand_id: str) -> None:
+        """Merge a brand's FTS5 segments, so entries of deleted messages leave the file (after an erasure)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        table = kw_table(brand_id)
+        with self.engine.begin() as conn:
+            for ddl in _fts_ddl(table):
+                conn.execute(text(ddl))
+            conn.execute(text(f"INSERT INTO {table} ({table}) VALUES ('optimize')"))
+
+    # ------------------------------------------------------------ SQLite FTS5
+    def _fts_search(self, brand_id: str, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
+        from copilot.text import analyse_query
+
+        terms = analyse_query(query)
+        table = kw_table(brand_id)
+        where, params = _filters(filters)
+        with self.engine.connect() as conn:
+            try:
+                df = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN "
+                                            f"({','.join(f':t{i}' for i in range(len(terms)))})"),
+                                       {f"t{i}": t for i, t in enumerate(terms)}).all()) if terms else {}
+            except DBAPIError:  # the brand has no keyword table yet: nothing was ever written
+                return []
+            terms = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
+            if not terms:
+                return []
+            essential, total = [], 0
+            for t in terms:
+                if essential and total + df[t] > CANDIDATE_DOCS:
+                    break
+                essential.append(t)
+                total += df[t]
+            sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{where} ORDER BY rank LIMIT :n"
+            rows = conn.execute(text(sql), {"q": _match(essential), "n": max(CANDIDATES, k), **params}).all()
+            averages = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
+        docs, tokens = (_varints(averages) + [0, 0])[:2] if averages else (0, 0)
+        return _rescore([(int(r[0]), r[1]) for r in rows], terms, df, docs, tokens / docs if docs else 1.0)[:k]
+
+    # ------------------------------------------------------------ PostgreSQL full-text search
+    def _pg_search(self, brand_id: str, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
+        wanted = [w for w in words(query) if w not in STOPWORDS and len(w) > 1] or words(query)
+        wanted = [w for w in dict.fromkeys(wanted) if re.fullmatch(r"\w+", w)]
+        if not wanted:
+            return []
+        where, params = _filters(filters)
+        terms = " | ".join(f"'{w}'" for w in wanted)
+        sql = text(f"""SELECT message_id, ts_rank_cd(tsv, q.q, 1) AS score FROM message_search,
+            (SELECT to_tsquery('copilot_fr', :terms) || to_tsquery('copilot_en', :terms) AS q) AS q
+            WHERE brand_id = :b AND tsv @@ q.q{where} ORDER BY score DESC, message_id LIMIT :n""")
+        with self.engine.connect() as conn:
+            rows = conn.execute(sql, {"terms": terms, "b": brand_id, "n": k, **params}).all()
+        return [(int(r[0]), float(r[1])) for r in rows if r[1] > 0]
+
+
+def _filters(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    keys = [key for key in FILTER_SQL if filters.get(key) not in (None, "")]
+    return "".join(f" AND {FILTER_SQL[key]}" for key in keys), {key: filters[key] for key in keys}
+
+
+def _match(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of the terms (each quoted: no FTS5 syntax can come from the user)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _rescore(candidates: list[tuple[int, str]], terms: list[str], df: dict[str, int], docs: int,
+             avgdl: float) -> list[tuple[int, float]]:
+    """BM25 (Lucene's variant) of each candidate over every query term, with the index's statistics."""
+    idf = {t: math.log(1 + (docs - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
+    wanted = set(terms)
+    scored = []
+    for rowid, stored in candidates:
+        tokens = stored.split()
+        norm = K1 * (1 - B + B * len(tokens) / (avgdl or 1.0))
+        counts: dict[str, int] = {}
+        for tok in tokens:
+            if tok in wanted:
+                counts[tok] = counts.get(tok, 0) + 1
+        score = sum(idf[t] * f / (f + norm) for t, f in counts.items())
+        scored.append((rowid, score))
+    return sorted(scored, key=lambda rs: (-rs[1], rs[0]))
