@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     embed_batch_size: int = 64
     embed_max_tokens: int = 256
     lexical_sync_rebuild_max_docs: int = 20_000
+    snapshot_follow_interval_s: float = Field(default=0.5, gt=0, description="how often a replica looks for changes "
+                                                                           "written by other replicas")
+    snapshot_save_interval_s: float = Field(default=60.0, gt=0, description="how often a followed analytics snapshot "
+                                                                           "is saved (it is also saved at shutdown)")
+    snapshot_sync_build_max_rows: int = Field(default=20_000, ge=0, description="brands up to this many messages get "
+                                                                               "their snapshot built before serving")
+    change_log_retention_hours: float = Field(default=168.0, gt=0, description="how long the change sequence's log "
+                                                                              "is kept (a replica away longer rebuilds)")
+    job_lease_s: float = Field(default=60.0, gt=0, description="how long a worker's claim on an import job holds "
+                                                               "without being renewed")
     failed_upload_retention_hours: float = Field(default=72.0, ge=0, description="uploads of failed imports are "
                                                                                  "deleted after this many hours")
     max_future_skew_s: int = Field(default=300, ge=0, description="how far in the future a client-given date may be")
