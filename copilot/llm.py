@@ -136,8 +136,11 @@ def _refuses_format(exc: BaseException) -> bool:
     return (status in (400, 422, 500, 501) or status is None) and any(w in text for w in FORMAT_WORDS)
 
 
-def first_mode(model: str) -> str:
-    """The structured-output mode to try first: JSON schema unless litellm knows the model lacks it."""
+def first_mode(model: str, api_base: str | None = None) -> str:
+    """The structured-output mode to try first: JSON schema unless litellm's table says this hosted model lacks
+    it (a model behind a custom `api_base` is a local server the table knows nothing of: it is learned)."""
+    if api_base:
+        return "json_schema"
     try:
         if _litellm().supports_response_schema(model=model) is False:
             return "json_object"
@@ -236,7 +239,7 @@ class LiteLLMClient:
     def _negotiated(self, model: str, schema: type[T], check: Callable[[T], list[str]] | None, usage: Usage,
                     state: dict[str, Any], ends: float, max_tokens: int) -> tuple[T, str]:
         """One attempt; a refused format moves to the next mode within the same attempt."""
-        mode = self.modes.get(model) or first_mode(model)
+        mode = self.modes.get(model) or first_mode(model, self.api_base)
         while True:
             try:
                 return self._once(model, mode, schema, check, usage, state["messages"], ends, max_tokens), mode

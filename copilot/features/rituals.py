@@ -217,7 +217,7 @@ class RitualService:
                                charter=charter, grounded=bool(ids))
 
         try:
-            res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check,
+            res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check, max_tokens=700,
                                     meta={"brand": brand, "feature": "ritual_draft"})
         except LLMFailure as exc:
             self.failed_usage = _usage(exc.usage)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from copilot.llm import LLM, LLMFailure
-from copilot.outputs import ShoutoutOut, grounding_problems
+from copilot.outputs import ShoutoutOut, grounding_problems, register_problems, substance_problems
 from copilot.privacy import Pseudonyms, fence
 from copilot.prompts import render
+from copilot.text import detect_language
 from copilot.types import Charter
 
 TEMPLATES = {
@@ -52,15 +53,24 @@ def llm_shoutout(llm: LLM, *, brand: str, brand_name: str, charter: Charter | No
                     evidence=fence("\n".join(f"[{e['id']}] {pseudonyms.scrub(e['snippet'])}" for e in evidence)))
 
     def check(out: ShoutoutOut) -> list[str]:
-        return grounding_problems([out.text], citations=[], allowed_ids=set(), known_members={"M1"},
-                                  source_links=set(), banned_terms=banned, system_prompt=prompt.system)
+        problems = grounding_problems([out.text], citations=[], allowed_ids=set(), known_members={"M1"},
+                                      source_links=set(), banned_terms=banned, system_prompt=prompt.system)
+        problems += substance_problems("text", out.text, min_words=5)
+        if "M1" not in out.text:
+            problems.append("does not name the member (M1)")
+        found = detect_language(out.text.replace("M1", " "), default=lang)
+        if found != lang and len(out.text) >= 40:
+            problems.append(f"written in '{found}', not '{lang}'")
+        return problems + (register_problems(out.text, register) if lang == "fr" else [])
 
     try:
-        res = llm.complete(system=prompt.system, user=prompt.user, schema=ShoutoutOut, check=check,
+        res = llm.complete(system=prompt.system, user=prompt.user, schema=ShoutoutOut, check=check, max_tokens=300,
                            meta={"brand": brand, "feature": "spotlight_shoutout"})
     except LLMFailure as exc:
         return {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules", "degraded": True,
-                "degraded_reason": f"llm failed: {exc.reason}"[:500]}
+                "degraded_reason": f"llm failed: {exc.reason}",
+                "usage": {"prompt_tokens": exc.usage.prompt_tokens, "completion_tokens": exc.usage.completion_tokens,
+                          "cost": round(exc.usage.cost, 6), "calls": exc.usage.calls}}
     return {"text": pseudonyms.restore(res.value.text), "engine": "llm", "degraded": False, "model": res.model,
             "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash},
             "usage": {"prompt_tokens": res.usage.prompt_tokens, "completion_tokens": res.usage.completion_tokens,
