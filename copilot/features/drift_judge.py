@@ -72,7 +72,7 @@ class LLMDriftJudge:
         self.llm, self.brand_name = llm, brand_name
 
     def judge(self, text: str, rules: DriftResult, *, charter: Charter | None, feed: dict[str, Any],
-              brand: str = "") -> DriftResult:
+              brand: str = "", started: float | None = None) -> DriftResult:
         """The merged result; raises LLMFailure when the model gives no valid answer."""
         passages = [p for p in (charter.passages if charter else [])
                     if any(p.id == i.passage_id for i in (charter.promotion_policy.rules + charter.tone))][:8] if charter else []
@@ -84,7 +84,8 @@ class LLMDriftJudge:
                         text=fence(Pseudonyms().scrub(text)))
         res = self.llm.complete(system=prompt.system, user=prompt.user, schema=DriftJudgeOut,
                                 check=lambda out: judge_problems(out, text, rules.language),
-                                meta={"brand": brand, "feature": "drift_judge"} if brand else None, max_tokens=400)
+                                meta={"brand": brand, "feature": "drift_judge"} if brand else None, max_tokens=400,
+                                started=started)
         return merge(rules, res.value, text)
 
 

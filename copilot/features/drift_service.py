@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
@@ -17,7 +18,7 @@ class DriftJudge(Protocol):
     """A second opinion (an LLM) merged with the rules; raises when it cannot answer."""
 
     def judge(self, text: str, rules: DriftResult, *, charter: Charter | None, feed: dict[str, Any],
-              brand: str = "") -> DriftResult: ...
+              brand: str = "", started: float | None = None) -> DriftResult: ...
 
 
 class DriftService:
@@ -30,6 +31,7 @@ class DriftService:
 
     def check(self, brand: str, text: str, *, lang: str | None = None, scheduled_at: datetime | None = None) -> dict[str, Any]:
         """Rules first; the judge (when configured) refines them; if it fails the rules answer, marked degraded."""
+        started = time.monotonic()
         charter, version = current_charter(self.store, brand)
         now = scheduled_at or self.clock()
         stats = self.feed.stats(brand, charter, now=now)
@@ -39,9 +41,9 @@ class DriftService:
                 "max_promotional_share": charter.promotion_policy.max_promotional_share if charter else None}
         if self.judge is not None:
             try:
-                result = self.judge.judge(text, result, charter=charter, feed=feed, brand=brand)
+                result = self.judge.judge(text, result, charter=charter, feed=feed, brand=brand, started=started)
             except Exception as exc:  # any judge failure: the rules stand, and the response says why
-                result = result.model_copy(update={"degraded": True, "degraded_reason": f"llm judge failed: {exc}"[:300]})
+                result = result.model_copy(update={"degraded": True, "degraded_reason": f"llm judge failed: {exc}"})
         return {**result.model_dump(), "feed": feed, "charter_version": version}
 
     def report(self, brand: str, *, window_days: int, now: datetime | None = None) -> dict[str, Any]:

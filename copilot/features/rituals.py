@@ -8,6 +8,7 @@ engine answers with `degraded: true` and the reason.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from string import Template
@@ -103,6 +104,7 @@ class RitualService:
 
     def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
         """Compose, guard and save a draft; returns the stored Draft row."""
+        started = time.monotonic()  # the LLM's deadline counts from here: grounding is inside it
         row = self.store.get_brand(brand)
         charter, _ = current_charter(self.store, brand)
         lang = req.language or (charter.languages[0] if charter and charter.languages else row.language)
@@ -112,7 +114,7 @@ class RitualService:
         grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
-        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned)
+        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started)
                            if self.llm else (None, None))
         if result is None:  # no LLM configured, or it failed for good: the templates answer
             result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
@@ -183,7 +185,8 @@ class RitualService:
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
     def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
-                  lang: str, register: str, learned: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+                  lang: str, register: str, learned: dict[str, Any],
+                  started: float) -> tuple[dict[str, Any] | None, str | None]:
         assert self.llm is not None
         pseudonyms = Pseudonyms()
         context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
@@ -218,7 +221,7 @@ class RitualService:
 
         try:
             res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check, max_tokens=700,
-                                    meta={"brand": brand, "feature": "ritual_draft"})
+                                    meta={"brand": brand, "feature": "ritual_draft"}, started=started)
         except LLMFailure as exc:
             self.failed_usage = _usage(exc.usage)
             return None, f"llm failed: {exc.reason}"
