@@ -95,7 +95,11 @@ class Copilot:
         self.keywords = KeywordSearch(self.store)
         self.retriever = Retriever(self.store, self.index, self.embedder, self.keywords)
         self.ingestor = Ingestor(self.store, self.index, self.embedder)
-        self.snapshots = Snapshots(self.store)
+        self.snapshots = Snapshots(self.store, root=settings.data_dir / "snapshots",
+                                   follow_interval_s=settings.snapshot_follow_interval_s,
+                                   save_interval_s=settings.snapshot_save_interval_s,
+                                   sync_max_rows=settings.snapshot_sync_build_max_rows,
+                                   change_retention_s=settings.change_log_retention_hours * 3600)
         self.llm = llm if llm is not None else make_llm(settings, self.store)
         self.drift = DriftService(self.store, self.snapshots, judge=LLMDriftJudge(self.llm) if self.llm else None)
         self.review = ReviewService(self.store)
@@ -150,10 +154,12 @@ class Copilot:
         comments and import reports; finished imports' uploads are deleted; then free database pages are
         scrubbed. Imports still queued or running are left alone (they need their file) and logged."""
         language = self.store.get_brand(brand).language
+        member = self.store.get_member(brand, member_id)
         # Vectors first: when the vector index is down nothing has changed yet, and the request can be retried.
         self.index.delete(brand, self.store.member_uids(brand, member_id))
         out = self.store.erase_member(brand, member_id, placeholder="[membre effacé]" if language == "fr" else "[erased member]")
         self.store.bump_revision(brand)
+        self.snapshots.erase(brand, (member.source, member.source_id))  # its saved file goes now, a rebuild follows
         for upload in out["uploads"]:
             delete_upload(Path(upload), self.uploads_dir)
         if out["pending_jobs"]:
@@ -198,9 +204,15 @@ class Copilot:
             log.warning("erasure: the database could not be scrubbed yet; will retry", exc_info=True)
         return False
 
+    def start(self) -> None:
+        """Serve: warm the analytics snapshots and follow the change sequence, run the job worker."""
+        self.snapshots.start()
+        self.jobs.start()
+
     def close(self) -> None:
-        """Stop the worker and release connections."""
+        """Stop the worker and the follower (saving the snapshots) and release connections."""
         self.jobs.stop()
+        self.snapshots.stop()
         self.store.close()
 
 

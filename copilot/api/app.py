@@ -129,9 +129,10 @@ def create_app(settings: Settings | None = None, *, copilot: Copilot | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.jobs.start()
+        runtime.start()  # small brands' snapshots are warm before the first request; /readyz waits for the rest
         yield
         runtime.jobs.stop()
+        runtime.snapshots.stop()
 
     app = build_app(settings)
     app.router.lifespan_context = lifespan

@@ -97,7 +97,7 @@ class Feed:
         brand_msgs = int(staff[window].sum())
         unack = _unacknowledged(snap, window, roles, staff, now)
         return {
-            "window": {"since": since, "until": now, "days": window_days},
+            "window": {"since": since, "until": now, "days": window_days, "as_of": snap.as_of},
             "brand_posts": len(posts), "promotional_posts": promo,
             "promo_share": round(promo / len(posts), 4) if posts else 0.0,
             "max_promotional_share": policy.max_promotional_share if policy else None,

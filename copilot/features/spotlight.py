@@ -172,7 +172,8 @@ class SpotlightService:
         voice = self._voice(brand)
         suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi, voice)
                        for i, score, breakdown in ranked]
-        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days},
+        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
+                           "as_of": snap.as_of},
                 "channel": channel, "cooldown_days": cooldown_days, "suggestions": suggestions,
                 "excluded": reasons, "model": MODEL_DESCRIPTION}
 

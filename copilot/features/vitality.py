@@ -41,24 +41,46 @@ DEFINITIONS = {
 
 
 class Cohorts:
-    """Per-snapshot arrays reused by every report: first reply time per row and first-seen week per author."""
+    """Per-snapshot arrays reused by every report: first reply time per row and first-seen week per author.
+    A later snapshot that only appended rows extends them from the new rows alone (`extend`)."""
 
     def __init__(self, snap: Snapshot, brand_side: np.ndarray):
-        self.snap = snap
-        n = snap.n
-        replies = np.flatnonzero((snap.parent >= 0) & (snap.author >= 0))
-        others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
-        self.first_reply = np.full(n, np.inf)
-        np.minimum.at(self.first_reply, snap.parent[others], snap.created[others])
-        answers = others[snap.kind[others] == A]
-        self.first_answer = np.full(n, np.inf)
-        np.minimum.at(self.first_answer, snap.parent[answers], snap.created[answers])
-        self.first_replier_brand = np.zeros(n, dtype=bool)
-        if len(others):
-            # rows are in time order: the first occurrence per parent is the first reply
-            parents, first_idx = np.unique(snap.parent[others], return_index=True)
-            self.first_replier_brand[parents] = brand_side[others[first_idx]]
+        self.snap, self.n = snap, snap.n
+        self.first_reply = np.full(snap.n, np.inf)
+        self.first_answer = np.full(snap.n, np.inf)
+        self.first_replier_brand = np.zeros(snap.n, dtype=bool)
+        self._add(snap, brand_side, 0)
         self.first_seen = snap.derived("first_seen")
+
+    def extend(self, snap: Snapshot, brand_side: np.ndarray) -> "Cohorts":
+        """The cohorts of `snap`, a later snapshot of the same rows plus appended ones (copies: reports reading
+        this one are not disturbed)."""
+        out = Cohorts.__new__(Cohorts)
+        out.snap, out.n = snap, snap.n
+        grow = snap.n - self.n
+        out.first_reply = np.concatenate([self.first_reply, np.full(grow, np.inf)])
+        out.first_answer = np.concatenate([self.first_answer, np.full(grow, np.inf)])
+        out.first_replier_brand = np.concatenate([self.first_replier_brand, np.zeros(grow, dtype=bool)])
+        out._add(snap, brand_side, self.n)
+        out.first_seen = snap.derived("first_seen")
+        return out
+
+    def _add(self, snap: Snapshot, brand_side: np.ndarray, start: int) -> None:
+        """Fold in the replies among rows [start, n) (rows are in time order)."""
+        rows = np.arange(start, snap.n)
+        replies = rows[(snap.parent[rows] >= 0) & (snap.author[rows] >= 0)]
+        others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
+        if not len(others):
+            return
+        parents = snap.parent[others]
+        unanswered_before = np.isinf(self.first_reply[parents])
+        np.minimum.at(self.first_reply, parents, snap.created[others])
+        answers = others[snap.kind[others] == A]
+        np.minimum.at(self.first_answer, snap.parent[answers], snap.created[answers])
+        # the first occurrence per parent among these rows is its first reply, unless it had one before them
+        uniq, first_idx = np.unique(parents, return_index=True)
+        fresh = unanswered_before[first_idx]
+        self.first_replier_brand[uniq[fresh]] = brand_side[others[first_idx[fresh]]]
 
 
 class VitalityService:
@@ -66,7 +88,7 @@ class VitalityService:
 
     def __init__(self, store: Store, snapshots: Snapshots, clock: Any = lambda: datetime.now(timezone.utc)):
         self.store, self.snapshots, self.clock = store, snapshots, clock
-        self._cohorts: dict[tuple[str, int, bytes], Cohorts] = {}
+        self._cohorts: dict[str, tuple[tuple[Any, ...], Cohorts]] = {}
 
     def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> dict[str, Any]:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
@@ -76,11 +98,7 @@ class VitalityService:
         brand_side = snap.author_mask(roles["staff"] | roles["bot"])
         opted_out = snap.author_mask(roles["no_analytics"])
         member = (snap.author >= 0) & ~brand_side & ~opted_out
-        key = (brand, snap.revision, brand_side.tobytes())  # Cohorts depends on the rows and who is the brand
-        cohorts = self._cohorts.get(key)
-        if cohorts is None:
-            cohorts = Cohorts(snap, brand_side)
-            self._cohorts = {key: cohorts}
+        cohorts = self._cohorts_of(brand, snap, brand_side, roles["staff"] | roles["bot"])
         hi = now.timestamp()
         lo = hi - window_days * 86400
         known = self._known_members(brand, roles, snap, cohorts, hi)
@@ -92,9 +110,22 @@ class VitalityService:
                    **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
                   for i in range(n_weeks)]
         alerts = weak_signals(ctx, hi, known)
-        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days},
+        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
+                           "as_of": snap.as_of},
                 "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
                 "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}}
+
+    def _cohorts_of(self, brand: str, snap: Snapshot, brand_side: np.ndarray, brand_accounts: set[Any]) -> Cohorts:
+        """Cohorts depend on the rows and on who is the brand: reused while both hold, extended when the snapshot
+        only gained rows (a live community), computed afresh otherwise."""
+        key = (snap.epoch, snap.generation, frozenset(brand_accounts))
+        cached = self._cohorts.get(brand)
+        if cached is not None and cached[0] == key and cached[1].n <= snap.n:
+            cohorts = cached[1] if cached[1].n == snap.n else cached[1].extend(snap, brand_side)
+        else:
+            cohorts = Cohorts(snap, brand_side)
+        self._cohorts[brand] = (key, cohorts)
+        return cohorts
 
     def _known_members(self, brand: str, roles: dict[str, Any], snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
         members = self.store.members_by_key(brand)

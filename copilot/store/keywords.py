@@ -10,8 +10,10 @@ candidates: those terms weigh little, so such documents rarely beat a rare term'
 
 PostgreSQL: a `message_search` row per message with a `tsvector` built by the `copilot_fr` / `copilot_en` text
 search configurations (French / English Snowball stemmers, with `unaccent` when the extension can be created; plain
-copies of `french` / `english` otherwise), a GIN index, and `ts_rank_cd` ranking of an OR query stemmed both ways.
-Every replica reads the same index, and rows go with their message (`ON DELETE CASCADE`).
+copies of `french` / `english` otherwise) and a GIN index. A query is stemmed both ways; the same rare-terms-first
+candidate pass runs on document frequencies counted through the GIN index (cached for `STATS_TTL_S`), and the
+candidates are scored by the same BM25 in SQL from the lexemes' positions. Every replica reads the same index, and
+rows go with their message (`ON DELETE CASCADE`).
 
 Erasure: deleted rows leave FTS5 segments only when they are merged, so `optimize_keywords` merges a brand's index
 after an erasure (SQLite's `secure_delete` zeroes the freed pages).
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,11 +32,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from copilot.store.base import RepoBase, message_uid
-from copilot.text import STOPWORDS, analyse, detect_language, words
+from copilot.text import analyse, detect_language
 
 CANDIDATE_DOCS = 5000  # at most this many documents are scored by FTS5 to pick candidates
 CANDIDATES = 300       # candidates re-scored with every query term
 K1, B = 1.5, 0.75      # BM25 as Lucene scores it (and the bm25s index this replaced)
+STATS_TTL_S = 60.0     # PostgreSQL: how long document frequencies and totals are reused
 FILTER_SQL = {"kind": "kind = :kind", "channel": "channel = :channel", "author": "author = :author",
               "since": "created >= :since", "until": "created <= :until"}
 PG_CONFIGS = {"fr": "copilot_fr", "en": "copilot_en"}
@@ -227,18 +230,79 @@ class KeywordRepo(RepoBase):
 
     # ------------------------------------------------------------ PostgreSQL full-text search
     def _pg_search(self, brand_id: str, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
-        wanted = [w for w in words(query) if w not in STOPWORDS and len(w) > 1] or words(query)
-        wanted = [w for w in dict.fromkeys(wanted) if re.fullmatch(r"\w+", w)]
-        if not wanted:
-            return []
-        where, params = _filters(filters)
-        terms = " | ".join(f"'{w}'" for w in wanted)
-        sql = text(f"""SELECT message_id, ts_rank_cd(tsv, q.q, 1) AS score FROM message_search,
-            (SELECT to_tsquery('copilot_fr', :terms) || to_tsquery('copilot_en', :terms) AS q) AS q
-            WHERE brand_id = :b AND tsv @@ q.q{where} ORDER BY score DESC, message_id LIMIT :n""")
         with self.engine.connect() as conn:
-            rows = conn.execute(sql, {"terms": terms, "b": brand_id, "n": k, **params}).all()
-        return [(int(r[0]), float(r[1])) for r in rows if r[1] > 0]
+            lexemes = [r[0] for r in conn.execute(text(
+                "SELECT DISTINCT lexeme FROM unnest(to_tsvector('copilot_fr', :q) || to_tsvector('copilot_en', :q))"),
+                {"q": query[:2000]})]
+            if not lexemes:
+                return []
+            df = self._pg_df(conn, brand_id, lexemes)
+            lexemes = sorted((x for x in lexemes if df.get(x)), key=lambda x: df[x])
+            if not lexemes:
+                return []
+            docs, avgdl = self._pg_totals(conn, brand_id)
+            essential, total = [], 0
+            for x in lexemes:
+                if essential and total + df[x] > CANDIDATE_DOCS:
+                    break
+                essential.append(x)
+                total += df[x]
+            where, params = _filters(filters)
+            idfs = [math.log(1 + (docs - df[x] + 0.5) / (df[x] + 0.5)) for x in lexemes]
+            rows = conn.execute(text(PG_BM25.replace("{where}", where)), {
+                "b": brand_id, "qe": " | ".join(_lexeme(x) for x in essential), "p": max(CANDIDATES, k), "k": k,
+                "lexemes": lexemes, "idfs": idfs, "k1": K1, "bb": B, "avgdl": avgdl or 1.0, **params}).all()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _pg_df(self, conn: Connection, brand_id: str, lexemes: list[str]) -> dict[str, int]:
+        """How many of the brand's messages hold each lexeme, remembered for `STATS_TTL_S` (document frequencies
+        move slowly; counting a common lexeme is the costly part of a query)."""
+        cache = self.__dict__.setdefault("_pg_df_cache", {})
+        now = time.monotonic()
+        out, missing = {}, []
+        for x in lexemes:
+            hit = cache.get((brand_id, x))
+            if hit is not None and now - hit[1] < STATS_TTL_S:
+                out[x] = hit[0]
+            else:
+                missing.append(x)
+        if missing:
+            counts = conn.execute(text("SELECT " + ", ".join(
+                f"(SELECT count(*) FROM message_search WHERE brand_id = :b AND tsv @@ CAST(:x{i} AS tsquery))"
+                for i in range(len(missing)))), {"b": brand_id, **{f"x{i}": _lexeme(x) for i, x in enumerate(missing)}}).one()
+            for x, n in zip(missing, counts):
+                out[x] = int(n)
+                cache[(brand_id, x)] = (int(n), now)
+            if len(cache) > 100_000:
+                cache.clear()
+        return out
+
+    def _pg_totals(self, conn: Connection, brand_id: str) -> tuple[int, float]:
+        """(documents, average distinct lexemes per document) of a brand, remembered for `STATS_TTL_S`."""
+        cache = self.__dict__.setdefault("_pg_totals_cache", {})
+        hit = cache.get(brand_id)
+        if hit is None or time.monotonic() - hit[2] >= STATS_TTL_S:
+            n, avg = conn.execute(text("SELECT count(*), avg(length(tsv)) FROM message_search WHERE brand_id = :b"),
+                                  {"b": brand_id}).one()
+            hit = cache[brand_id] = (int(n), float(avg or 1.0), time.monotonic())
+        return hit[0], hit[1]
+
+
+PG_BM25 = """
+WITH cand AS (
+    SELECT message_id, tsv FROM message_search
+    WHERE brand_id = :b AND tsv @@ CAST(:qe AS tsquery){where}
+    ORDER BY ts_rank_cd(tsv, CAST(:qe AS tsquery)) DESC LIMIT :p)
+SELECT c.message_id, sum(w.idf * u.tf / (u.tf + :k1 * (1 - :bb + :bb * length(c.tsv) / :avgdl))) AS score
+FROM cand c
+CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf FROM unnest(c.tsv)) AS u
+JOIN unnest(CAST(:lexemes AS text[]), CAST(:idfs AS float8[])) AS w(lexeme, idf) ON w.lexeme = u.lexeme
+GROUP BY c.message_id ORDER BY score DESC, c.message_id LIMIT :k"""
+
+
+def _lexeme(value: str) -> str:
+    """A stemmed lexeme as a tsquery literal (matched as is, never parsed as query syntax)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _filters(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:

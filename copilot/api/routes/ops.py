@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from copilot.api.deps import CopilotDep
 from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import Health
+from copilot.errors import ServiceUnavailable
 
 router = APIRouter(tags=["ops"])
 
@@ -20,8 +21,14 @@ def healthz() -> Health:
 @router.get("/readyz", response_model=Health, operation_id="readyz",
             responses={503: {**PROBLEMS[422], "description": "a dependency is down (Retry-After is set)"}})
 def readyz(copilot: CopilotDep) -> Health:
-    """The store and the vector index answer."""
+    """The store and the vector index answer, and every brand's analytics snapshot is warm (loaded or built, and
+    caught up with the change sequence), so no request waits on a rebuild."""
     copilot.store.ping()
     copilot.index.ping()
+    warm, brands = copilot.snapshots.status()  # brand names stay out of this unauthenticated answer
+    if not warm:
+        cold = sum(1 for state in brands.values() if state == "warming")
+        raise ServiceUnavailable(f"analytics snapshots warming up ({cold} of {len(brands)} brands)")
     return Health(status="ready", checks={"store": "ok", "vector_index": "ok",
-                                          "llm": "configured" if copilot.settings.llm_model else "none (rules engine)"})
+                                          "llm": "configured" if copilot.settings.llm_model else "none (rules engine)",
+                                          "analytics_snapshots": f"warm ({len(brands)} brands)"})

@@ -1,0 +1,281 @@
+"""Analytics snapshots follow the change sequence: appends, patches, masks and late messages give the same
+snapshot as a rebuild from the database; a restart is warm; an erasure rewrites the saved file; reads never wait on
+a rebuild; another process's writes arrive through the database."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from copilot.api.app import create_app
+from copilot.embed import HashEmbedder
+from copilot.features import snapshot as snapshot_mod
+from copilot.features.snapshot import Snapshot, build
+from copilot.runtime import Copilot
+from copilot.settings import Settings
+from copilot.types import MemberRecord, MessageRecord
+from tests.conftest import ADMIN
+from tests.test_erasure import files_holding
+
+T0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
+NOW = T0 + timedelta(days=60)
+
+
+def msg(i: int | str, author: str, hours: float, text: str = "Une question sur les freins ?", **kw) -> MessageRecord:
+    return MessageRecord(source_id=str(i), author=author, created_at=T0 + timedelta(hours=hours), text=text,
+                         channel=kw.pop("channel", "atelier"), **kw)
+
+
+def by_key(snap: Snapshot) -> dict[tuple[str, str], tuple]:
+    """Everything a snapshot says about each message, independent of row numbers and codes."""
+    out = {}
+    for r in range(snap.n):
+        p = int(snap.parent[r])
+        out[(snap.sources[r], snap.ids[r])] = (
+            snap.authors[snap.author[r]] if snap.author[r] >= 0 else None, float(snap.created[r]), int(snap.kind[r]),
+            (snap.sources[p], snap.ids[p]) if p >= 0 else None, bool(snap.is_reply[r]), int(snap.reactions[r]),
+            bool(snap.solution[r]), snap.channels[snap.channel[r]] if snap.channel[r] >= 0 else None,
+            bool(snap.thanks[r]), bool(snap.tension[r]), bool(snap.answered[r]))
+    return out
+
+
+def rebuilt(copilot: Copilot, brand: str) -> Snapshot:
+    seqs = copilot.store.brand_seqs([brand])[brand]
+    return build(copilot.store.snapshot_rows(brand), epoch=seqs.snapshot_epoch, hwm=seqs.change_seq).publish()
+
+
+def assert_same(followed: Snapshot, fresh: Snapshot) -> None:
+    assert by_key(followed) == by_key(fresh)
+    assert np.all(np.diff(followed.created) >= 0)  # still in time order: windows stay slices
+    seen = {followed.authors[i]: followed.first_seen[i] for i in range(len(followed.authors)) if followed.authors[i][1]}
+    again = {fresh.authors[i]: fresh.first_seen[i] for i in range(len(fresh.authors))}
+    assert {a: t for a, t in seen.items() if np.isfinite(t)} == {a: t for a, t in again.items() if np.isfinite(t)}
+
+
+def test_a_followed_snapshot_equals_a_rebuilt_one_through_every_kind_of_write(copilot: Copilot):
+    copilot.store.create_brand("acme", "Acme", "fr")
+    rng = random.Random(7)
+    copilot.ingestor.ingest("acme", [msg(i, f"u{i % 5}", i) for i in range(20)])
+    copilot.snapshots.get("acme")
+    live = {str(i) for i in range(20)}
+    for step in range(120):
+        op = rng.choice(["append", "append", "reply", "reaction", "edit", "late", "delete", "orphan", "parent_arrives"])
+        i = f"s{step}"
+        hours = 20 + step
+        if op == "append":
+            records = [msg(i, f"u{rng.randrange(8)}", hours, rng.choice(["Merci beaucoup !", "C'est nul", "Une idée ?"]))]
+        elif op == "reply":
+            records = [msg(i, f"u{rng.randrange(8)}", hours, "Essaie ça", kind="answer", reply_to=rng.choice(sorted(live)))]
+        elif op == "reaction":
+            target = rng.choice(sorted(live))
+            row = copilot.store.get_messages("acme", [f"native:{target}"])[f"native:{target}"]
+            records = [MessageRecord(source_id=target, author=row.author, created_at=row.created_at, text=row.text,
+                                     channel=row.channel, kind=row.kind, reply_to=row.reply_to,
+                                     reactions={"👍": rng.randrange(1, 9)}, is_solution=rng.random() < 0.3)]
+        elif op == "edit":  # a new kind and channel, or a new author: patched, or moved
+            target = rng.choice(sorted(live))
+            row = copilot.store.get_messages("acme", [f"native:{target}"])[f"native:{target}"]
+            records = [MessageRecord(source_id=target, created_at=row.created_at, text=row.text + " (édité)",
+                                     author=row.author if rng.random() < 0.5 else f"u{rng.randrange(8)}",
+                                     kind=rng.choice(["question", "answer", "comment"]), reply_to=row.reply_to,
+                                     channel=rng.choice(["atelier", "sorties"]))]
+        elif op == "late":  # an import of older messages: out of order
+            records = [msg(f"{i}-{k}", f"u{rng.randrange(8)}", rng.uniform(0, hours)) for k in range(3)]
+        elif op == "delete":
+            target = rng.choice(sorted(live))
+            records = [MessageRecord(source_id=target, created_at=T0, text="x", deleted=True)]
+        elif op == "orphan":  # a reply whose parent is not imported yet
+            records = [msg(i, "u1", hours, "Réponse", reply_to=f"later-{step}")]
+        else:
+            records = [msg(f"later-{step - 1}", "u2", hours - 1.5, "Le message d'origine")]
+        copilot.ingestor.ingest("acme", records)
+        live |= {r.source_id for r in records if not r.deleted}
+        live -= {r.source_id for r in records if r.deleted}
+        if step % 10 == 9:
+            assert_same(copilot.snapshots.get("acme"), rebuilt(copilot, "acme"))
+    assert_same(copilot.snapshots.get("acme"), rebuilt(copilot, "acme"))
+
+
+def test_appends_do_not_copy_and_a_reaction_patches_one_column(copilot: Copilot):
+    copilot.store.create_brand("acme", "Acme", "fr")
+    copilot.ingestor.ingest("acme", [msg(i, f"u{i % 3}", i) for i in range(50)])
+    first = copilot.snapshots.get("acme")
+    copilot.ingestor.ingest("acme", [msg(50, "u1", 50)])
+    second = copilot.snapshots.get("acme")
+    assert second.n == 51 and second.revision > first.revision and first.n == 50
+    assert np.shares_memory(first.created, second.created)  # appended into spare capacity: nothing rebuilt
+    copilot.ingestor.ingest("acme", [msg(3, "u0", 3, reactions={"🎉": 4})])
+    third = copilot.snapshots.get("acme")
+    row = third.row_of("native", "3")
+    assert third.reactions[row] == 4 and second.reactions[row] == 0  # the previous snapshot is left as it was
+    assert np.shares_memory(second.created, third.created) and third.generation == second.generation
+
+
+def test_a_restart_is_warm_and_catches_up_what_it_missed(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    first = Copilot(settings, embedder=HashEmbedder())
+    first.store.create_brand("acme", "Acme", "fr")
+    first.ingestor.ingest("acme", [msg(i, f"u{i % 4}", i) for i in range(40)])
+    first.snapshots.get("acme")
+    first.close()  # saves the snapshot with its high-water mark
+    assert list((settings.data_dir / "snapshots").glob("*.npz"))
+
+    writer = Copilot(settings, embedder=HashEmbedder())  # written while the server was down
+    writer.ingestor.ingest("acme", [msg(40, "u9", 40), msg(5, "u0", 5, reactions={"👍": 2})])
+    writer.store.close()
+
+    def no_rebuild(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm restart must not rebuild from the database")
+
+    monkeypatch.setattr(snapshot_mod, "build", no_rebuild)
+    again = Copilot(settings, embedder=HashEmbedder())
+    try:
+        again.snapshots.start()
+        snap = again.snapshots.get("acme")
+        assert snap.n == 41 and snap.reactions[snap.row_of("native", "5")] == 2
+        monkeypatch.undo()
+        assert_same(snap, rebuilt(again, "acme"))
+    finally:
+        again.close()
+
+
+def test_reads_never_wait_on_a_rebuild(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    copilot.store.create_brand("acme", "Acme", "fr")
+    copilot.ingestor.ingest("acme", [MemberRecord(source_id="u1", name="Ana")] + [msg(i, "u1", i) for i in range(30)])
+    copilot.snapshots.start()
+    before = copilot.snapshots.get("acme")
+    release, building = threading.Event(), threading.Event()
+    rows = copilot.store.snapshot_rows
+
+    def slow_rows(brand: str, **kw: object):  # type: ignore[no-untyped-def]
+        building.set()
+        release.wait(20)
+        yield from rows(brand, **kw)
+
+    monkeypatch.setattr(copilot.store, "snapshot_rows", slow_rows)
+    try:
+        member = copilot.store.list_members("acme")[0][0]
+        copilot.erase_member("acme", member.id)  # moves the epoch: every replica rebuilds
+        assert building.wait(10)
+        t = time.perf_counter()
+        during = copilot.snapshots.get("acme")
+        assert time.perf_counter() - t < 0.5  # served at once, by the previous snapshot...
+        assert during.n == 0 or (during.author < 0).all()  # ...from which the erased member is already gone
+        assert copilot.vitality.report("acme", now=NOW)["window"]["as_of"] == during.as_of
+    finally:
+        release.set()
+    deadline = time.time() + 10
+    while time.time() < deadline and copilot.snapshots.get("acme").epoch == before.epoch:
+        time.sleep(0.05)
+    after = copilot.snapshots.get("acme")
+    assert after.epoch > before.epoch and after.n == 0 and after.authors == []
+    copilot.snapshots.stop()
+
+
+def test_erasure_rewrites_the_saved_snapshot(client: TestClient, copilot: Copilot, brand: str):
+    name, word = "Zorblatine Quux", "zorblatine"
+    body = {"members": [{"source_id": "zq", "name": name}, {"source_id": "max", "name": "Max"}],
+            "messages": [{"source_id": f"m{i}", "author": "zq" if i % 2 else "max", "kind": "question",
+                          "created_at": (NOW - timedelta(days=i)).isoformat(), "text": f"Question {i} sur les freins"}
+                         for i in range(6)]}
+    assert client.post(f"/v1/brands/{brand}/history/batch", json=body, headers=ADMIN).status_code == 200
+    copilot.snapshots.get(brand)
+    copilot.snapshots.stop()  # saves it, as a shutdown would
+    copilot.snapshots.start()
+    snapshots = copilot.settings.data_dir / "snapshots"
+    assert files_holding(snapshots, ("zq", word)), "the member's id is in the saved snapshot"
+    member = next(m for m in client.get(f"/v1/brands/{brand}/members", headers=ADMIN).json()["items"]
+                  if m["source_id"] == "zq")
+    assert client.delete(f"/v1/brands/{brand}/members/{member['id']}", headers=ADMIN).status_code == 200
+    assert not list(snapshots.glob("*.npz")) or files_holding(snapshots, ("zq",)) == {}  # gone at once
+    deadline = time.time() + 10
+    while time.time() < deadline and not list(snapshots.glob("*.npz")):
+        time.sleep(0.05)
+    assert list(snapshots.glob("*.npz")), "the rebuilt snapshot is saved again"
+    assert files_holding(snapshots, ("zq",)) == {}
+    assert copilot.snapshots.get(brand).n == 3
+
+
+def test_readyz_is_green_only_once_every_brand_is_warm(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    seed = Copilot(settings, embedder=HashEmbedder())
+    seed.store.create_brand("big", "Big", "en")
+    seed.ingestor.ingest("big", [msg(i, f"u{i % 7}", i) for i in range(60)])
+    seed.close()
+    for path in (settings.data_dir / "snapshots").glob("*.npz"):
+        path.unlink()  # no saved snapshot: the brand must be built
+    runtime = Copilot(settings.model_copy(update={"snapshot_sync_build_max_rows": 10}), embedder=HashEmbedder())
+    release = threading.Event()
+    rows = runtime.store.snapshot_rows
+
+    def slow_rows(brand: str, **kw: object):  # type: ignore[no-untyped-def]
+        release.wait(20)
+        yield from rows(brand, **kw)
+
+    monkeypatch.setattr(runtime.store, "snapshot_rows", slow_rows)
+    try:
+        with TestClient(create_app(runtime.settings, copilot=runtime)) as client:
+            cold = client.get("/readyz")
+            assert cold.status_code == 503 and "warming" in cold.json()["detail"] and "big" not in cold.text
+            r = client.get("/v1/brands/big/vitality", headers=ADMIN)
+            assert r.status_code == 503 and r.headers["retry-after"]  # no request builds it synchronously
+            release.set()
+            deadline = time.time() + 10
+            while time.time() < deadline and client.get("/readyz").status_code != 200:
+                time.sleep(0.05)
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/v1/brands/big/vitality", headers=ADMIN).status_code == 200
+    finally:
+        release.set()
+        runtime.close()
+
+
+def test_another_process_writes_arrive_through_the_database(settings: Settings):
+    reader = Copilot(settings, embedder=HashEmbedder())
+    writer = Copilot(settings, embedder=HashEmbedder())  # another process on the same database: no shared memory
+    try:
+        writer.store.create_brand("acme", "Acme", "fr")
+        writer.ingestor.ingest("acme", [msg(i, "u1", i) for i in range(5)])
+        reader.snapshots.start()
+        assert reader.snapshots.get("acme").n == 5
+        writer.ingestor.ingest("acme", [msg(5, "u2", 5, "Merci !"), msg(1, "u1", 1, reactions={"👍": 1})])
+        deadline = time.time() + 2
+        while time.time() < deadline and reader.snapshots.get("acme").n < 6:
+            time.sleep(0.05)
+        snap = reader.snapshots.get("acme")
+        assert snap.n == 6 and snap.reactions[snap.row_of("native", "1")] == 1  # within the 2 s it promises
+        assert [h.id for h in reader.retriever.search("acme", "merci", mode="lexical")] == ["5"]
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_vitality_cohorts_extended_equal_cohorts_computed_afresh(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    from copilot.features.vitality import Cohorts
+
+    extended = []
+    extend = Cohorts.extend
+    monkeypatch.setattr(Cohorts, "extend", lambda self, *a: extended.append(1) or extend(self, *a))
+    now = T0 + timedelta(days=8)
+    copilot.store.create_brand("acme", "Acme", "fr")
+    copilot.ingestor.ingest("acme", [MemberRecord(source_id="staff", role="staff")] +
+                            [msg(i, f"u{i % 6}", i * 3, kind="question") for i in range(30)])
+    first = copilot.vitality.report("acme", now=now)
+    replies = [msg(f"r{i}", "staff" if i % 3 == 0 else f"u{(i + 1) % 6}", 95 + i, "Voilà", kind="answer",
+                   reply_to=str(i)) for i in range(20)]
+    copilot.ingestor.ingest("acme", replies)
+    snap = copilot.snapshots.get("acme")
+    live = copilot.vitality.report("acme", now=now)
+    assert extended == [1]  # the new replies were folded into the cached cohorts, not recomputed from scratch
+    brand_side = snap.author_mask({("native", "staff")})
+    cached = copilot.vitality._cohorts["acme"][1]
+    fresh = Cohorts(snap, brand_side)
+    assert cached.n == snap.n and cached is not None
+    for name in ("first_reply", "first_answer", "first_replier_brand"):
+        assert np.array_equal(getattr(cached, name), getattr(fresh, name)), name
+    assert live["kpis"] != first["kpis"] and live["kpis"]["responsiveness"]["median_first_response_hours"] is not None
