@@ -1,6 +1,7 @@
 """Error tree. Each class has an HTTP status and a stable RFC 9457 problem `type`.
 
 CopilotError (500, internal)
+├── SlackPayloadInvalid (400, slack-payload-invalid)  a signed Slack body this app cannot read
 ├── InvalidInput (422, invalid-input)          bad field values; names the field
 │   ├── CharterInvalid (422, charter-invalid)
 │   └── ImportFormatInvalid (422, import-invalid)
@@ -51,6 +52,12 @@ class CopilotError(Exception):
             body["field"] = self.field
         body.update(self.extra)
         return body
+
+
+class SlackPayloadInvalid(CopilotError):
+    """A signed Slack body that is not a payload this app can read (400)."""
+
+    status, type_slug, title = 400, "slack-payload-invalid", "Unreadable Slack payload"
 
 
 class InvalidInput(CopilotError):

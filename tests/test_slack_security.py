@@ -30,7 +30,8 @@ from copilot.review import TRANSITIONS
 from copilot.runtime import Copilot
 from copilot.settings import Settings
 from copilot.slack import blocks as B
-from copilot.slack.app import Reviewers, nesting_exceeds
+from copilot.slack.app import Reviewers
+from copilot.slack.envelope import nesting_exceeds
 from tests.conftest import ADMIN
 from tests.fake_slack import FakeSlack
 from tests.test_slack import SECRET, post_form, signed
