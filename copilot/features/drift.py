@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from copilot.features import drift_rules as R
+from copilot.features.charter_checks import rule_flags
 from copilot.text import detect_language, strip_accents
 from copilot.types import Charter
 
 Verdict = Literal["ok", "watch", "drift"]
-PROMO_TYPES = {"hard_sell", "urgency", "instrumentalisation", "self_promotion"}
+PROMO_TYPES = {"hard_sell", "urgency", "instrumentalisation", "self_promotion", "no_share_asks", "no_tag_asks",
+               "no_contests_for_reach", "no_promo_codes", "no_urgency", "no_gated_participation"}
+MIN_QUOTA_POSTS = 10  # below this many brand posts in the window, a share of promotional posts means little
 DRIFT_AT, WATCH_AT = 0.6, 0.4
 
 
@@ -107,9 +110,16 @@ def pattern_flags(text: str) -> list[Flag]:
     return flags
 
 
+def _rule_flag(text: str) -> Any:
+    def make(kind: str, severity: str, span: tuple[int, int], why: str, rule: Any) -> Flag:
+        return _flag(text, kind, severity, span, why, CharterClause(passage_id=rule.passage_id, text=rule.text))
+    return make
+
+
 def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
-    """Flags from the charter: banned terms, register, emoji/exclamation limits, shouting."""
-    flags: list[Flag] = []
+    """Flags from the charter: its typed rules (each citing its clause), banned terms, register,
+    emoji/exclamation limits."""
+    flags: list[Flag] = rule_flags(text, list(getattr(charter, "rules", []) or []), lang, _rule_flag(text))
     folded = strip_accents(text.lower())
     same_length = len(folded) == len(text)
     for term in charter.banned_terms:
@@ -160,6 +170,8 @@ def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: Fee
     promo = [f for f in flags if f.type in PROMO_TYPES]
     if not promo or charter is None or feed is None:  # no feed known: the quota cannot be judged
         return []
+    if feed.brand_posts < MIN_QUOTA_POSTS:  # too few posts for a share to mean anything (the report says so)
+        return []
     out: list[Flag] = []
     policy = charter.promotion_policy
     if policy.max_promotional_share is not None:
@@ -182,6 +194,15 @@ def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
         return flags
     strong = [f for f in flags if f.type != "hard_sell" and f.severity != "low"]
     if strong:
+        return flags
+    return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
+
+
+def _soften_factual(flags: list[Flag], charter: Charter | None) -> list[Flag]:
+    # A charter that welcomes factual announcements (what, price, availability): a hard-sell cue alone is
+    # information there; with urgency, asks or codes beside it, it stays what it is.
+    allowed = any(r.type == "factual_announcements_allowed" for r in (getattr(charter, "rules", None) or []))
+    if not allowed or any(f.type != "hard_sell" and f.severity != "low" for f in flags):
         return flags
     return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
 
@@ -211,6 +232,7 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
         flags += charter_flags(text, charter, language)
     flags += shouting_flags(text, charter)
     flags = _soften_genuine(text, flags)
+    flags = _soften_factual(flags, charter)
     flags += quota_flags(text, flags, charter, feed)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)
