@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import func, select
 
-from copilot.store.models import Member, Message, SpotlightRecord
+from copilot.store.models import Brand, Member, Message, SpotlightRecord
 from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time
 
 
@@ -16,8 +17,30 @@ class AnalyticsRepo(RepoBase):
     """Window, conversation and author reads."""
 
     # ------------------------------------------------------------ analytics reads
-    def member_roles(self, brand_id: str) -> dict[str, Any]:
-        """Authors by role and consent, as (source, source_id) pairs."""
+    def _follow_members(self, brand_id: str, name: str, load: Callable[[], Any]) -> Any:
+        """A per-brand value derived from the members table, reloaded only when `brands.members_seq` moved (any
+        member added, changed or erased, by any replica): reports stop re-reading thousands of members each."""
+        cache: dict[tuple[str, str], tuple[int, Any]] = self.__dict__.setdefault("_member_cache", {})
+        with self.engine.connect() as conn:
+            seq = conn.execute(select(Brand.members_seq).where(Brand.id == brand_id)).scalar()
+        hit = cache.get((brand_id, name))
+        if hit is not None and hit[0] == seq:
+            return hit[1]
+        value = load()  # read after the sequence number: at least as new as what it is filed under
+        cache[(brand_id, name)] = (seq, value)
+        return value
+
+    def member_roles(self, brand_id: str) -> dict[str, frozenset[tuple[str, str]]]:
+        """Authors by role and consent, as (source, source_id) pairs (shared: do not modify)."""
+        return self._follow_members(brand_id, "roles", lambda: self._load_member_roles(brand_id))  # type: ignore[no-any-return]
+
+    def members_by_key(self, brand_id: str) -> Mapping[tuple[str, str], Any]:
+        """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at);
+        read-only and shared between requests."""
+        return self._follow_members(brand_id, "members",  # type: ignore[no-any-return]
+                                    lambda: MappingProxyType(self._load_members_by_key(brand_id)))
+
+    def _load_member_roles(self, brand_id: str) -> dict[str, frozenset[tuple[str, str]]]:
         out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
         with self.session() as s:
             rows = s.execute(select(Member.source, Member.source_id, Member.role, Member.consent_spotlight,
@@ -29,7 +52,7 @@ class AnalyticsRepo(RepoBase):
                     out["no_analytics"].add((source, sid))
                 if spot == "opt_out":
                     out["no_spotlight"].add((source, sid))
-        return out
+        return {k: frozenset(v) for k, v in out.items()}
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
@@ -148,8 +171,7 @@ class AnalyticsRepo(RepoBase):
             rows = conn.execute(query).fetchall()
         return {(r.source, r.source_id): r.name for r in rows if (r.source, r.source_id) in wanted and r.name}
 
-    def members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
-        """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at)."""
+    def _load_members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
         query = select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
                        Member.consent_analytics, _raw_joined()).where(Member.brand_id == brand_id)
         with self.engine.connect() as conn:

@@ -95,6 +95,11 @@ class ChangesRepo(RepoBase):
                                         "flags": flags} for (src, sid), flags in changed])
         return seq
 
+    @staticmethod
+    def _members_changed(s: Session, brand_id: str) -> None:
+        """Record (in the caller's transaction) that the brand's members changed: cached roles are reloaded."""
+        s.execute(update(Brand).where(Brand.id == brand_id).values(members_seq=Brand.members_seq + 1))
+
     def _notify(self, brand_id: str, seq: int | None) -> None:
         """Tell in-process followers (after the commit) that the brand moved to `seq`."""
         if seq is None:

@@ -143,6 +143,11 @@ def _add_job_claims(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {name} {kind}"))
 
 
+def _add_members_seq(conn: Connection) -> None:
+    if "members_seq" not in {c["name"] for c in inspect(conn).get_columns("brands")}:
+        conn.execute(text("ALTER TABLE brands ADD COLUMN members_seq BIGINT NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -154,6 +159,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _add_change_tracking),
     (9, _add_keyword_index),
     (10, _add_job_claims),
+    (11, _add_members_seq),
 ]
 MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -151,6 +151,7 @@ class ErasureRepo(ChangesRepo, KeywordRepo):
             redacted = _redact_drafts(s, brand_id, drafts, redact, erased_ids, member_id)
             uploads, pending = _scrub_jobs(s, brand_id, redact)
             s.delete(member)
+            self._members_changed(s, brand_id)
         self._notify(brand_id, seq)
         self.optimize_keywords(brand_id)
         return {"uids": [message_uid(member.source, sid) for sid in erased_ids], "messages": len(rows),

@@ -48,6 +48,8 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
                     result.updated += 1
                 else:
                     result.unchanged += 1
+            if result.inserted or result.updated:
+                self._members_changed(s, brand_id)
         return result
 
     def list_members(self, brand_id: str, *, role: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Member], int]:
@@ -76,6 +78,7 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
                 raise NotFound(f"member {member_id} not found")
             for k, v in changes.items():
                 setattr(row, k, v)
+            self._members_changed(s, brand_id)
         return row
 
     def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:

@@ -183,10 +183,10 @@ class KeywordRepo(RepoBase):
             ranked = self._fts_search(brand_id, query, k, filters)
         if not ranked:
             return []
-        with self.engine.connect() as conn:
-            ids = conn.execute(text("SELECT id, source, source_id FROM messages WHERE brand_id = :b AND id IN "
-                                    f"({','.join(str(int(i)) for i, _ in ranked)})"), {"b": brand_id}).all()
-        uid = {r[0]: message_uid(r[1], r[2]) for r in ids}
+        with self.engine.connect() as conn:  # by primary key (a brand_id condition would make SQLite scan the brand)
+            ids = conn.execute(text("SELECT id, source, source_id, brand_id FROM messages WHERE id IN "
+                                    f"({','.join(str(int(i)) for i, _ in ranked)})")).all()
+        uid = {r[0]: message_uid(r[1], r[2]) for r in ids if r[3] == brand_id}
         return [(uid[i], score) for i, score in ranked if i in uid]
 
     def optimize_keywords(self, brand_id: str) -> None:

@@ -58,6 +58,8 @@ class Brand(Base):
     lexical_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
     snapshot_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     pruned_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
+    # Moves whenever a member is added, changed or erased: what caches of roles and consents follow.
+    members_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
 
 
 class ApiKey(Base):
