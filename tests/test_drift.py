@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 
 def test_every_flag_has_an_exact_span_and_a_real_clause():
     text = "PROMO FLASH -30% sur tous les antivols, DERNIÈRE CHANCE ce soir minuit !!! Dépêche-toi !!!"
-    result = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=9, promotional_posts=1))
+    result = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=10, promotional_posts=1))
     assert result.verdict == "drift" and result.promotional
     passages = {p.id for p in CHARTER.passages} | {"front-matter"}
     for flag in result.flags:
@@ -52,7 +52,7 @@ def test_a_promotional_post_is_fine_under_quota_and_flagged_over_it():
     text = "Le nouveau porte-bagages est disponible à 49 € en boutique, avec une remise de 10 % pour les membres."
     under = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=19, promotional_posts=0))
     assert under.promotional and under.verdict != "drift" and "promo_quota" not in {f.type for f in under.flags}
-    over = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=9, promotional_posts=3,
+    over = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=10, promotional_posts=3,
                                                              recent_promotional=[True, False, True, True]))
     quota = next(f for f in over.flags if f.type == "promo_quota")
     assert over.verdict == "drift" and quota.charter_clause.passage_id == CHARTER.promotion_policy.passage_id
@@ -84,7 +84,7 @@ class FakeJudge:
     def __init__(self, error: Exception | None = None):
         self.error, self.calls = error, []
 
-    def judge(self, text, rules: DriftResult, *, charter, feed, brand=""):
+    def judge(self, text, rules: DriftResult, *, charter, feed, brand="", started=None):
         self.calls.append((text, feed))
         if self.error:
             raise self.error
@@ -156,3 +156,12 @@ def test_llm_judge_through_the_llm_layer(settings):
     out = c.drift.check("roue-libre", "PROMO FLASH dernière chance !!!")
     assert out["engine"] == "rules" and out["degraded"] and out["verdict"] == "drift"
     c.close()
+
+
+def test_the_quota_is_not_judged_on_a_handful_of_posts():
+    """One factual announcement among six brand posts does not put a feed 'over quota' (issue 11)."""
+    text = "Le nouveau porte-bagages est disponible à 49 € en boutique."
+    few = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=5, promotional_posts=1))
+    assert "promo_quota" not in {f.type for f in few.flags}
+    enough = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=12, promotional_posts=3))
+    assert "promo_quota" in {f.type for f in enough.flags}
