@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
+import os
 import shutil
+import socket
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -217,53 +219,91 @@ class Copilot:
 
 
 class JobRunner:
-    """One background worker over the jobs table. Interrupted jobs are re-run from the start at start-up;
-    ingestion is idempotent, so a re-run neither duplicates nor loses records. At start-up and then
-    periodically it also does upkeep (`maintain`): expired uploads go, unfinished erasure scrubs are retried."""
+    """A background worker over the jobs table, one per process; any number of processes may share the database.
+
+    Jobs are claimed from the database (`Store.claim_job`: row locks with SKIP LOCKED on PostgreSQL), so a job
+    submitted to one replica may run on another, and a job whose worker died is claimed again once its lease ran
+    out (the lease is renewed while the job runs); ingestion is idempotent, so a re-run neither duplicates nor
+    loses records. A worker only runs jobs whose upload it can read (the replica that received it, or any replica
+    when the uploads directory is shared). At start-up and then periodically it also does upkeep (`maintain`):
+    expired uploads go, unfinished erasure scrubs are retried; and it re-embeds messages an earlier failure left
+    without vectors."""
+
+    POLL_S = 1.0      # how often an idle worker looks for jobs submitted to other replicas
+    REPAIR_S = 30.0   # how often missing vectors are looked for
+    SKIP_S = 60.0     # how long a job whose upload is elsewhere is left to the other replicas
 
     def __init__(self, copilot: Copilot):
         self.copilot = copilot
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        self._skip: dict[str, float] = {}
         retention_s = copilot.settings.failed_upload_retention_hours * 3600
         self.maintenance_interval_s = min(3600.0, max(60.0, retention_s / 4))
-        self._maintain_at = 0.0
+        self._maintain_at = self._repair_at = 0.0
 
     def start(self) -> None:
-        """Start the worker (its first act is upkeep) and re-queue unfinished jobs."""
+        """Start the worker; its first acts are upkeep and claiming the jobs left queued or interrupted."""
         if self._thread is None:
-            self._maintain_at = 0.0
+            self._maintain_at = self._repair_at = 0.0
+            self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="copilot-jobs", daemon=True)
             self._thread.start()
-            for job in self.copilot.store.unfinished_jobs():
-                self._queue.put(job.id)
 
     def submit(self, job_id: str) -> None:
-        """Queue a job for the worker."""
-        self._queue.put(job_id)
+        """Wake the worker: a job was queued (in the database)."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Ask the worker to finish after the current job."""
         if self._thread is not None:
-            self._queue.put(None)
+            self._stop.set()
+            self._wake.set()
             self._thread.join(timeout=30)
             self._thread = None
 
-
     def _loop(self) -> None:
-        while True:
-            if time.monotonic() >= self._maintain_at:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= self._maintain_at:
                 self.maintain()
+            if now >= self._repair_at:
+                self._repair_at = now + self.REPAIR_S
+                self._repair()
             try:
-                job_id = self._queue.get(timeout=max(0.0, self._maintain_at - time.monotonic()))
-            except queue.Empty:
-                continue
+                ran = self.run_next()
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the worker; the next round retries
+                log.exception("claiming an import job failed")
+                ran = False
+            if not ran:
+                self._wake.wait(max(0.0, min(self.POLL_S, self._maintain_at - time.monotonic())))
+                self._wake.clear()
+
+    def run_next(self) -> bool:
+        """Claim and run the next job this worker can run; False when there is none."""
+        store, lease = self.copilot.store, self.copilot.settings.job_lease_s
+        now = time.monotonic()
+        self._skip = {j: t for j, t in self._skip.items() if t > now}
+        job = store.claim_job(self.worker, lease_s=lease, skip=list(self._skip))
+        if job is None:
+            return False
+        if job.status != "running":  # failed for stopping too many times
+            return True
+        if job.file_path and not Path(job.file_path).exists():
+            store.unclaim_job(job.id, self.worker)  # its upload is on another replica: leave it to that one
+            self._skip[job.id] = now + self.SKIP_S
+            return True
+        self.run(job.id)
+        return True
+
+    def _repair(self) -> None:
+        """Re-embed messages an earlier failure left without vectors (in every brand)."""
+        for brand in self.copilot.store.brands_needing_embeddings():
             try:
-                if job_id is None:
-                    return
-                self.run(job_id)
-            finally:
-                self._queue.task_done()
+                self.copilot.ingestor.repair(brand)
+            except Exception:  # noqa: BLE001 - the vector index may be down; the next round retries
+                log.warning("re-embedding missing vectors of brand %s failed; will retry", brand, exc_info=True)
 
     def maintain(self) -> None:
         """Upkeep: delete expired uploads, retry unfinished erasure scrubs. Never raises."""
@@ -297,12 +337,25 @@ class JobRunner:
         return len(expired) + len(orphans)
 
     def run(self, job_id: str) -> None:
-        """Run one import job to completion, recording progress, counts and errors."""
-        store = self.copilot.store
+        """Run one claimed import job to completion, recording progress, counts and errors, and renewing the claim
+        while it runs (a worker that lost its claim stops: another one has the job)."""
+        store, lease = self.copilot.store, self.copilot.settings.job_lease_s
         job = store.get_job(job_id)
         if job is None or job.status in ("succeeded", "failed"):
             return
         store.update_job(job_id, status="running", processed=0)
+        stop_renewing = threading.Event()
+
+        def renew() -> None:
+            while not stop_renewing.wait(lease / 3):
+                try:
+                    if not store.renew_claim(job_id, self.worker, lease_s=lease):
+                        return
+                except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease has slack
+                    log.warning("renewing the claim on job %s failed", job_id, exc_info=True)
+
+        renewer = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
+        renewer.start()
         try:
             s = self.copilot.settings
             items = list(parse_file(Path(job.file_path or ""), job.format if job.format != "auto" else None,
@@ -319,6 +372,9 @@ class JobRunner:
         except Exception:
             log.exception("import job %s failed", job_id)
             store.update_job(job_id, status="failed", detail="internal error while importing; see the server log")
+        finally:
+            stop_renewing.set()
+            store.release_claim(job_id)
 
 
 def delete_upload(path: Path, root: Path) -> None:

@@ -1,8 +1,9 @@
 """The ingestion pipeline: normalised records -> SQL store -> dense and lexical indexes.
 
-Order per batch: members, then messages (one transaction), then embeddings of the messages whose content
-hash differs from what is indexed, then the Chroma upsert, then `indexed_hash` is recorded. A crash between
-steps leaves `indexed_hash` stale, so the next run re-embeds exactly what is missing: restarts are safe.
+Order per batch: members, then messages (one transaction, with their keyword index entries and their place in the
+brand's change sequence), then embeddings of the messages whose content hash differs from what is indexed, then
+the Chroma upsert, then `indexed_hash` is recorded. A crash between steps leaves the message marked as needing
+embedding (an indexed flag), so a later write or the job worker re-embeds exactly what is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from copilot.store import Store, UpsertResult
 from copilot.types import MemberRecord, MessageRecord, RecordError, content_hash
 
 MAX_EMBED_CHARS = 2000
+INLINE_REPAIR = 64  # stale vectors a write repairs on its way
 MAX_REPORTED_ERRORS = 100
 
 
@@ -58,7 +60,9 @@ class Ingestor:
         batch: list[MemberRecord | MessageRecord] = []
         done = 0
         self.index.ping()  # refuse before writing anything when the vector index is down
-        report.embedded += self.index_documents(brand, self.store.stale_messages(brand))  # repair earlier failures
+        # Repair a few vectors an earlier failure missed (the job worker drains the rest in the background), so a
+        # one-message write never pays for re-embedding a backlog.
+        report.embedded += self.index_documents(brand, self.store.stale_messages(brand, limit=INLINE_REPAIR))
         for item in items:
             if isinstance(item, RecordError):
                 report.error_count += 1
@@ -75,10 +79,11 @@ class Ingestor:
             done += self._flush(brand, batch, report)
             if progress:
                 progress(done)
-        changed = report.embedded or report.messages["deleted"] or report.messages["updated"]
-        if changed:
-            self.store.bump_revision(brand)
-        return report
+        return report  # what changed is in the brand's change sequence, written with the messages
+
+    def repair(self, brand: str, *, limit: int = 512) -> int:
+        """Embed messages whose vectors are missing or outdated (a write whose indexing failed); returns how many."""
+        return self.index_documents(brand, self.store.stale_messages(brand, limit=limit))
 
     def _flush(self, brand: str, batch: Sequence[MemberRecord | MessageRecord], report: IngestReport) -> int:
         members = [r for r in batch if isinstance(r, MemberRecord)]

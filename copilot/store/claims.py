@@ -8,12 +8,13 @@ worker renews its lease while it runs; a job claimed `MAX_ATTEMPTS` times withou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 
 from copilot.store.base import RepoBase
-from copilot.store.models import Job, now_utc
+from copilot.store.models import Job, Message, now_utc
 
 MAX_ATTEMPTS = 3
 
@@ -21,11 +22,14 @@ MAX_ATTEMPTS = 3
 class ClaimsRepo(RepoBase):
     """Claiming and renewing jobs."""
 
-    def claim_job(self, worker: str, *, lease_s: float, now: datetime | None = None) -> Job | None:
-        """Claim the next runnable job for `worker` (None when there is none)."""
+    def claim_job(self, worker: str, *, lease_s: float, skip: Sequence[str] = (),
+                  now: datetime | None = None) -> Job | None:
+        """Claim the next runnable job for `worker`, other than `skip` (None when there is none)."""
         now = now or now_utc()
         runnable = or_(Job.status == "queued",
                        and_(Job.status == "running", or_(Job.lease_until.is_(None), Job.lease_until < now)))
+        if skip:
+            runnable = and_(runnable, Job.id.not_in(list(skip)))
         pick = (select(Job.id).where(runnable).order_by(Job.created_at, Job.id).limit(1)
                 .with_for_update(skip_locked=True).scalar_subquery())
         with self.session() as s, s.begin():
@@ -48,6 +52,18 @@ class ClaimsRepo(RepoBase):
                                .values(lease_until=now_utc() + timedelta(seconds=lease_s))
                                .execution_options(synchronize_session=False))
         return bool(result.rowcount)
+
+    def unclaim_job(self, job_id: str, worker: str) -> None:
+        """Give a claimed job back to the queue (this worker cannot run it), without counting the attempt."""
+        with self.session() as s, s.begin():
+            s.execute(update(Job).where(Job.id == job_id, Job.claimed_by == worker)
+                      .values(status="queued", claimed_by=None, lease_until=None, attempts=Job.attempts - 1)
+                      .execution_options(synchronize_session=False))
+
+    def brands_needing_embeddings(self) -> list[str]:
+        """Brands with messages waiting for their vectors (through the partial index of pending rows)."""
+        with self.session() as s:
+            return list(s.scalars(select(Message.brand_id).where(text("embed_pending")).distinct()))
 
     def release_claim(self, job_id: str) -> None:
         """Forget who ran a finished job."""
