@@ -52,18 +52,28 @@ PREFERRED_HINT = re.compile(r"pr[ée]f[ée]r|preferred|use|utilis|on dit|dites|s
 PROMO_WORD = re.compile(r"promo|publicit|advertis|spam|commercial|sponsor|self-promotion|autopromotion|vente|selling", re.I)
 NEGATION = re.compile(r"\b(no|not|never|don't|do not|pas|aucune?|jamais|interdit\w*|refus\w*|supprim\w*|removed|deleted|"
                       r"prohibited|forbidden|not allowed|non autoris\w*|ne)\b", re.I)
+# A number starts where its digits start ((?<!\d)) and is read possessively: "4444…" is scanned once, not from
+# every digit (quadratic).
 SHARE_RES = [
-    (re.compile(r"(\d+(?:[.,]\d+)?)\s*%"), lambda m: float(m.group(1).replace(",", ".")) / 100),
+    (re.compile(r"(?<!\d)(\d++(?:[.,]\d++)?)\s*+%"), lambda m: float(m.group(1).replace(",", ".")) / 100),
     (re.compile(r"\b(\d+|une?|one)\s+(?:\w+\s+){0,2}(?:sur|in|out of|on)\s+(\d+|dix|ten|cinq|five|vingt|twenty)\b", re.I),
      lambda m: _num(m.group(1)) / _num(m.group(2))),
     (re.compile(r"\b(\d+)\s*/\s*(\d+)\b"), lambda m: int(m.group(1)) / int(m.group(2))),
 ]
 LIMIT_RE = {
     "emoji": re.compile(r"(?:max(?:imum)?|au plus|at most|pas plus de|no more than|jusqu'à|up to)\s*(\d+)\s*(?:emoji|émoji)|"
-                        r"(\d+)\s*(?:emoji|émoji)s?\s*(?:max|maximum|au plus|at most)", re.I),
+                        r"(?<!\d)(\d++)\s*+(?:emoji|émoji)s?\s*+(?:max|maximum|au plus|at most)", re.I),
     "exclamation": re.compile(r"(?:max(?:imum)?|au plus|at most|pas plus de|no more than|jusqu'à|up to)\s*(\d+)\s*(?:point|exclamation)|"
-                              r"(\d+)\s*(?:points? d'exclamation|exclamation(?: mark| point)?s?)\s*(?:max|maximum|au plus|at most)", re.I),
+                              r"(?<!\d)(\d++)\s*+(?:points? d'exclamation|exclamation(?: mark| point)?s?)\s*+"
+                              r"(?:max|maximum|au plus|at most)", re.I),
 }
+# A label ("Bienveillance : …") sits before the first ':' or dash; looking for that within LABEL_REACH
+# characters bounds the lazy label's rescans of the whitespace after it (60 × the run).
+LABEL_RE = re.compile(r"^([^:—–\n]{2,60}?)\s*(?::|\s—|\s–)\s+(.+)$", re.S)
+LABEL_SEP, LABEL_REACH = re.compile(r"[:—–]"), 200
+# Lexicon patterns read a copy whose whitespace runs are squeezed to one character: their lazy groups are
+# followed by \s*, which rescanned a long run for every length the group tried.
+WHITESPACE_RUN = re.compile(r"\s{2,}")
 WORDS_NUM = {"un": 1, "une": 1, "one": 1, "cinq": 5, "five": 5, "dix": 10, "ten": 10, "vingt": 20, "twenty": 20}
 
 
@@ -96,15 +106,30 @@ def lead(block: str) -> tuple[str | None, str]:
     m = re.match(r"^\*\*(.+?)\*\*\s*[:.—–-]?\s*(.*)$", text, flags=re.S)
     if m:
         return m.group(1).strip(" .:"), m.group(2).strip()
-    m = re.match(r"^([^:—–\n]{2,60}?)\s*(?::|\s—|\s–)\s+(.+)$", text, flags=re.S)
+    m = LABEL_RE.match(text) if LABEL_SEP.search(text, 0, LABEL_REACH) else None
     if m:
         return m.group(1).strip(), m.group(2).strip()
     return None, text
 
 
 def quoted_terms(text: str) -> list[str]:
-    """Terms written in quotes, backticks or emphasis."""
-    return [next(g for g in m.groups() if g).strip() for m in QUOTED_RE.finditer(text)]
+    """Terms written in quotes, backticks or emphasis (a run of whitespace inside one read as one character)."""
+    return [next(g for g in m.groups() if g).strip() for m in QUOTED_RE.finditer(_squeezed(text))]
+
+
+def _squeezed(text: str) -> str:
+    """Each run of whitespace as one character (a line break if the run holds one, else a space)."""
+    return WHITESPACE_RUN.sub(lambda m: "\n" if "\n" in m.group(0) else " ", text)
+
+
+def _without_parentheses(text: str) -> str:
+    """The text with each '(…)' removed (up to the first ')' after it), in one pass."""
+    out, pos = [], 0
+    while (start := text.find("(", pos)) != -1 and (end := text.find(")", start)) != -1:
+        out.append(text[pos:start])
+        pos = end + 1
+    out.append(text[pos:])  # no ')' after the last '(': nothing more to remove
+    return "".join(out)
 
 
 class _Builder:
@@ -165,7 +190,8 @@ class _Builder:
     def _lexicon(self, sec: Section, block: str, pid: str) -> bool:
         text = strip_marker(block)
         context = " ".join(sec.path[-1:]) + " " + (lead(block)[0] or "")
-        pair = PAIR_RE.match(text.replace("**", "")) or ARROW_RE.match(text.replace("**", ""))
+        plain = _squeezed(text.replace("**", ""))
+        pair = PAIR_RE.match(plain) or ARROW_RE.match(plain)
         if pair:
             good = quoted_terms(pair.group("good")) or [pair.group("good").strip(" «»\"'“”:")]
             bad = quoted_terms(pair.group("bad")) or [b.strip(" «»\"'“”") for b in re.split(r",| ou | or ", pair.group("bad"))]
@@ -173,7 +199,7 @@ class _Builder:
             self.charter.preferred_terms.append(Term(term=good_term, instead_of=[b for b in bad if b], passage_id=pid))
             return True
         head, rest = lead(block)
-        bare = re.sub(r"\([^)]*\)", "", rest)
+        bare = _without_parentheses(rest)
         terms = quoted_terms(bare) or [t.strip(" .«»\"") for t in re.split(r",|;", bare) if 0 < len(t.strip(" .")) <= 40]
         if not terms:
             return False

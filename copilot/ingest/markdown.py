@@ -8,9 +8,14 @@ from typing import Any
 
 import yaml
 
-HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-NOISE_RE = re.compile(r"^\s*((<[^>]+>\s*)+|\{%.*%\})\s*$")
+# Every pattern here is linear in the line or block it reads. The heading's closing '#'s are stripped in
+# Python: `(.*?)\s*#*\s*$` retried both whitespace runs at every lazy step (cubic on "# a" + spaces + "b").
+HEADING_RE = re.compile(r"(#{1,6})\s+(.*)")
+# Link text stops at the next '[' and the target at the next '[' too, so a run of '[' or of "[a](" is read
+# once, not once per bracket.
+LINK_RE = re.compile(r"\[([^\[\]]*)\]\([^)\[]*\)")
+# Possessive: the whitespace after a tag belongs to the tag, not shared (quadratically) with the final \s*.
+NOISE_RE = re.compile(r"^\s*+(?:(?:<[^>]++>\s*+)++|\{%.*%\})\s*$")
 
 
 @dataclass
@@ -27,6 +32,12 @@ def clean_inline(text: str) -> str:
     """Heading text without links' targets, emphasis markers or anchors."""
     text = LINK_RE.sub(r"\1", text)
     return re.sub(r"[*_`]+", "", text).strip()
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, raw title) of an ATX heading line ("## Title ##"), else None."""
+    m = HEADING_RE.match(line)
+    return (len(m.group(1)), m.group(2).rstrip().rstrip("#").rstrip()) if m else None
 
 
 def split_front_matter(source: str) -> tuple[dict[str, Any], str]:
@@ -61,10 +72,10 @@ def sections(body: str) -> list[Section]:
     for line in body.splitlines():
         if line.strip().startswith("```"):
             in_code = not in_code
-        m = None if in_code else HEADING_RE.match(line)
-        if m:
+        found = None if in_code else heading(line)
+        if found:
             flush()
-            level, title = len(m.group(1)), clean_inline(m.group(2))
+            level, title = found[0], clean_inline(found[1])
             stack = [(lv, t) for lv, t in stack if lv < level] + [(level, title)]
             out.append(Section(heading=title, level=level, path=[t for _, t in stack]))
         elif not line.strip() or re.match(r"^\s*([-*+]|\d+[.)])\s+", line) or NOISE_RE.match(line):
