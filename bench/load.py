@@ -1,9 +1,13 @@
-"""Bounded load test against `copilot serve` on loopback: N concurrent clients for D seconds over search,
-drift checks, spotlight, vitality and draft reads; reports throughput, p50/p95/p99 and every non-2xx.
+"""Bounded load test against `copilot serve` on loopback: N concurrent clients over search, drift checks,
+spotlight, vitality and draft reads, first on a quiet community for D seconds, then for D seconds while a writer
+posts one message every 100 ms through the batch endpoint (every fourth write also adds reactions to an earlier
+message); reports both phases side by side per endpoint, the writes' own latency, and keyword freshness (from a
+write's acknowledgement to the first search that finds its unique word).
 
 History: the sample brand plus ~114,000 messages (its history replicated 242 times, as in bench/rituals.py),
 prepared in-process with real local embeddings of the unique texts plus noise; the server then runs with the
-real local embedder, so queries are embedded for real. Targets: zero 5xx, zero errors, p99 < 250 ms.
+real local embedder, so queries and live messages are embedded for real. Targets: zero 5xx, zero errors,
+p99 < 250 ms quiet; live p95 <= 1.5 x quiet p95 per endpoint; keyword freshness p95 <= 1 s.
 
     python bench/load.py [--clients 4] [--seconds 60]
 """
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,8 +44,8 @@ def prepare(data_dir: Path) -> None:
     copilot = Copilot(Settings(env="test", data_dir=data_dir), embedder=sample_replay_embedder())  # type: ignore[call-arg]
     load_sample(copilot)
     replicate_sample(copilot, "roue-libre", COPIES, NOW)
-    copilot.retriever.lexical_index("roue-libre", wait=True)
-    copilot.close()
+    copilot.snapshots.get("roue-libre")
+    copilot.close()  # saves the analytics snapshot: the server starts warm
 
 
 def requests_mix(draft_id: str) -> list[tuple[str, str, str, dict]]:
@@ -75,6 +80,62 @@ async def client_loop(client: httpx.AsyncClient, mix: list, until: float, sample
             errors.append({"endpoint": name, "status": status, "body": r.text[:200]})
 
 
+def live_message(i: int, reactions: dict[str, int] | None = None) -> dict:
+    return {"source_id": f"live-{i}", "author": f"live-member-{i % 30}", "kind": "question", "channel": "atelier",
+            "created_at": datetime.now(timezone.utc).isoformat(), "reactions": reactions or {},
+            "text": f"Question en direct numéro {i} : ma roue voile après la sortie, marqueur zq{i}x"}
+
+
+async def writer_loop(client: httpx.AsyncClient, until: float, stats: dict) -> None:
+    """One message every 100 ms; every fourth write re-posts an earlier one with reactions; each new message's
+    unique word is then searched for until found (keyword freshness from the write's acknowledgement)."""
+    i, sent = 0, {}
+    while time.perf_counter() < until:
+        i += 1
+        body = {"messages": [live_message(i)]}
+        if i % 4 == 0 and sent:
+            old = random.choice(list(sent))
+            body["messages"].append({**sent[old], "reactions": {"👍": i % 9 + 1}})
+        t = time.perf_counter()
+        r = await client.post("/v1/brands/roue-libre/history/batch", json=body)
+        acked = time.perf_counter()
+        stats["write_ms"].append((acked - t) * 1000)
+        if r.status_code >= 300:
+            stats["errors"].append({"endpoint": "write", "status": r.status_code, "body": r.text[:200]})
+        else:
+            sent[i] = body["messages"][0]
+            while time.perf_counter() - acked < 10:
+                hits = (await client.get("/v1/brands/roue-libre/search",
+                                         params={"q": f"zq{i}x", "mode": "lexical", "limit": 3})).json()["results"]
+                if any(h["id"] == f"live-{i}" for h in hits):
+                    stats["freshness_ms"].append((time.perf_counter() - acked) * 1000)
+                    break
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - t)))
+
+
+async def phase(client: httpx.AsyncClient, mix: list, clients: int, seconds: float, *, live: bool) -> dict:
+    samples: dict[str, list[float]] = {}
+    errors: list[dict] = []
+    stats: dict = {"write_ms": [], "freshness_ms": [], "errors": errors}
+    started = time.perf_counter()
+    until = started + seconds
+    tasks = [client_loop(client, mix, until, samples, errors, i) for i in range(clients)]
+    if live:
+        tasks.append(writer_loop(client, until, stats))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    every = [x for v in samples.values() for x in v]
+    out = {"seconds": round(elapsed, 1), "requests": len(every), "throughput_rps": round(len(every) / elapsed, 1),
+           "all": percentiles(every), "by_endpoint": {k: percentiles(v) for k, v in sorted(samples.items())},
+           "errors": len(errors), "server_errors_5xx": sum(1 for e in errors if e.get("status", 0) >= 500),
+           "error_examples": errors[:5]}
+    if live:
+        out["writes"] = {"count": len(stats["write_ms"]), "latency": percentiles(stats["write_ms"] or [0.0]),
+                         "keyword_freshness_after_ack": percentiles(stats["freshness_ms"] or [0.0])}
+    return out
+
+
 async def run(base: str, clients: int, seconds: float) -> dict:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
@@ -82,18 +143,14 @@ async def run(base: str, clients: int, seconds: float) -> dict:
         mix = requests_mix(draft["id"])
         for name, method, url, kw in mix:  # warm-up: every endpoint once
             await client.request(method, url, **kw)
-        samples: dict[str, list[float]] = {}
-        errors: list[dict] = []
-        started = time.perf_counter()
-        until = started + seconds
-        await asyncio.gather(*[client_loop(client, mix, until, samples, errors, i) for i in range(clients)])
-        elapsed = time.perf_counter() - started
-    every = [x for v in samples.values() for x in v]
-    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(every),
-            "throughput_rps": round(len(every) / elapsed, 1), "all": percentiles(every),
-            "by_endpoint": {k: percentiles(v) for k, v in sorted(samples.items())},
-            "errors": len(errors), "server_errors_5xx": sum(1 for e in errors if e.get("status", 0) >= 500),
-            "error_examples": errors[:5], "target_p99_ms": 250}
+        quiet = await phase(client, mix, clients, seconds, live=False)
+        live = await phase(client, mix, clients, seconds, live=True)
+    side_by_side = {name: {"quiet": quiet["by_endpoint"][name], "live": live["by_endpoint"].get(name),
+                           "p95_live_over_quiet": round(live["by_endpoint"][name]["p95_ms"]
+                                                        / quiet["by_endpoint"][name]["p95_ms"], 2)}
+                    for name in quiet["by_endpoint"] if name in live["by_endpoint"]}
+    return {"clients": clients, "side_by_side": side_by_side, "quiet": quiet, "live": live,
+            "targets": {"quiet_p99_ms": 250, "p95_live_over_quiet": 1.5, "keyword_freshness_p95_ms": 1000}}
 
 
 def main() -> None:
@@ -112,14 +169,17 @@ def main() -> None:
                                    str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 120
+            started = time.perf_counter()
+            deadline = time.time() + 300
             while time.time() < deadline:
                 try:
                     if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    time.sleep(0.5)
-            result = asyncio.run(run(base, opts.clients, opts.seconds))
+                    pass
+                time.sleep(0.1)
+            ready_s = time.perf_counter() - started
+            result = {"cold_start_to_ready_s": round(ready_s, 2), **asyncio.run(run(base, opts.clients, opts.seconds))}
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -565,8 +565,7 @@ class Snapshots:
         if seqs is None:
             self.store.get_brand(brand)  # NotFound
         if self.started and brand not in self._states:
-            rows = self.store.conversation_counts().get(brand, 0)
-            if rows > self.sync_max_rows:
+            if self.store.count_messages(brand) > self.sync_max_rows:
                 self._wake.set()
                 raise ServiceUnavailable(f"the analytics of brand '{brand}' are warming up; retry shortly")
         return self._warm(brand)
