@@ -245,3 +245,18 @@ def test_xml_entities_are_refused_by_name(tmp_path):
                                     '</posts>')
     with pytest.raises(ImportFormatInvalid, match="entities"):
         list(parse_file(dump, "stackexchange"))
+
+
+BOMB = "\n".join(["a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]"]
+                 + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]" for i in range(8)]
+                 + ["vision: [*i]"])
+
+
+@pytest.mark.parametrize("content,fmt", [(BOMB, "yaml"), (BOMB, None), (f"---\n{BOMB}\n---\n# Charte\n\nTexte.", "markdown")])
+def test_yaml_alias_bombs_are_refused_before_expansion(client: TestClient, brand: str, content: str, fmt):
+    body = {"content": content} | ({"format": fmt} if fmt else {})
+    started = time.monotonic()
+    r = client.put(f"/v1/brands/{brand}/charter", json=body, headers=ADMIN)
+    assert r.status_code == 422 and "alias" in r.json()["detail"].lower(), r.text
+    assert time.monotonic() - started < 5  # refused while composing, not after expanding ~10^8 nodes
+    assert client.get(f"/v1/brands/{brand}/charter", headers=ADMIN).status_code == 404  # nothing stored

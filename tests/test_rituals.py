@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import datetime, timezone
 
 import httpx
@@ -33,7 +34,11 @@ def runtime(settings: Settings, llm=None) -> Copilot:
 
 def test_every_prompt_file_loads_and_renders():
     files = sorted(PROMPTS_DIR.glob("*.toml"))
-    tasks = {(p.name.split(".")[0], p.name.split(".")[1]) for p in files if not p.name.startswith("ritual_templates")}
+    data_tables = ("ritual_templates", "drift_explanations")  # sentences the rules engines write, not prompts
+    tasks = {(p.name.split(".")[0], p.name.split(".")[1]) for p in files if not p.name.startswith(data_tables)}
+    for table in data_tables:  # each table exists in both languages with the same keys
+        fr, en = (tomllib.loads((PROMPTS_DIR / f"{table}.{lang}.toml").read_text(encoding="utf-8")) for lang in ("fr", "en"))
+        assert {k: set(v) for k, v in fr.items()} == {k: set(v) for k, v in en.items()}, table
     assert {("ritual_draft", "fr"), ("ritual_draft", "en"), ("drift_judge", "fr"), ("drift_judge", "en")} <= tasks
     for task, lang in tasks:
         prompt = load_prompt(task, lang)

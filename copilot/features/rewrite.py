@@ -10,8 +10,12 @@ from typing import Any
 from copilot.features.drift_rules import EMOJI
 from copilot.types import Charter
 
-PRESSURE_SENTENCE = {"over_solicitation", "instrumentalisation", "contact_bait", "ignores_members"}
-PRESSURE_SPAN = {"urgency", "banned_term", "unsolicited_link"}
+PRESSURE_SENTENCE = {"over_solicitation", "instrumentalisation", "contact_bait", "ignores_members",
+                     # charter rules: a sentence that asks members to relay, tag, enter, buy first or give data,
+                     # or carries a promo code, has nothing to keep
+                     "no_share_asks", "no_tag_asks", "no_contests_for_reach", "no_promo_codes",
+                     "no_gated_participation", "no_personal_data_asks"}
+PRESSURE_SPAN = {"urgency", "banned_term", "unsolicited_link", "no_urgency", "no_superlatives"}
 INFO = re.compile(r"(?<!\d)\d+\s?(?:€|%|£|\$|mm|cm|km|kg|h\b|nm\b)|(?<!\d)\d{1,2}h\d{0,2}|\b(?:lundi|mardi|mercredi|jeudi|vendredi|"
                   r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|minuit|midnight|soir|tonight)\b", re.I)
 # Typography patterns see a whole post. Each one may start only where its run starts ((?<!\s), (?<![,;:]))
@@ -82,7 +86,7 @@ def member_first_rewrite(text: str, flags: list[Any], *, charter: Charter | None
             kept.append(cleaned)
     limit = charter.emoji_limit if charter and charter.emoji_limit is not None else 2
     body = _typography(" ".join(kept), limit)
-    register = (charter.register or "vous") if lang == "fr" else None
+    register = ((charter.register if charter else None) or "vous") if lang == "fr" else None
     invite = INVITE.get((lang, register), INVITE[("en", None)])
     if not body:
         return invite

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from copilot.ingest import safeyaml
+
 # Every pattern here is linear in the line or block it reads. The heading's closing '#'s are stripped in
 # Python: `(.*?)\s*#*\s*$` retried both whitespace runs at every lazy step (cubic on "# a" + spaces + "b").
 HEADING_RE = re.compile(r"(#{1,6})\s+(.*)")
@@ -48,7 +50,7 @@ def split_front_matter(source: str) -> tuple[dict[str, Any], str]:
     if not m:
         return {}, source
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
+        meta = safeyaml.load(m.group(1)) or {}  # aliases refused: a few bytes could expand to gigabytes
     except yaml.YAMLError as exc:
         raise ValueError(f"front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):

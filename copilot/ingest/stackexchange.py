@@ -18,7 +18,7 @@ from copilot.ingest.native import describe
 from copilot.ingest.safezip import SafeZip
 from copilot.types import MemberRecord, MessageRecord, RecordError
 
-TAG_RE = re.compile(r"<[^>]+>")
+TAG_RE = re.compile(r"<[^<>]{0,2000}>")  # bounded and stops at the next "<": linear on a run of "<"
 
 
 def html_to_text(body: str) -> str:
