@@ -193,6 +193,11 @@ def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
 def eval_drift(data: Path = typer.Option(..., exists=True, dir_okay=False),
                charter: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                                       help="a charter (Markdown, YAML or JSON) to check against"),
+               charters_dir: Optional[Path] = typer.Option(None, exists=True, file_okay=False,
+                                                           help="a folder of charters <slug>.md|yaml|json for rows "
+                                                                "that name their own charter"),
+               profile: Optional[str] = typer.Option(None, help="'sms': add the SMS-spam vocabulary profile (corpus "
+                                                                "evaluations only; never used by the product)"),
                baseline: bool = typer.Option(True, help="also run the TF-IDF + logistic regression baseline"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """Precision, recall, F1 and false-positive rate of the rules engine on labelled texts."""
@@ -203,9 +208,12 @@ def eval_drift(data: Path = typer.Option(..., exists=True, dir_okay=False),
     try:
         rows = read_labelled(data)
         parsed = parse_charter(charter.read_text(encoding="utf-8"), filename=charter.name) if charter else None
+        own = {p.name.split(".")[0]: parse_charter(p.read_text(encoding="utf-8"), filename=p.name)
+               for p in sorted(charters_dir.iterdir()) if p.suffix in (".md", ".yaml", ".yml", ".json")
+               and not p.name.endswith(".expected.json") and p.name != "README.md"} if charters_dir else None
     except CopilotError as exc:
         _fail(exc.detail)
-    out = evaluate_drift(rows, charter=parsed)
+    out = evaluate_drift(rows, charter=parsed, charters=own, profile=profile)
     if baseline:
         out["baseline"] = tfidf_baseline(rows)
     typer.echo(json.dumps(out, indent=None if as_json else 2))

@@ -76,7 +76,7 @@ def _content(w: str) -> bool:
 
 
 def topics_of(texts: list[str], n: int = 3) -> list[str]:
-    """What several members talk about, as key phrases ("réglage des freins", "dark mode settings"): runs of
+    """What several members talk about, as key phrases ("horaires du marché", "dark mode settings"): runs of
     content words found in at least two messages, longest and most shared first. A single word counts only when
     many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme)."""
     phrase_df: Counter[tuple[str, ...]] = Counter()

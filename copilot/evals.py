@@ -59,7 +59,8 @@ def read_labelled(path: Path) -> list[dict[str, Any]]:
     def parse(row: dict[str, Any]) -> dict[str, Any]:
         label = {"spam": "drift", "ham": "ok"}.get(row["label"], row["label"])
         assert label in ("drift", "ok") and isinstance(row["text"], str)
-        return {"text": row["text"], "y": label == "drift", "lang": row.get("lang") or "unknown"}
+        return {"text": row["text"], "y": label == "drift", "lang": row.get("lang") or "unknown",
+                "charter": row.get("charter")}
 
     return _read_rows(path, parse, '{"text": str, "label": drift|ok|spam|ham}')
 
@@ -77,16 +78,20 @@ def binary_metrics(pairs: list[tuple[bool, bool]]) -> dict[str, float]:
             "false_positive_rate": round(fp / (fp + tn), 4) if fp + tn else 0.0, "n": len(pairs)}
 
 
-def evaluate_drift(rows: list[dict[str, Any]], *, charter: Any = None) -> dict[str, Any]:
-    """The rules engine on labelled texts: a text is predicted drift when its verdict is not `ok`."""
+def evaluate_drift(rows: list[dict[str, Any]], *, charter: Any = None,
+                   charters: dict[str, Any] | None = None, profile: str | None = None) -> dict[str, Any]:
+    """The rules engine on labelled texts: a text is predicted drift when its verdict is not `ok`. A row that
+    names its own charter (`"charter": slug`) is checked against `charters[slug]`."""
     from copilot.features.drift import check_text
 
     pairs, by_lang = [], {}  # type: ignore[var-annotated]
     for row in rows:
-        predicted = check_text(row["text"], charter=charter, with_rewrite=False).verdict != "ok"
+        own = (charters or {}).get(row.get("charter") or "", charter)
+        predicted = check_text(row["text"], charter=own, lang=row["lang"] if row["lang"] in ("fr", "en") else None,
+                               with_rewrite=False, profile=profile).verdict != "ok"
         pairs.append((row["y"], predicted))
         by_lang.setdefault(row["lang"], []).append((row["y"], predicted))
-    return {**binary_metrics(pairs), "engine": "rules", "positive": "verdict watch or drift",
+    return {**binary_metrics(pairs), "engine": "rules", "profile": profile, "positive": "verdict watch or drift",
             "by_lang": {lang: binary_metrics(v) for lang, v in sorted(by_lang.items())}}
 
 

@@ -17,9 +17,9 @@ ADVOCACY_WORDS = frozenset()
 ADVOCACY_PHRASES = ("je recommande", "je vous recommande", "je te recommande", "je la recommande", "je le recommande",
                     "je conseille", "je vous conseille", "je te conseille", "recommandez", "i recommend",
                     "i highly recommend", "recommend it", "recommend this", "recommend them", "best brand ever",
-                    "best bike ever", "best shop ever", "j'adore ce", "j'adore cette", "j'adore mon", "j'adore leur",
+                    "best shop ever", "j'adore ce", "j'adore cette", "j'adore mon", "j'adore leur",
                     "i love this", "i love my", "i love their", "fan de", "big fan", "meilleur achat",
-                    "meilleure marque", "meilleur atelier", "tient depuis", "tiens depuis")
+                    "meilleure marque", "tient depuis", "tiens depuis")
 TENSION_WORDS = frozenset("""nul nulle honte scandale arnaque inadmissible inacceptable furieux furieuse énervé enervé
 marre déçu déçue decu décevant pire mensonge menteur ridicule idiot stupide débile connard scam terrible awful
 disappointed disgusting angry furious worst ridiculous stupid liar rip-off ripoff unacceptable hate""".split())

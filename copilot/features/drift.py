@@ -92,10 +92,11 @@ def _flag(text: str, kind: str, severity: str, m: re.Match[str] | tuple[int, int
                 charter_clause=clause)
 
 
-def pattern_flags(text: str) -> list[Flag]:
-    """Flags from the language patterns alone."""
-    flags = [_flag(text, kind, sev, m, why) for kind, sev, rx, why in R.RULES for m in rx.finditer(text)]
-    asks = list(R.ASKS.finditer(text)) + list(R.SMS_ASKS.finditer(text))
+def pattern_flags(text: str, profile: str | None = None) -> list[Flag]:
+    """Flags from the language patterns alone (plus a named corpus profile's, for evaluations only)."""
+    rules = R.RULES + (R.SMS_PROFILE if profile == "sms" else [])
+    flags = [_flag(text, kind, sev, m, why) for kind, sev, rx, why in rules for m in rx.finditer(text)]
+    asks = list(R.ASKS.finditer(text))
     if len(asks) >= 2:
         sev = "high" if len(asks) >= 3 else "medium"
         flags += [_flag(text, "over_solicitation", sev, m, f"one of {len(asks)} asks made of readers in one post")
@@ -224,10 +225,10 @@ def verdict_for(score: float) -> Verdict:
 
 
 def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | None = None,
-               lang: str | None = None, with_rewrite: bool = True) -> DriftResult:
+               lang: str | None = None, with_rewrite: bool = True, profile: str | None = None) -> DriftResult:
     """Check one text with the deterministic engine."""
     language = lang or detect_language(text, default=(charter.languages[0] if charter and charter.languages else "en"))
-    flags = pattern_flags(text)
+    flags = pattern_flags(text, profile)
     if charter is not None:
         flags += charter_flags(text, charter, language)
     flags += shouting_flags(text, charter)

@@ -70,7 +70,7 @@ class Feed:
             if scored is None:
                 text = texts[(source, sid)]
                 scored = (check_text(text, charter=charter, with_rewrite=False),
-                          len(R.ASKS.findall(text)) + len(R.SMS_ASKS.findall(text)))
+                          len(R.ASKS.findall(text)))
                 self.cache.put(key, scored)
             posts.append({"id": sid, "source": source, "created_at": created, "permalink": permalink,
                           "result": scored[0], "asks": scored[1]})
