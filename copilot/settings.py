@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     max_zip_uncompressed_bytes: int = 1_000_000_000
     embed_batch_size: int = 64
     embed_max_tokens: int = 256
+    embed_threads: int = Field(default=1, ge=0, description="threads of the local embedder; 1 leaves the other cores "
+                                                            "to reads while messages are embedded (a spinning "
+                                                            "multi-threaded session doubles read latency under live "
+                                                            "writes); 0: onnxruntime's default, every core")
     lexical_sync_rebuild_max_docs: int = 20_000
     snapshot_follow_interval_s: float = Field(default=0.5, gt=0, description="how often a replica looks for changes "
                                                                            "written by other replicas")
