@@ -44,7 +44,7 @@ from bench.common import percentiles, write_result  # noqa: E402
 from bench.community import NOW, load  # noqa: E402
 from copilot.embed import LocalMiniLM  # noqa: E402
 from copilot.ingest.pipeline import embed_text  # noqa: E402
-from copilot.runtime import Copilot  # noqa: E402
+from copilot.runtime import Copilot, make_embedder  # noqa: E402
 from copilot.settings import Settings  # noqa: E402
 from copilot.types import MessageRecord  # noqa: E402
 
@@ -211,7 +211,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         settings = Settings(env="test", data_dir=data)  # type: ignore[call-arg]
-        embedder = LocalMiniLM()
+        embedder = make_embedder(settings)  # as a server makes it (COPILOT_EMBED_THREADS)
         copilot = Copilot(settings, embedder=embedder)
         t = time.perf_counter()
         n = load(copilot, copies)

@@ -52,7 +52,8 @@ def make_embedder(settings: Settings) -> Embedder:
         from copilot.llm import LiteLLMEmbedder
 
         return LiteLLMEmbedder(settings.embedding_model, batch_size=settings.embed_batch_size)
-    return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size)
+    return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
+                       threads=settings.embed_threads or None)
 
 
 def make_llm(settings: Settings, store: Store) -> LLM | None:

@@ -279,3 +279,25 @@ def test_vitality_cohorts_extended_equal_cohorts_computed_afresh(copilot: Copilo
     for name in ("first_reply", "first_answer", "first_replier_brand"):
         assert np.array_equal(getattr(cached, name), getattr(fresh, name)), name
     assert live["kpis"] != first["kpis"] and live["kpis"]["responsiveness"]["median_first_response_hours"] is not None
+
+
+def test_cached_members_follow_every_replicas_member_changes(settings: Settings):
+    here = Copilot(settings, embedder=HashEmbedder())
+    there = Copilot(settings, embedder=HashEmbedder())  # another replica: its writes reach `here` through the database
+    try:
+        here.store.create_brand("acme", "Acme", "fr")
+        here.ingestor.ingest("acme", [MemberRecord(source_id="ana"), MemberRecord(source_id="bob"), msg(1, "ana", 1)])
+        assert here.store.member_roles("acme")["staff"] == frozenset()
+        first = here.store.members_by_key("acme")
+        assert here.store.members_by_key("acme") is first  # nothing moved: not read again
+        bob = there.store.list_members("acme")[0][1]
+        there.store.update_member("acme", bob.id, {"role": "staff"})
+        there.ingestor.ingest("acme", [MemberRecord(source_id="cy", name="Cy")])
+        assert here.store.member_roles("acme")["staff"] == {("native", "bob")}
+        assert here.store.members_by_key("acme")[("native", "cy")].name == "Cy"
+        ana = here.store.members_by_key("acme")[("native", "ana")]
+        there.erase_member("acme", ana.id)
+        assert ("native", "ana") not in here.store.members_by_key("acme")
+    finally:
+        here.close()
+        there.close()

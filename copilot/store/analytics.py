@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -13,46 +13,70 @@ from copilot.store.models import Brand, Member, Message, SpotlightRecord
 from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time
 
 
+MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated this long before are read again
+
+
+class _MembersView:
+    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets."""
+
+    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow]):
+        self.seq, self.since, self.rows = seq, since, rows
+        self.by_key = MappingProxyType(rows)
+        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
+        for key, m in rows.items():
+            if m.role in ("staff", "bot"):
+                out[m.role].add(key)
+            if m.consent_analytics == "opt_out":
+                out["no_analytics"].add(key)
+            if m.consent_spotlight == "opt_out":
+                out["no_spotlight"].add(key)
+        self.roles = {k: frozenset(v) for k, v in out.items()}
+
+
 class AnalyticsRepo(RepoBase):
     """Window, conversation and author reads."""
 
     # ------------------------------------------------------------ analytics reads
-    def _follow_members(self, brand_id: str, name: str, load: Callable[[], Any]) -> Any:
-        """A per-brand value derived from the members table, reloaded only when `brands.members_seq` moved (any
-        member added, changed or erased, by any replica): reports stop re-reading thousands of members each."""
-        cache: dict[tuple[str, str], tuple[int, Any]] = self.__dict__.setdefault("_member_cache", {})
+    def _members_view(self, brand_id: str) -> "_MembersView":
+        """The brand's members as light rows plus the role/consent sets, kept per brand and brought up to date when
+        `brands.members_seq` moved (any member added, changed or erased, by any replica): only the members updated
+        since are read again (all of them when members were erased), so a report never re-reads thousands."""
+        cache: dict[str, _MembersView] = self.__dict__.setdefault("_member_cache", {})
+        count_members = select(func.count(Member.id)).where(Member.brand_id == brand_id).scalar_subquery()
         with self.engine.connect() as conn:
-            seq = conn.execute(select(Brand.members_seq).where(Brand.id == brand_id)).scalar()
-        hit = cache.get((brand_id, name))
-        if hit is not None and hit[0] == seq:
-            return hit[1]
-        value = load()  # read after the sequence number: at least as new as what it is filed under
-        cache[(brand_id, name)] = (seq, value)
-        return value
+            seq, count = conn.execute(select(Brand.members_seq, count_members).where(Brand.id == brand_id)) \
+                .one_or_none() or (None, 0)
+            view = cache.get(brand_id)
+            if view is not None and view.seq == seq:
+                return view
+            started = datetime.now(timezone.utc)
+            query = self._member_rows(brand_id)
+            if view is None or count < len(view.rows):  # new here, or members erased: read them all
+                rows: dict[tuple[str, str], _MemberRow] = {}
+            else:
+                rows = dict(view.rows)
+                query = query.where(Member.updated_at >= view.since - MEMBERS_SKEW)
+            for r in conn.execute(query):
+                rows[(r.source, r.source_id)] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role,
+                                                           r.consent_spotlight, r.consent_analytics,
+                                                           _as_utc(r.joined_at) if r.joined_at else None)
+        fresh = _MembersView(seq, started, rows)  # read after the sequence number: at least as new as it
+        cache[brand_id] = fresh
+        return fresh
+
+    @staticmethod
+    def _member_rows(brand_id: str) -> Any:
+        return select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
+                      Member.consent_analytics, _raw_joined()).where(Member.brand_id == brand_id)
 
     def member_roles(self, brand_id: str) -> dict[str, frozenset[tuple[str, str]]]:
         """Authors by role and consent, as (source, source_id) pairs (shared: do not modify)."""
-        return self._follow_members(brand_id, "roles", lambda: self._load_member_roles(brand_id))  # type: ignore[no-any-return]
+        return self._members_view(brand_id).roles
 
     def members_by_key(self, brand_id: str) -> Mapping[tuple[str, str], Any]:
         """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at);
         read-only and shared between requests."""
-        return self._follow_members(brand_id, "members",  # type: ignore[no-any-return]
-                                    lambda: MappingProxyType(self._load_members_by_key(brand_id)))
-
-    def _load_member_roles(self, brand_id: str) -> dict[str, frozenset[tuple[str, str]]]:
-        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
-        with self.session() as s:
-            rows = s.execute(select(Member.source, Member.source_id, Member.role, Member.consent_spotlight,
-                                    Member.consent_analytics).where(Member.brand_id == brand_id)).tuples()
-            for source, sid, role, spot, analytics in rows:
-                if role in ("staff", "bot"):
-                    out[role].add((source, sid))
-                if analytics == "opt_out":
-                    out["no_analytics"].add((source, sid))
-                if spot == "opt_out":
-                    out["no_spotlight"].add((source, sid))
-        return {k: frozenset(v) for k, v in out.items()}
+        return self._members_view(brand_id).by_key
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
@@ -170,15 +194,6 @@ class AnalyticsRepo(RepoBase):
         with self.engine.connect() as conn:
             rows = conn.execute(query).fetchall()
         return {(r.source, r.source_id): r.name for r in rows if (r.source, r.source_id) in wanted and r.name}
-
-    def _load_members_by_key(self, brand_id: str) -> dict[tuple[str, str], Any]:
-        query = select(Member.id, Member.source, Member.source_id, Member.name, Member.role, Member.consent_spotlight,
-                       Member.consent_analytics, _raw_joined()).where(Member.brand_id == brand_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).fetchall()
-        return {(r.source, r.source_id): _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
-                                                     r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
-                for r in rows}
 
     def add_spotlight(self, brand_id: str, member_id: int, *, featured_at: datetime, channel: str | None,
                       note: str | None, actor: str) -> SpotlightRecord:
