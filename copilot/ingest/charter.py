@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from copilot.errors import CharterInvalid
+from copilot.ingest import safeyaml
 from copilot.ingest.markdown import LINK_RE, Section, sections, split_front_matter
 from copilot.text import detect_language, strip_accents
 from copilot.types import (Charter, CharterItem, Passage, PromotionPolicy, Ritual, Term, Unparsed)
@@ -385,7 +386,9 @@ def detect_charter_format(source: str, filename: str | None = None) -> str:
         return "json"
     if not stripped.startswith("---") and not re.search(r"^#", source, flags=re.M):
         try:
-            data = yaml.safe_load(source)
+            data = safeyaml.load(source)
+        except safeyaml.AliasRefused as exc:
+            raise CharterInvalid(f"not valid YAML: {exc}", field="content") from exc
         except yaml.YAMLError:
             return "markdown"
         if isinstance(data, dict) and set(data) & STRUCTURED_KEYS:
@@ -402,7 +405,7 @@ def parse_charter(source: str, fmt: str | None = None, *, filename: str | None =
         charter = parse_markdown(source)
     elif fmt in ("yaml", "json"):
         try:
-            data = json.loads(source) if fmt == "json" else yaml.safe_load(source)
+            data = json.loads(source) if fmt == "json" else safeyaml.load(source)  # aliases refused before expansion
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             raise CharterInvalid(f"not valid {fmt.upper()}: {exc}", field="content") from exc
         charter = parse_structured(data, fmt)
