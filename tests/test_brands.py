@@ -117,6 +117,10 @@ def test_feed_report_reads_the_brand_posts(loaded: dict[str, Any], client: TestC
     report = client.get(f"/v1/brands/{slug}/drift/report", params={"window_days": 90}, headers=ADMIN).json()
     assert report["brand_posts"] >= len(loaded["drifting_posts"]) + len(loaded["ok_posts"])
     assert report["promotional_posts"] >= 1
+    # A handful of brand posts is too few for a share: the report says so instead of calling the feed over quota.
+    assert report["quota_judged"] == (report["brand_posts"] >= 10)
+    if not report["quota_judged"]:
+        assert not report["over_quota"] and str(report["brand_posts"]) in report["quota_note"]
 
 
 def test_search_finds_what_members_ask_for(loaded: dict[str, Any], client: TestClient):

@@ -210,6 +210,8 @@ class DriftReportOut(BaseModel):
     promo_share: float
     max_promotional_share: float | None = None
     over_quota: bool
+    quota_judged: bool = Field(default=True, description="false when the window holds too few brand posts for a share")
+    quota_note: str | None = None
     quota_passage_id: str | None = None
     asks_total: int
     asks_per_week: float

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from copilot.features import drift_rules as R
-from copilot.features.drift import DriftResult, FeedStats, check_text
+from copilot.features.drift import MIN_QUOTA_POSTS, DriftResult, FeedStats, check_text
 from copilot.features.snapshot import Snapshot, Snapshots
 from copilot.store import Store
 from copilot.types import Charter
@@ -101,8 +101,11 @@ class Feed:
             "brand_posts": len(posts), "promotional_posts": promo,
             "promo_share": round(promo / len(posts), 4) if posts else 0.0,
             "max_promotional_share": policy.max_promotional_share if policy else None,
-            "over_quota": bool(policy and policy.max_promotional_share is not None and posts
+            "over_quota": bool(policy and policy.max_promotional_share is not None and len(posts) >= MIN_QUOTA_POSTS
                                and promo / len(posts) > policy.max_promotional_share),
+            "quota_judged": len(posts) >= MIN_QUOTA_POSTS,
+            "quota_note": None if len(posts) >= MIN_QUOTA_POSTS else
+            f"only {len(posts)} brand posts in the window; the quota is judged from {MIN_QUOTA_POSTS}",
             "quota_passage_id": policy.passage_id if policy else None,
             "asks_total": sum(p["asks"] for p in posts),
             "asks_per_week": round(sum(p["asks"] for p in posts) / weeks, 2),
