@@ -205,12 +205,26 @@ class PromotionPolicy(BaseModel):
     passage_id: str | None = None
 
 
+class CharterRule(BaseModel):
+    """A rule of conduct the charter states, typed from a closed set, with the clause that says it."""
+
+    type: Literal["no_share_asks", "no_tag_asks", "no_contests_for_reach", "no_promo_codes", "no_urgency",
+                  "no_superlatives", "no_shouting", "no_gated_participation", "no_personal_data_asks",
+                  "factual_announcements_allowed"]
+    text: str
+    passage_id: str
+
+
 class Unparsed(BaseModel):
-    """Part of the charter the parser could not place; reported, never dropped."""
+    """Part of the charter the parser could not place; reported, never dropped.
+
+    `kind` says how much: a whole section nothing could be read from ("section"), the leftover passages of a
+    section that was read ("passages"), or top-level metadata values no field uses ("metadata")."""
 
     section: str
     reason: str
     passage_ids: list[str] = Field(default_factory=list)
+    kind: Literal["section", "passages", "metadata"] = "section"
 
 
 # `register` is the charter's own word (tu/vous); it only shadows ABC.register, which pydantic models never use.
@@ -233,6 +247,11 @@ class Charter(BaseModel):
     promotion_policy: PromotionPolicy = Field(default_factory=PromotionPolicy)
     emoji_limit: int | None = None
     exclamation_limit: int | None = None
+    max_posts_per_day: int | None = None
+    rules: list[CharterRule] = Field(default_factory=list)
+    intro: list[CharterItem] = Field(default_factory=list)
+    # Which passage each scalar setting (register, emoji_limit, exclamation_limit, max_posts_per_day) was read from.
+    sources: dict[str, str] = Field(default_factory=dict)
     passages: list[Passage] = Field(default_factory=list)
     unparsed: list[Unparsed] = Field(default_factory=list)
     source_format: Literal["markdown", "yaml", "json"] = "markdown"

@@ -25,10 +25,11 @@ def test_all_twenty_published_charters_load_and_keep_every_passage():
         cited = [i.passage_id for i in charter.values + charter.tone + charter.vision] + \
                 [r.passage_id for r in charter.rituals] + [t.passage_id for t in charter.banned_terms]
         assert set(cited) <= ids | {"front-matter"}
-        # Every passage is either used by a structured item or reported as not understood.
+        # Every passage is either used by a structured item (or the intro) or reported as not understood.
         unparsed = {p for u in charter.unparsed for p in u.passage_ids}
         used = set(cited) | {r.passage_id for r in charter.promotion_policy.rules} | \
-            {t.passage_id for t in charter.preferred_terms}
+            {t.passage_id for t in charter.preferred_terms} | {r.passage_id for r in charter.rules + charter.intro} | \
+            set(charter.sources.values()) | {charter.promotion_policy.passage_id}
         assert ids <= used | unparsed, f"{path.name} silently dropped {sorted(ids - used - unparsed)[:3]}"
 
 
@@ -121,3 +122,103 @@ def test_cli_charter_parse_json_reports_unparsed(tmp_path):
     bad.write_text("{nope", encoding="utf-8")
     result = CliRunner().invoke(app, ["charter", "parse", str(bad), "--json"])
     assert result.exit_code == 2 and "not valid JSON" in result.output
+
+
+# Phrasings written for these tests, not taken from tests/charters_corpus (the parser's development corpus):
+# they check that the patterns read classes of phrasing, not the corpus sentences.
+UNSEEN_EN = """# Harbour Lane Makers — posting guide
+
+Who this is for: the two of us who run the accounts.
+
+## Style
+Keep it to two emojis at most. We don't use exclamation marks.
+
+## Words
+- Write "neighbours" instead of "users".
+- Words we never use: "cheap", "deal".
+
+## Never
+- Never ask members to like our page.
+- No giveaways that require following us.
+- Don't pressure people with limited-time offers.
+- Never claim to be the best.
+
+## Fine
+Prices and launch dates can be announced factually. Promotional content: no more than 1 post out of 6.
+We post at most three times a day.
+
+## Regulars
+- **Coffee Chat** (every Monday at 9 am): informal catch-up.
+
+## Our story
+Founded on a wet Tuesday in a shed.
+"""
+
+UNSEEN_FR = """---
+emoji_limit: 5
+---
+# Charte du Jardin des Quatre Vents
+
+## Comment on écrit
+Chez nous, on tutoie tout le monde. Pas plus de trois publications quotidiennes. Nous n'utilisons pas d'émojis.
+Préférez « bénévole » à « volontaire ». Évitez les mots « super » et « génial ».
+
+## Rendez-vous
+Le dernier vendredi du mois, « La Soupe partagée » réunit les voisins.
+
+## Mentions légales
+Association loi 1901.
+"""
+
+
+def test_phrasings_outside_the_corpus_are_read():
+    c = parse_charter(UNSEEN_EN, filename="guide.md")
+    assert (c.languages, c.register, c.emoji_limit, c.exclamation_limit) == (["en"], None, 2, 0)
+    assert c.max_posts_per_day == 3 and c.promotion_policy.max_promotional_share == round(1 / 6, 4)
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("neighbours", ["users"])]
+    assert [t.term for t in c.banned_terms] == ["cheap", "deal"]
+    assert {r.type for r in c.rules} == {"no_share_asks", "no_contests_for_reach", "no_urgency", "no_superlatives",
+                                         "factual_announcements_allowed"}
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Coffee Chat", "every Monday at 9 am")]
+    assert [(u.section, u.kind) for u in c.unparsed if u.kind == "section"] == [("Our story", "section")]
+    assert c.intro and c.title == "Harbour Lane Makers — posting guide"
+
+
+def test_french_prose_front_matter_wins_and_rules_cite_their_clause():
+    c = parse_charter(UNSEEN_FR, filename="charte.md")
+    assert c.register == "tu" and c.max_posts_per_day == 3
+    assert c.emoji_limit == 5 and c.sources["emoji_limit"] == "front-matter"  # the front matter is authoritative
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("bénévole", ["volontaire"])]
+    assert [t.term for t in c.banned_terms] == ["super", "génial"]
+    assert [(r.name, r.cadence) for r in c.rituals] == [("La Soupe partagée", "Le dernier vendredi du mois")]
+    legal = [u for u in c.unparsed if u.section == "Mentions légales"]
+    assert legal and "legal" in legal[0].reason and not any("Charte" in u.section for u in c.unparsed)
+    passages = {p.id: p.text for p in c.passages}
+    assert all(r.text in passages[r.passage_id] for r in c.rules + [])  # each rule quotes its passage
+
+
+def test_structured_charter_with_its_own_keys():
+    text = """nom_du_document: Charte
+style:
+  emoji_max: 2
+  exclamations: "une seule par message"
+words:
+  never: [cheap, deal]
+  use_instead: [{say: neighbours, not: [users]}]
+conduct:
+  - Never ask anyone to tag us or use our hashtag.
+cadence: {posts_per_day: 4, promo_share: "1 sur 5"}
+events: [{title: Open Studio, when: every first Friday}]
+about_us: |
+  Founded in a shed.
+  Still there.
+"""
+    c = parse_charter(text, "yaml")
+    assert (c.emoji_limit, c.exclamation_limit, c.max_posts_per_day) == (2, 1, 4)
+    assert c.promotion_policy.max_promotional_share == 0.2
+    assert [t.term for t in c.banned_terms] == ["cheap", "deal"]
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("neighbours", ["users"])]
+    assert [r.type for r in c.rules] == ["no_tag_asks"]
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Open Studio", "every first Friday")]
+    assert [u.section for u in c.unparsed if u.kind == "section"] == ["about_us"]
+    assert [u.kind for u in c.unparsed if "nom_du_document" in u.reason] == ["metadata"]

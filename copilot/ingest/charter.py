@@ -1,7 +1,12 @@
-"""Charter parsing: Markdown (French or English, optional YAML front matter) or structured YAML/JSON.
+"""Charter parsing: Markdown (French or English; front matter, headings, bullets, tables or plain prose) or YAML/JSON
+with the keys brands choose.
 
-Sections are recognised by their headings (or their parents' headings) in either language; every
-structured item keeps the id of the passage it came from; what cannot be placed is listed in `unparsed`.
+Both become sections (a heading or a key path, and its blocks). Every block is kept as a passage and read sentence
+by sentence (`charter_text`: limits, promotion share, posting rate, register, word bans, term pairs, typed rules,
+rituals); a section's category (vision, values, tone, lexicon, rituals, promotion) also takes its blocks as items.
+Every item cites its passage. A section nothing could be read from is listed in `unparsed` with the reason, and
+history, legal, contact or changelog sections are recognised as such and not mined for rules. The title and the
+untitled intro are context (`intro`), never unparsed. Front matter and top-level keys naming a field win.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import yaml
@@ -16,32 +22,33 @@ from pydantic import ValidationError
 
 from copilot.errors import CharterInvalid
 from copilot.ingest import safeyaml
+from copilot.ingest import charter_text as T
 from copilot.ingest.markdown import LINK_RE, Section, sections, split_front_matter
 from copilot.text import detect_language, strip_accents
-from copilot.types import (Charter, CharterItem, Passage, PromotionPolicy, Ritual, Term, Unparsed)
+from copilot.types import (Charter, CharterItem, CharterRule, Passage, PromotionPolicy, Ritual, Term, Unparsed)
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "promotion": ("promotion", "promotionnel", "publicit", "advertis", "self-promo", "spam", "commercial",
                   "autopromo", "sponsor"),
     "rituals": ("rituel", "ritual", "rendez-vous", "rdv", "evenement", "event", "club", "seminaire", "seminar",
-                "meeting", "reunion", "animation", "tradition", "newsletter", "infolettre", "hebdo", "weekly"),
+                "meeting", "reunion", "animation", "tradition", "newsletter", "infolettre", "hebdo", "weekly",
+                "recurring", "recurrent", "regular", "regulier", "programs", "programmes"),
     "lexicon": ("lexique", "lexicon", "vocabulaire", "vocabulary", "glossaire", "glossary", "mots", "words",
-                "termes", "terms", "word list", "inclusive language", "langage inclusif"),
+                "termes", "terms", "word list", "inclusive language", "langage inclusif", "terminolog", "lingo"),
     "tone": ("ton", "tone", "voix", "voice", "style", "registre", "register", "ecrire", "ecriture", "writing",
              "comment on parle", "how we talk", "how we write", "plain language"),
     "values": ("valeur", "values", "principe", "principle", "engagement", "pledge", "what we believe",
                "nos convictions", "standards", "normes"),
-    "vision": ("vision", "mission", "raison d'etre", "purpose", "pourquoi", "why we", "a propos", "about",
-               "manifeste", "manifesto", "ambition", "our story", "notre histoire"),
+    "vision": ("vision", "mission", "raison d'etre", "purpose", "pourquoi", "why we", "manifeste", "manifesto",
+               "ambition"),
+    # Context for people, not rules for posts: recognised so that they are reported as such and not mined.
+    "aside": ("histor", "histoire", "our story", "qui sommes", "who we are", "about us", "about the", "a propos",
+              "legal", "juridique", "mentions legales", "licen", "copyright", "credit", "contact", "changelog",
+              "change log", "revision", "compliance", "conformite", "moderation", "enforcement", "accessib",
+              "privacy", "confidentialite", "donnees personnelles", "attribution", "further reading", "resources",
+              "ressources", "scope", "portee"),
 }
-CADENCE_RE = re.compile(
-    r"(chaque|tous les|toutes les|every|each)\s+(?:\d+\s+)?(jours?|semaines?|mois|ans?|lundis?|mardis?|mercredis?|jeudis?|"
-    r"vendredis?|samedis?|dimanches?|days?|weeks?|months?|years?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|"
-    r"saturdays?|sundays?|matins?|soirs?|mornings?|evenings?)\b|\b(hebdomadaire|mensuel(?:le)?|quotidien(?:ne)?|"
-    r"annuel(?:le)?|trimestriel(?:le)?|weekly|monthly|daily|yearly|quarterly|biweekly|bimensuel(?:le)?)\b|"
-    r"un (lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) sur deux|une fois par (semaine|mois|an)|"
-    r"once a (week|month|year)|(le|les) (lundis?|mardis?|mercredis?|jeudis?|vendredis?|samedis?|dimanches?)\b|"
-    r"\b(mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)\b", re.I)
+ASIDE_REASON = "history, legal, contact, moderation or document-control section: context for people, not a rule for posts"
 QUOTED_RE = re.compile(r"«\s*([^»]{1,60}?)\s*»|“([^”]{1,60})”|\"([^\"]{1,60})\"|`([^`]{1,60})`|\*\*([^*]{1,60})\*\*|\*([^*]{1,60})\*")
 PAIR_RE = re.compile(
     r"^(?P<good>.{1,60}?)\s*(?:,\s*)?(?:plutôt que|plutot que|au lieu de|instead of|rather than|et non|pas|not)\s+"
@@ -51,23 +58,6 @@ BANNED_HINT = re.compile(r"bann|interdit|a eviter|à éviter|avoid|never|jamais|
                          r"n'utilis|don't|do not|proscri|forbidden|pas de", re.I)
 PREFERRED_HINT = re.compile(r"pr[ée]f[ée]r|preferred|use|utilis|on dit|dites|say|nos mots|our words", re.I)
 PROMO_WORD = re.compile(r"promo|publicit|advertis|spam|commercial|sponsor|self-promotion|autopromotion|vente|selling", re.I)
-NEGATION = re.compile(r"\b(no|not|never|don't|do not|pas|aucune?|jamais|interdit\w*|refus\w*|supprim\w*|removed|deleted|"
-                      r"prohibited|forbidden|not allowed|non autoris\w*|ne)\b", re.I)
-# A number starts where its digits start ((?<!\d)) and is read possessively: "4444…" is scanned once, not from
-# every digit (quadratic).
-SHARE_RES = [
-    (re.compile(r"(?<!\d)(\d++(?:[.,]\d++)?)\s*+%"), lambda m: float(m.group(1).replace(",", ".")) / 100),
-    (re.compile(r"\b(\d+|une?|one)\s+(?:\w+\s+){0,2}(?:sur|in|out of|on)\s+(\d+|dix|ten|cinq|five|vingt|twenty)\b", re.I),
-     lambda m: _num(m.group(1)) / _num(m.group(2))),
-    (re.compile(r"\b(\d+)\s*/\s*(\d+)\b"), lambda m: int(m.group(1)) / int(m.group(2))),
-]
-LIMIT_RE = {
-    "emoji": re.compile(r"(?:max(?:imum)?|au plus|at most|pas plus de|no more than|jusqu'à|up to)\s*(\d+)\s*(?:emoji|émoji)|"
-                        r"(?<!\d)(\d++)\s*+(?:emoji|émoji)s?\s*+(?:max|maximum|au plus|at most)", re.I),
-    "exclamation": re.compile(r"(?:max(?:imum)?|au plus|at most|pas plus de|no more than|jusqu'à|up to)\s*(\d+)\s*(?:point|exclamation)|"
-                              r"(?<!\d)(\d++)\s*+(?:points? d'exclamation|exclamation(?: mark| point)?s?)\s*+"
-                              r"(?:max|maximum|au plus|at most)", re.I),
-}
 # A label ("Bienveillance : …") sits before the first ':' or dash; looking for that within LABEL_REACH
 # characters bounds the lazy label's rescans of the whitespace after it (60 × the run).
 LABEL_RE = re.compile(r"^([^:—–\n]{2,60}?)\s*(?::|\s—|\s–)\s+(.+)$", re.S)
@@ -75,11 +65,25 @@ LABEL_SEP, LABEL_REACH = re.compile(r"[:—–]"), 200
 # Lexicon patterns read a copy whose whitespace runs are squeezed to one character: their lazy groups are
 # followed by \s*, which rescanned a long run for every length the group tried.
 WHITESPACE_RUN = re.compile(r"\s{2,}")
-WORDS_NUM = {"un": 1, "une": 1, "one": 1, "cinq": 5, "five": 5, "dix": 10, "ten": 10, "vingt": 20, "twenty": 20}
-
-
-def _num(token: str) -> float:
-    return float(WORDS_NUM.get(token.lower(), token if token.isdigit() else 0) or 0) or float("nan")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
+TABLE_RULE = re.compile(r":?-{2,}:?")
+# Table headers: which column holds the replaced terms, a ritual's name, its cadence.
+REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\b|\bpas\b|don't|ne dit|banned|interdit")
+NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|program|thread|\bquoi\b")
+WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
+# Structured keys: a list of words under a ban key is banned, under a preference key preferred.
+BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|eviter|proscri|never|jamais|don't|ne pas|blacklist")
+PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
+GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser")
+REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "on ne dit pas", "plutot que", "au lieu de", "ne pas dire",
+                 "rather than", "replaces", "remplace", "pas")
+NAME_KEYS = ("name", "nom", "title", "titre", "ritual", "rituel")
+WHEN_KEYS = ("cadence", "frequency", "frequence", "quand", "when", "rythme", "schedule", "horaire")
+FORMAT_KEYS = ("format", "description", "what", "quoi", "ou", "details")
+META_KEYS = {"brand": "brand", "marque": "brand", "title": "title", "titre": "title", "language": "language",
+             "languages": "languages", "lang": "lang", "langue": "language", "register": "register",
+             "registre": "register", "max_promotional_share": "max_promotional_share", "emoji_limit": "emoji_limit",
+             "exclamation_limit": "exclamation_limit", "max_posts_per_day": "max_posts_per_day"}
 
 
 def _slug(text: str) -> str:
@@ -89,9 +93,9 @@ def _slug(text: str) -> str:
 def classify(path: Iterable[str]) -> str | None:
     """Category of a section from its own heading, else its nearest parent's."""
     for heading in reversed(list(path)):
-        h = " " + strip_accents(heading.lower()) + " "
+        h = " " + re.sub(r"[^\w'-]+", " ", T.fold(heading)) + " "
         for category, keys in CATEGORIES.items():
-            if any((f" {k}" in h) if len(k) <= 4 else (k in h) for k in keys):
+            if any(f" {k}" in h for k in keys):  # each key starts a word: "vision" is not in "révision"
                 return category
     return None
 
@@ -123,14 +127,26 @@ def _squeezed(text: str) -> str:
     return WHITESPACE_RUN.sub(lambda m: "\n" if "\n" in m.group(0) else " ", text)
 
 
-def _without_parentheses(text: str) -> str:
-    """The text with each '(…)' removed (up to the first ')' after it), in one pass."""
-    out, pos = [], 0
-    while (start := text.find("(", pos)) != -1 and (end := text.find(")", start)) != -1:
-        out.append(text[pos:start])
-        pos = end + 1
-    out.append(text[pos:])  # no ')' after the last '(': nothing more to remove
-    return "".join(out)
+def table_rows(block: str) -> list[list[str]] | None:
+    """The rows of a Markdown table (header first, the |---| rule left out), else None."""
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    if len(lines) < 2 or not all(line.startswith("|") for line in lines):
+        return None
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return [row for row in rows if not all(TABLE_RULE.fullmatch(cell) for cell in row)]
+
+
+def _humanize(key: str) -> str:
+    """A YAML/JSON key as words: 'maxEmojiCount' -> 'max emoji count', 'mots_bannis' -> 'mots bannis'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(key)).replace("_", " ").replace("-", " ").lower()
+
+
+@dataclass
+class _Context:
+    """Where a block sits: its section's category, and whether its heading or lead-in forbids ('Never:')."""
+
+    category: str | None
+    forbidding: bool
 
 
 class _Builder:
@@ -139,6 +155,9 @@ class _Builder:
     def __init__(self) -> None:
         self.charter = Charter()
         self._ids: Counter[str] = Counter()
+        self.register: tuple[str, str] | None = None  # (tu|vous, passage id) as a sentence states it
+        self.share: tuple[float, str] | None = None  # the first share a sentence states
+        self.no_promotion: str | None = None  # a passage refusing promotional content: share 0 if none is stated
 
     def passage(self, heading: str, text: str, section: str | None = None) -> str:
         base = _slug(heading)
@@ -147,27 +166,139 @@ class _Builder:
         self.charter.passages.append(Passage(id=pid, section=section or heading, text=text))
         return pid
 
-    def section(self, sec: Section, category: str | None) -> None:
+    def section(self, sec: Section, category: str | None, *, shown: str, intro: bool = False,
+                labels: list[str | None] | None = None, read: bool = False) -> None:
+        """Keep every block as a passage, read it, and report the blocks nothing could be read from."""
         title = " / ".join(sec.path) or "intro"
-        pids = [self.passage(sec.heading or "intro", b, title) for b in sec.blocks]
-        handler = getattr(self, f"_{category}", None) if category else None
-        if handler is None:
-            leftovers = pids
+        heading_forbids = bool(T.NEGATION.search(T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))))
+        pids, leftovers, lead_in_forbids = [], [], False
+        for block, label in zip(sec.blocks, labels or [None] * len(sec.blocks)):
+            pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
+            pids.append(pid)
+            item = bool(LIST_ITEM.match(block))
+            ctx = _Context(category, heading_forbids or (item and lead_in_forbids))
+            if not self.block(sec, block, pid, ctx, label):
+                leftovers.append(pid)
+            if not item:
+                lead_in_forbids = block.rstrip().endswith(":") and bool(T.NEGATION.search(T.fold(block)))
+        if intro:
+            texts = dict(zip(pids, sec.blocks))
+            self.charter.intro += [CharterItem(text=strip_marker(texts[p])[:600], passage_id=p) for p in leftovers]
+        elif leftovers:
+            whole = len(leftovers) == len(pids) and not read
+            self.charter.unparsed.append(self._unparsed(shown, category, leftovers, whole=whole))
+
+    def _unparsed(self, shown: str, category: str | None, pids: list[str], *, whole: bool) -> Unparsed:
+        if category == "aside":
+            reason = ASIDE_REASON
+        elif category:
+            reason = f"in a {category} section but no {category} item could be read from it"
         else:
-            leftovers = [pid for pid, block in zip(pids, sec.blocks) if not handler(sec, block, pid)]
-        promo_found = [pid for pid, block in zip(pids, sec.blocks) if category not in ("promotion", "lexicon") and self._promo_sentences(block, pid)]
-        leftovers = [p for p in leftovers if p not in promo_found]
-        policy = self.charter.promotion_policy
-        joined = " ".join(sec.blocks)
-        if (promo_found or category == "promotion") and policy.max_promotional_share is None \
-                and PROMO_WORD.search(joined) and NEGATION.search(joined):
-            policy.max_promotional_share, policy.passage_id = 0.0, (promo_found or pids or [None])[0]
-        if category is None and sec.blocks and leftovers:
-            self.charter.unparsed.append(Unparsed(section=title, passage_ids=leftovers,
-                reason="heading not recognised as vision, values, tone, lexicon, rituals or promotion policy"))
-        elif leftovers and category:
-            self.charter.unparsed.append(Unparsed(section=title, passage_ids=leftovers,
-                reason=f"in a {category} section but no {category} item could be read from it"))
+            reason = "heading not recognised, and no rule, limit, term or ritual could be read from it"
+        if not whole:
+            reason = "passages of a section that was otherwise read: " + reason
+        return Unparsed(section=shown, reason=reason, passage_ids=pids, kind="section" if whole else "passages")
+
+    def block(self, sec: Section, block: str, pid: str, ctx: _Context, label: str | None = None) -> bool:
+        """Read one block; True when something in the charter now cites it."""
+        if ctx.category == "aside":
+            return False
+        if (rows := table_rows(block)) is not None:
+            return self._table(rows, pid, ctx)
+        read = self._sentences(block, pid, ctx, label)
+        handler = getattr(self, f"_{ctx.category}", None) if ctx.category else None
+        if handler and not (ctx.category in ("lexicon", "rituals") and ctx.category in read):
+            read.add(ctx.category) if handler(sec, block, pid) else None
+        if ctx.category not in ("promotion", "lexicon") and self._promo_sentences(block, pid):
+            read.add("promotion")
+        return bool(read)
+
+    def _sentences(self, block: str, pid: str, ctx: _Context, label: str | None) -> set[str]:
+        """Everything the block's sentences state, wherever the block sits."""
+        c, read = self.charter, set()
+        plain = strip_marker(block).replace("**", "").replace("__", "")
+        for sentence in T.sentences(f"{_humanize(label)}: {plain}" if label else plain):
+            read |= self._scalars(sentence, pid, ctx)
+            if ctx.category != "lexicon":
+                found = T.rules(sentence, forbidding=ctx.forbidding)
+                c.rules += [CharterRule(type=t, text=sentence[:300], passage_id=pid)  # type: ignore[arg-type]
+                            for t in found]
+                read |= {"rules"} if found else set()
+        read |= self._terms(plain, pid, lexicon=ctx.category == "lexicon")
+        if "lexicon" not in read:
+            read |= self._block_rituals(block, pid, ctx)
+        return read
+
+    def _scalars(self, sentence: str, pid: str, ctx: _Context) -> set[str]:
+        c, read = self.charter, set()
+        found: dict[str, Any] = dict(T.limits(sentence))
+        if (per_day := T.posts_per_day(sentence)) is not None:
+            found["max_posts_per_day"] = per_day
+        for key, value in found.items():
+            if getattr(c, key) is None:
+                setattr(c, key, value)
+                c.sources[key] = pid
+            read.add(key)
+        if (said := T.register(sentence)) is not None:
+            self.register = self.register or (said, pid)
+            read.add("register")
+        share = T.promo_share(sentence, about_promotion=ctx.category == "promotion")
+        if share is not None:
+            self.share = self.share or (share, pid)
+            read.add("promotion")
+        elif ctx.category != "lexicon" and T.bans_promotion(sentence, forbidding=ctx.forbidding):
+            self.no_promotion = self.no_promotion or pid
+        return read
+
+    def _terms(self, text: str, pid: str, *, lexicon: bool) -> set[str]:
+        reading = T.read_terms(text, lexicon=lexicon)
+        c = self.charter
+        c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid)
+                              for goods, bads in reading.pairs for g in goods]
+        c.preferred_terms += [Term(term=t, passage_id=pid) for t in reading.preferred]
+        c.banned_terms += [Term(term=t, passage_id=pid) for t in reading.banned]
+        return {"lexicon"} if reading.pairs or reading.banned or reading.preferred else set()
+
+    def _block_rituals(self, block: str, pid: str, ctx: _Context) -> set[str]:
+        """A named item opening with its cadence ('**Name** — every Tuesday: …'), or rituals told in prose."""
+        head, rest = lead(block)
+        named = ctx.category == "rituals" or ctx.category is None and (LIST_ITEM.match(block) or block.startswith("**"))
+        cadence = T.leading_cadence(rest) if head and named else None
+        if head and ctx.category == "rituals" and cadence is None:  # '**Name** — held every Monday …'
+            first = T.sentences(rest)[:1]
+            span = T.cadence_phrase(first[0]) if first else None
+            cadence = first[0][span[0]:span[1]] if span else None
+        if head and cadence:
+            self._ritual(head, cadence, rest, pid)
+            return {"rituals"}
+        found = [r for s in T.sentences(strip_marker(block)) if (r := T.prose_ritual(s)) and not T.read_terms(s).pairs]
+        for name, cadence in found:
+            self._ritual(name, cadence, strip_marker(block), pid)
+        return {"rituals"} if found else set()
+
+    def _ritual(self, name: str, cadence: str | None, text: str, pid: str) -> None:
+        self.charter.rituals.append(Ritual(name=T.unquote(name)[:120], cadence=cadence, format=text[:500] or None,
+                                           passage_id=pid))
+
+    def _table(self, rows: list[list[str]], pid: str, ctx: _Context) -> bool:
+        """A terms table (Preferred | Instead of), a rituals table (Ritual | When | …), or rows read as lines."""
+        header, body = [T.fold(cell) for cell in rows[0]], rows[1:]
+        replaced = next((i for i, h in enumerate(header) if REPLACED_COLUMN.search(h)), None)
+        name = next((i for i, h in enumerate(header) if NAME_COLUMN.search(h)), None)
+        when = next((i for i, h in enumerate(header) if WHEN_COLUMN.search(h)), None)
+        if replaced is not None and len(header) >= 2:
+            good = next(i for i in range(len(header)) if i != replaced)
+            for row in (r for r in body if len(r) > max(good, replaced) and r[good]):
+                bads = [T.unquote(b) for b in re.split(r",|;|\s(?:ou|or)\s", row[replaced]) if T.unquote(b)]
+                self.charter.preferred_terms.append(Term(term=T.unquote(row[good]), instead_of=bads, passage_id=pid))
+            return bool(body)
+        if name is not None and when is not None and name != when:
+            for row in (r for r in body if len(r) > max(name, when)):
+                rest = " — ".join(cell for i, cell in enumerate(row) if i not in (name, when))
+                self._ritual(row[name], row[when] or None, rest, pid)
+            return bool(body)
+        read = [self._sentences(": ".join(cell for cell in row if cell), pid, ctx, None) for row in body]  # every row
+        return any(read)
 
     def _vision(self, sec: Section, block: str, pid: str) -> bool:
         self.charter.vision.append(CharterItem(text=strip_marker(block)[:600], passage_id=pid))
@@ -185,10 +316,10 @@ class _Builder:
             self.charter.tone.extend(CharterItem(text=p, passage_id=pid) for p in parts)
         else:
             self.charter.tone.append(CharterItem(text=(head or rest)[:300], passage_id=pid))
-        self._limits(block)
         return True
 
     def _lexicon(self, sec: Section, block: str, pid: str) -> bool:
+        """Unquoted lexicon lines ('bénévole plutôt que volontaire', 'Termes proscrits : a, b'), lexicon sections."""
         text = strip_marker(block)
         context = " ".join(sec.path[-1:]) + " " + (lead(block)[0] or "")
         plain = _squeezed(text.replace("**", ""))
@@ -200,7 +331,7 @@ class _Builder:
             self.charter.preferred_terms.append(Term(term=good_term, instead_of=[b for b in bad if b], passage_id=pid))
             return True
         head, rest = lead(block)
-        bare = _without_parentheses(rest)
+        bare = T.without_parentheses(rest)
         terms = quoted_terms(bare) or [t.strip(" .«»\"") for t in re.split(r",|;", bare) if 0 < len(t.strip(" .")) <= 40]
         if not terms:
             return False
@@ -215,17 +346,16 @@ class _Builder:
         head, rest = lead(block)
         text = strip_marker(block)
         name = head or (sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None)
-        cadence = CADENCE_RE.search(rest) or CADENCE_RE.search(text) or CADENCE_RE.search(" ".join(sec.path[-1:]))
+        span = T.cadence_phrase(text)
+        cadence = (T.leading_cadence(rest) if head else None) or (text[span[0]:span[1]] if span else None) or \
+            next((h[s[0]:s[1]] for h in sec.path[-1:] if (s := T.cadence_phrase(h))), None)
         if name is None and cadence is None:
             return False
-        name = name or re.split(r"[.:!?]", text)[0][:80]
-        self.charter.rituals.append(Ritual(name=name.strip()[:120], cadence=cadence.group(0).strip() if cadence else None,
-                                           format=(rest if head else text)[:500], passage_id=pid))
+        self._ritual(name or re.split(r"[.:!?]", text)[0][:80], cadence, rest if head else text, pid)
         return True
 
     def _promotion(self, sec: Section, block: str, pid: str) -> bool:
         self.charter.promotion_policy.rules.append(CharterItem(text=strip_marker(block)[:500], passage_id=pid))
-        self._promo_share(block, pid)
         return True
 
     def _promo_sentences(self, block: str, pid: str) -> bool:
@@ -233,35 +363,50 @@ class _Builder:
         for sentence in re.split(r"(?<=[.!?])\s+|\n", block):
             if PROMO_WORD.search(sentence):
                 self.charter.promotion_policy.rules.append(CharterItem(text=strip_marker(sentence)[:500], passage_id=pid))
-                self._promo_share(sentence, pid)
                 found = True
         return found
 
-    def _promo_share(self, text: str, pid: str) -> None:
-        policy = self.charter.promotion_policy
-        for regex, value in SHARE_RES:
-            m = regex.search(text)
-            if m:
-                share = value(m)
-                if 0 <= share <= 1:
-                    policy.max_promotional_share, policy.passage_id = round(share, 4), pid
-                    return
-        if PROMO_WORD.search(text) and NEGATION.search(text) and policy.max_promotional_share is None:
-            policy.max_promotional_share, policy.passage_id = 0.0, pid
+    def numeric(self, field: str, value: float, pid: str) -> None:
+        """Set a field a YAML/JSON key names to its number (the first one read wins, as in prose)."""
+        if field == "share":
+            self.share = self.share or (round(value if value <= 1 else value / 100, 4), pid)
+        elif getattr(self.charter, field) is None:
+            setattr(self.charter, field, int(value))
+            self.charter.sources[field] = pid
 
-    def _limits(self, text: str) -> None:
-        for key, regex in LIMIT_RE.items():
-            m = regex.search(text)
-            if m:
-                setattr(self.charter, f"{key}_limit", int(next(g for g in m.groups() if g)))
+    def finish(self, lang: str, body_for_register: str) -> Charter:
+        """Settle what is read across the whole document: language, register, promotion share."""
+        c = self.charter
+        c.languages = [lang]
+        if lang == "fr":
+            if self.register:
+                c.register, c.sources["register"] = self.register
+            else:
+                c.register = _register_by_pronouns(body_for_register)
+        policy = c.promotion_policy
+        if self.share is not None:
+            policy.max_promotional_share, policy.passage_id = self.share
+        elif self.no_promotion is not None:
+            policy.max_promotional_share, policy.passage_id = 0.0, self.no_promotion
+        return c
 
 
-def _register(body: str) -> str | None:
+def numeric_field(label: str, value: Any) -> str | None:
+    """The field a number under a YAML/JSON key sets ('emoji_max: 2', 'postsPerDay: 1'), if any."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        return None
+    key = T.fold(_humanize(label))
+    if "emoji" in key or "exclamation" in key or (re.search(r"post|publi|message", key)
+                                                    and re.search(r"day|jour|daily|quotid", key)):
+        field = "emoji_limit" if "emoji" in key else \
+            "exclamation_limit" if "exclamation" in key else "max_posts_per_day"
+        return field if int(value) == value else None
+    return "share" if re.search(r"promo|commercia|sponsor|advertis|publicit|share|\bpart\b|ratio", key) else None
+
+
+def _register_by_pronouns(body: str) -> str | None:
+    """tu or vous from the pronouns a French charter uses, when no sentence says which."""
     low = body.lower()
-    if re.search(r"tutoie|tutoiement|on se dit tu", low):
-        return "tu"
-    if re.search(r"vouvoie|vouvoiement", low):
-        return "vous"
     tu = len(re.findall(r"\b(tu|toi|ton|ta|tes|t'|te)\b", low))
     vous = len(re.findall(r"\b(vous|votre|vos)\b", low))
     if tu + vous < 3:
@@ -275,18 +420,18 @@ def parse_markdown(source: str) -> Charter:
         meta, body = split_front_matter(source)
     except ValueError as exc:
         raise CharterInvalid(str(exc), field="front_matter") from exc
-    builder = _Builder()
+    builder, title, opening = _Builder(), None, True
     for sec in sections(body):
-        if sec.level == 1 and not builder.charter.title and not classify([sec.heading]):
-            builder.charter.title = sec.heading
-            if not sec.blocks:
-                continue
-        builder.section(sec, classify(sec.path))
-    charter = builder.charter
-    lang = detect_language(body)
-    charter.languages = [lang] + ([] if lang == "fr" else [])
-    charter.register = _register(body) if lang == "fr" else None
-    return _apply_meta(charter, meta)
+        # The title is the H1 that opens the document; its paragraphs, and any before it, are the intro.
+        is_title = opening and sec.level == 1 and not classify([sec.heading])
+        opening = opening and sec.level == 0
+        title = sec.heading if is_title else title
+        path = sec.path[1:] if title is not None and sec.path[:1] == [title] else sec.path
+        if sec.blocks:
+            builder.section(sec, classify(path), shown=" / ".join(path) or sec.heading or "intro",
+                            intro=is_title or sec.level == 0)
+    builder.charter.title = title
+    return _apply_meta(builder.finish(detect_language(body), body), meta)
 
 
 def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
@@ -294,11 +439,13 @@ def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
     if langs:
         charter.languages = [str(x) for x in (langs if isinstance(langs, list) else [langs])]
     charter.brand = str(meta["brand"]) if meta.get("brand") else charter.brand
-    charter.title = str(meta["title"]) if meta.get("title") else charter.title
+    title = meta.get("title") or meta.get("titre")
+    charter.title = str(title) if title else charter.title
     if meta.get("register") is not None:
         if meta["register"] not in ("tu", "vous"):
             raise CharterInvalid("register must be 'tu' or 'vous'", field="register")
         charter.register = meta["register"]
+        charter.sources["register"] = "front-matter"
     share = meta.get("max_promotional_share", (meta.get("promotion") or {}).get("max_share") if isinstance(meta.get("promotion"), dict) else None)
     if share is not None:
         try:
@@ -308,11 +455,12 @@ def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
             raise CharterInvalid("max_promotional_share must be a number between 0 and 1",
                                  field="max_promotional_share") from exc
         charter.promotion_policy.passage_id = charter.promotion_policy.passage_id or "front-matter"
-    for key in ("emoji_limit", "exclamation_limit"):
+    for key in ("emoji_limit", "exclamation_limit", "max_posts_per_day"):
         if meta.get(key) is not None:
             if not isinstance(meta[key], int) or meta[key] < 0:
                 raise CharterInvalid(f"{key} must be a non-negative integer", field=key)
             setattr(charter, key, meta[key])
+            charter.sources[key] = "front-matter"
     for key, target in (("banned_terms", charter.banned_terms), ("preferred_terms", charter.preferred_terms)):
         for term in meta.get(key) or []:
             target.append(Term(term=str(term), passage_id="front-matter"))
@@ -321,54 +469,154 @@ def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
 
 STRUCTURED_KEYS = {"brand", "title", "language", "languages", "lang", "register", "vision", "values", "tone",
                    "lexicon", "preferred_terms", "banned_terms", "rituals", "promotion_policy", "promotion",
-                   "max_promotional_share", "emoji_limit", "exclamation_limit"}
+                   "max_promotional_share", "emoji_limit", "exclamation_limit", "max_posts_per_day"}
+CHECKED_LISTS = ("vision", "values", "tone", "rituals", "preferred_terms", "banned_terms")
+
+
+def _check_known_lists(data: dict[str, Any]) -> None:
+    """The lists whose items the parser names: each a string or a mapping with a name."""
+    for key in CHECKED_LISTS:
+        for i, v in enumerate(data.get(key) if isinstance(data.get(key), list) else []):
+            if not (isinstance(v, str) or isinstance(v, dict) and _text_of(v)):
+                raise CharterInvalid(f"{key}[{i}] must be a string or a mapping with a name", field=f"{key}[{i}]")
+    if "lexicon" in data and not isinstance(data["lexicon"], dict):
+        raise CharterInvalid("lexicon must be a mapping with 'preferred' and 'banned' lists", field="lexicon")
+
+
+def _pick(mapping: dict[str, Any], names: tuple[str, ...]) -> Any:
+    return next((v for k, v in mapping.items() if T.fold(_humanize(k)) in names), None)
+
+
+def _text_of(v: dict[str, Any]) -> str | None:
+    text = _pick(v, NAME_KEYS + ("text", "term", "terme"))
+    return text if isinstance(text, str) else None
+
+
+def _scalar(value: Any) -> bool:
+    """A one-line value (text, number, date…), as opposed to a mapping, a list or a multi-line text."""
+    return value is not None and not isinstance(value, (dict, list)) and "\n" not in str(value).strip()
+
+
+class _Structured:
+    """Walks a YAML/JSON mapping: each key holding a mapping, a list or a text becomes a section."""
+
+    def __init__(self, builder: _Builder) -> None:
+        self.b = builder
+        self.texts: list[str] = []
+
+    def walk(self, path: list[str], value: Any) -> None:
+        """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections."""
+        words = [_humanize(k) for k in path]
+        sec = Section(heading=path[-1], level=len(path) + 1, path=path)
+        if isinstance(value, dict):
+            labels: list[str | None] = []
+            for k, v in value.items():
+                if _scalar(v):
+                    sec.blocks.append(str(v))
+                    labels.append(str(k))
+                elif v is not None:
+                    self.walk(path + [str(k)], v)
+            self.read(sec, classify(words), labels)
+        elif isinstance(value, list):
+            items = [v for v in value if v is not None]
+            if self._terms(sec, T.fold(words[-1]), items) or self._items(sec, classify(words), items):
+                return
+            sec.blocks = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in items]
+            self.read(sec, classify(words), [None] * len(sec.blocks))
+        elif value is not None:
+            sec.blocks = [str(value)]
+            self.read(sec, classify(words), [None])
+
+    def read(self, sec: Section, category: str | None, labels: list[str | None], *, metadata: bool = False) -> None:
+        """Numbers under keys naming a field set it; every other block is read as text."""
+        shown, rest, rest_labels, taken = " / ".join(sec.path), [], [], False
+        self.texts += sec.blocks
+        for block, label in zip(sec.blocks, labels):
+            number = _number(block)
+            field = numeric_field(label, number) if label and number is not None else None
+            if field and number is not None:
+                self.b.numeric(field, number, self.b.passage(sec.heading, f"{label}: {block}", shown))
+                taken = True
+            else:
+                rest.append(block)
+                rest_labels.append(label)
+        if rest and metadata:
+            unused = []
+            for block, label in zip(rest, rest_labels):
+                pid = self.b.passage("metadata", f"{label}: {block}", "metadata")
+                if not self.b.block(sec, block, pid, _Context(None, False), label):
+                    unused.append((str(label), pid))
+            if unused:
+                self.b.charter.unparsed.insert(0, Unparsed(
+                    section="metadata", kind="metadata", passage_ids=[p for _, p in unused],
+                    reason=f"top-level values no field uses: {', '.join(k for k, _ in unused)}"))
+        elif rest:
+            self.b.section(Section(sec.heading, sec.level, rest, sec.path), category, shown=shown, labels=rest_labels,
+                           read=taken)
+
+    def _terms(self, sec: Section, key: str, items: list[Any]) -> bool:
+        """A list of words under a ban or preference key, or of {term, instead_of} pairs."""
+        pairs = all(isinstance(v, dict) and _pick(v, GOOD_KEYS) is not None for v in items)
+        short = all(isinstance(v, str) and T.term_like(v.strip()) for v in items)
+        banned = bool(BAN_KEY.search(key))
+        if not items or not (pairs or short and (banned or PREFER_KEY.search(key))):
+            return False
+        target = self.b.charter.banned_terms if banned else self.b.charter.preferred_terms
+        for v in items:
+            pid = self.b.passage(sec.heading, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v,
+                                 " / ".join(sec.path))
+            term = str(_pick(v, GOOD_KEYS)) if isinstance(v, dict) else v.strip()
+            instead = _pick(v, REPLACED_KEYS) if isinstance(v, dict) and not banned else []
+            instead = instead if isinstance(instead, list) else [instead] if instead else []
+            target.append(Term(term=term, instead_of=[str(x) for x in instead], passage_id=pid))
+            self.texts.append(term)
+        return True
+
+    def _items(self, sec: Section, category: str | None, items: list[Any]) -> bool:
+        """A list of rituals ({name, cadence, …}) or of named items ({name|text, …}) for vision, values or tone."""
+        if not items or not all(isinstance(v, dict) for v in items):
+            return False
+        rituals = all(_pick(v, NAME_KEYS) is not None and (category == "rituals" or _pick(v, WHEN_KEYS) is not None)
+                      for v in items)
+        if not rituals and not (category in ("vision", "values", "tone") and all(_text_of(v) for v in items)):
+            return False
+        for v in items:
+            pid = self.b.passage(sec.heading, json.dumps(v, ensure_ascii=False), " / ".join(sec.path))
+            self.texts.append(json.dumps(v, ensure_ascii=False))
+            if rituals:
+                when, fmt = _pick(v, WHEN_KEYS), _pick(v, FORMAT_KEYS)
+                self.b._ritual(str(_pick(v, NAME_KEYS)), None if when is None else str(when),
+                               "" if fmt is None else str(fmt), pid)
+            else:
+                getattr(self.b.charter, str(category)).append(CharterItem(text=str(_text_of(v)), passage_id=pid))
+        return True
+
+
+def _number(text: str) -> float | None:
+    return float(text) if re.fullmatch(r"\d{1,3}(?:\.\d{1,4})?", text.strip()) else None
 
 
 def parse_structured(data: Any, fmt: str) -> Charter:
-    """Parse a YAML/JSON charter mapping."""
+    """Parse a YAML/JSON charter mapping, whatever its keys."""
     if not isinstance(data, dict):
         raise CharterInvalid(f"a {fmt} charter must be a mapping at the top level", field="charter")
-    b = _Builder()
-    c = b.charter
-
-    def items(key: str, value: Any) -> list[tuple[str, str]]:
-        values = value if isinstance(value, list) else [value] if value else []
-        out = []
-        for i, v in enumerate(values):
-            text = v if isinstance(v, str) else (v.get("name") or v.get("text") or v.get("term")) if isinstance(v, dict) else None
-            if not isinstance(text, str):
-                raise CharterInvalid(f"{key}[{i}] must be a string or a mapping with a name", field=f"{key}[{i}]")
-            out.append((text, b.passage(key, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v)))
-        return out
-
-    c.vision = [CharterItem(text=t, passage_id=p) for t, p in items("vision", data.get("vision"))]
-    c.values = [CharterItem(text=t, passage_id=p) for t, p in items("values", data.get("values"))]
-    c.tone = [CharterItem(text=t, passage_id=p) for t, p in items("tone", data.get("tone"))]
-    lex = data.get("lexicon") or {}
-    if not isinstance(lex, dict):
-        raise CharterInvalid("lexicon must be a mapping with 'preferred' and 'banned' lists", field="lexicon")
-    for key, target in (("preferred", c.preferred_terms), ("banned", c.banned_terms)):
-        raw = list(lex.get(key) or []) + list(data.get(f"{key}_terms") or [])
-        for (t, p), v in zip(items(f"lexicon.{key}", raw), raw):
-            instead = v.get("instead_of", []) if isinstance(v, dict) else []
-            target.append(Term(term=t, instead_of=[str(x) for x in (instead if isinstance(instead, list) else [instead])],
-                               passage_id=p))
-    for (t, p), v in zip(items("rituals", data.get("rituals")), data.get("rituals") or []):
-        d = v if isinstance(v, dict) else {}
-        c.rituals.append(Ritual(name=t, cadence=d.get("cadence"), format=d.get("format") or d.get("description"),
-                                passage_id=p))
-    promo = data.get("promotion_policy") or data.get("promotion") or {}
-    if isinstance(promo, dict):
-        for t, p in items("promotion_policy.rules", promo.get("rules")):
-            c.promotion_policy.rules.append(CharterItem(text=t, passage_id=p))
-        if "max_promotional_share" in promo or "max_share" in promo:
-            data = {**data, "max_promotional_share": promo.get("max_promotional_share", promo.get("max_share"))}
-    unknown = sorted(set(data) - STRUCTURED_KEYS)
-    if unknown:
-        c.unparsed.append(Unparsed(section="top level", reason=f"unknown keys: {', '.join(unknown)}"))
+    _check_known_lists(data)
+    walker = _Structured(_Builder())
+    meta: dict[str, Any] = {}
+    loose = Section(heading="metadata", level=1, path=["metadata"])
+    labels: list[str | None] = []
+    for key, value in data.items():
+        name = META_KEYS.get(T.fold(str(key)))
+        if name and (_scalar(value) or name == "languages"):
+            meta[name] = value
+        elif _scalar(value):  # a one-line value at the top: metadata, unless it states a field
+            loose.blocks.append(str(value))
+            labels.append(str(key))
+        elif value is not None:
+            walker.walk([str(key)], value)
+    walker.read(loose, None, labels, metadata=True)
+    c = walker.b.finish(detect_language(" ".join(walker.texts)), " ".join(walker.texts))
     c.source_format = "json" if fmt == "json" else "yaml"
-    meta = {k: data[k] for k in ("brand", "title", "language", "languages", "lang", "register",
-                                 "max_promotional_share", "emoji_limit", "exclamation_limit") if k in data}
     return _apply_meta(c, meta)
 
 
@@ -384,14 +632,17 @@ def detect_charter_format(source: str, filename: str | None = None) -> str:
     stripped = source.lstrip()
     if stripped.startswith(("{", "[")):
         return "json"
-    if not stripped.startswith("---") and not re.search(r"^#", source, flags=re.M):
+    if not stripped.startswith("---"):  # YAML may open with '# comments', which read like Markdown headings
         try:
             data = safeyaml.load(source)
         except safeyaml.AliasRefused as exc:
+            if re.search(r"^#{1,6}\s", source, flags=re.M):  # Markdown whose line opens with *emphasis*
+                return "markdown"
             raise CharterInvalid(f"not valid YAML: {exc}", field="content") from exc
         except yaml.YAMLError:
             return "markdown"
-        if isinstance(data, dict) and set(data) & STRUCTURED_KEYS:
+        if isinstance(data, dict) and (set(data) & STRUCTURED_KEYS or
+                                       sum(isinstance(v, (dict, list)) for v in data.values()) >= 2):
             return "yaml"
     return "markdown"
 
