@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from copilot.store.base import RepoBase, message_uid
-from copilot.text import analyse, detect_language
+from copilot.text import analyse, analyse_query, detect_language
 
 CANDIDATE_DOCS = 5000  # at most this many documents are scored by FTS5 to pick candidates
 CANDIDATES = 300       # candidates re-scored with every query term
@@ -201,8 +201,6 @@ class KeywordRepo(RepoBase):
 
     # ------------------------------------------------------------ SQLite FTS5
     def _fts_search(self, brand_id: str, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
-        from copilot.text import analyse_query
-
         terms = analyse_query(query)
         table = kw_table(brand_id)
         where, params = _filters(filters)
@@ -213,15 +211,9 @@ class KeywordRepo(RepoBase):
                                        {f"t{i}": t for i, t in enumerate(terms)}).all()) if terms else {}
             except DBAPIError:  # the brand has no keyword table yet: nothing was ever written
                 return []
-            terms = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
+            terms, essential = _rare_first(terms, df)
             if not terms:
                 return []
-            essential, total = [], 0
-            for t in terms:
-                if essential and total + df[t] > CANDIDATE_DOCS:
-                    break
-                essential.append(t)
-                total += df[t]
             sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{where} ORDER BY rank LIMIT :n"
             rows = conn.execute(text(sql), {"q": _match(essential), "n": max(CANDIDATES, k), **params}).all()
             averages = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
@@ -237,16 +229,10 @@ class KeywordRepo(RepoBase):
             if not lexemes:
                 return []
             df = self._pg_df(conn, brand_id, lexemes)
-            lexemes = sorted((x for x in lexemes if df.get(x)), key=lambda x: df[x])
+            lexemes, essential = _rare_first(lexemes, df)
             if not lexemes:
                 return []
             docs, avgdl = self._pg_totals(conn, brand_id)
-            essential, total = [], 0
-            for x in lexemes:
-                if essential and total + df[x] > CANDIDATE_DOCS:
-                    break
-                essential.append(x)
-                total += df[x]
             where, params = _filters(filters)
             idfs = [math.log(1 + (docs - df[x] + 0.5) / (df[x] + 0.5)) for x in lexemes]
             rows = conn.execute(text(PG_BM25.replace("{where}", where)), {
@@ -303,6 +289,19 @@ GROUP BY c.message_id ORDER BY score DESC, c.message_id LIMIT :k"""
 def _lexeme(value: str) -> str:
     """A stemmed lexeme as a tsquery literal (matched as is, never parsed as query syntax)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _rare_first(terms: Sequence[str], df: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The terms present in the index, rarest first, and the rarest ones that pick the candidates: together they
+    match at most `CANDIDATE_DOCS` documents (or the rarest alone matches more)."""
+    present = sorted((t for t in terms if df.get(t)), key=lambda t: df[t])
+    essential, total = [], 0
+    for t in present:
+        if essential and total + df[t] > CANDIDATE_DOCS:
+            break
+        essential.append(t)
+        total += df[t]
+    return present, essential
 
 
 def _filters(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
