@@ -124,18 +124,19 @@ class AnalyticsRepo(RepoBase):
     def recent_posts(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime, *,
                      limit: int = 400) -> list[tuple[Any, ...]]:
         """Top-level posts of the given authors since a date, newest first: (source, source_id, channel,
-        created_at, text)."""
+        created_at, text with the title first when there is one)."""
         sids = sorted({sid for _, sid in authors})
         if not sids:
             return []
         wanted = set(authors)
         with self.engine.connect() as conn:
             rows = conn.execute(select(Message.source, Message.source_id, Message.channel, Message.created_at,
-                                       Message.text, Message.author)
+                                       Message.text, Message.author, Message.title)
                                 .where(Message.brand_id == brand_id, Message.author.in_(sids),
                                        Message.reply_to.is_(None), Message.created_at >= since)
                                 .order_by(Message.created_at.desc()).limit(limit)).fetchall()
-        return [tuple(r[:5]) for r in rows if (r[0], r[5]) in wanted]
+        # A forum post's title names it ("Weekly challenge #12: …"): it counts as the start of its text.
+        return [(*r[:4], f"{r[6]}\n{r[4]}" if r[6] else r[4]) for r in rows if (r[0], r[5]) in wanted]
 
     def posts_by_author(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime,
                         until: datetime) -> list[tuple[Any, ...]]:
