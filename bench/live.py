@@ -222,9 +222,14 @@ def main() -> None:
         build_s = time.perf_counter() - t
         copilot.snapshots.start()
         other = Copilot(settings, embedder=embedder)  # a second replica on the same database and vector store
+        t = time.perf_counter()
         other.snapshots.start()
+        while not other.snapshots.status()[0]:  # a large brand warms in the background (from the saved file)
+            time.sleep(0.05)
+        warm_s = time.perf_counter() - t
         counter = [0]
-        result: dict[str, Any] = {"messages": n, "load_s": round(load_s, 1), "snapshot_build_s": round(build_s, 2)}
+        result: dict[str, Any] = {"messages": n, "load_s": round(load_s, 1), "snapshot_build_s": round(build_s, 2),
+                                  "second_replica_warm_from_saved_s": round(warm_s, 2)}
         result["write_path"] = write_path(copilot, embedder, counter)
         result["freshness_ms"] = freshness(copilot, other, counter, 40)
         result["reads"] = quiet_vs_live(copilot, counter, opts.seconds)

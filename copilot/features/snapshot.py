@@ -520,7 +520,8 @@ class Snapshots:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Warm every brand (small ones and saved snapshots now, the rest in the background) and follow."""
+        """Warm every brand — small ones now, large ones in the background (from their saved snapshot when there is
+        one) while /readyz stays red — and follow the change sequence."""
         if self._thread is not None:
             return
         self.started = True
