@@ -338,8 +338,8 @@ class JobRunner:
         return len(expired) + len(orphans)
 
     def run(self, job_id: str) -> None:
-        """Run one claimed import job to completion, recording progress, counts and errors, and renewing the claim
-        while it runs (a worker that lost its claim stops: another one has the job)."""
+        """Run one claimed job to completion (an import: progress, counts and errors; an asynchronous draft: the
+        draft's id), renewing the claim while it runs (a worker that lost its claim stops: another one has it)."""
         store, lease = self.copilot.store, self.copilot.settings.job_lease_s
         job = store.get_job(job_id)
         if job is None or job.status in ("succeeded", "failed"):
@@ -358,6 +358,9 @@ class JobRunner:
         renewer = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
         renewer.start()
         try:
+            if job.kind == "ritual_draft":
+                self._run_draft(job)
+                return
             s = self.copilot.settings
             items = list(parse_file(Path(job.file_path or ""), job.format if job.format != "auto" else None,
                                     max_zip_members=s.max_zip_members, max_zip_bytes=s.max_zip_uncompressed_bytes))
@@ -371,11 +374,27 @@ class JobRunner:
         except CopilotError as exc:
             store.update_job(job_id, status="failed", detail=exc.detail)
         except Exception:
-            log.exception("import job %s failed", job_id)
-            store.update_job(job_id, status="failed", detail="internal error while importing; see the server log")
+            log.exception("%s job %s failed", job.kind, job_id)
+            store.update_job(job_id, status="failed", detail=f"internal error while running the {job.kind} job; "
+                                                               "see the server log")
         finally:
             stop_renewing.set()
             store.release_claim(job_id)
+
+
+    def _run_draft(self, job: Any) -> None:
+        """An asynchronous ritual draft: the same drafting as the synchronous route, with the longer LLM deadline
+        of `llm_async_deadline` (nobody waits on the HTTP request)."""
+        from copilot.features.rituals import RitualRequest
+
+        asked = dict(job.request or {})
+        actor = asked.pop("actor", "api")
+        if asked.get("scheduled_at"):
+            asked["scheduled_at"] = datetime.fromisoformat(asked["scheduled_at"])
+        draft = self.copilot.rituals.draft(job.brand_id, RitualRequest(**asked), actor=actor,
+                                           deadline=self.copilot.settings.llm_async_deadline)
+        self.copilot.store.update_job(job.id, status="succeeded", total=1, processed=1, counts={"drafts": 1},
+                                      result={"draft_id": draft.id})
 
 
 def delete_upload(path: Path, root: Path) -> None:

@@ -152,8 +152,16 @@ class RitualService:
         self.store, self.composer, self.llm, self.budget, self.clock = store, composer, llm, budget_tokens, clock
         self.failed_usage: dict[str, Any] = {}
 
-    def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
-        """Compose, guard and save a draft; returns the stored Draft row."""
+    def check_request(self, brand: str, req: RitualRequest) -> None:
+        """Raise what `draft` would raise about the request itself (unknown brand or ritual), before it is queued."""
+        row = self.store.get_brand(brand)
+        charter, _ = current_charter(self.store, brand)
+        resolve(charter, req.ritual, req.language or (charter.languages[0] if charter and charter.languages
+                                                      else row.language))
+
+    def draft(self, brand: str, req: RitualRequest, *, actor: str, deadline: float | None = None) -> Any:
+        """Compose, guard and save a draft; returns the stored Draft row. `deadline` (seconds) replaces the
+        LLM client's own, for drafts no caller is waiting on."""
         started = time.monotonic()  # the LLM's deadline counts from here: grounding is inside it
         row = self.store.get_brand(brand)
         charter, _ = current_charter(self.store, brand)
@@ -164,7 +172,8 @@ class RitualService:
         grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
-        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started)
+        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started,
+                                          deadline)
                            if self.llm else (None, None))
         if result is None:  # no LLM configured, or it failed for good: the templates answer
             result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
@@ -247,8 +256,8 @@ class RitualService:
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
     def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
-                  lang: str, register: str, learned: dict[str, Any],
-                  started: float) -> tuple[dict[str, Any] | None, str | None]:
+                  lang: str, register: str, learned: dict[str, Any], started: float,
+                  deadline: float | None = None) -> tuple[dict[str, Any] | None, str | None]:
         assert self.llm is not None
         pseudonyms = Pseudonyms()
         context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
@@ -285,7 +294,8 @@ class RitualService:
 
         try:
             res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check, max_tokens=700,
-                                    meta={"brand": brand, "feature": "ritual_draft"}, started=started)
+                                    meta={"brand": brand, "feature": "ritual_draft"}, started=started,
+                                    deadline=deadline)
         except LLMFailure as exc:
             self.failed_usage = _usage(exc.usage)
             return None, f"llm failed: {exc.reason}"
