@@ -29,7 +29,7 @@ EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi fair
                        "anybody thing things idea idée avez avoir know does have cette votre notre just like "
                        "pense trouve voir need want fois time more than less find get make use think see look ask "
                        "answer answers questions réponses post posts quel quelle quels quelles which "
-                       # questions words and days cut a phrase: "guidon comment retendre" is not a subject
+                       # questions words and days cut a phrase: "handle how fix" is not a subject
                        "comment pourquoi combien where why whose first second last next dernier dernière premier "
                        "première prochain prochaine lundi mardi mercredi jeudi vendredi samedi dimanche monday "
                        "tuesday wednesday thursday friday saturday sunday today tomorrow demain aujourd hier "

@@ -41,6 +41,8 @@ from copilot.types import Charter, MessageRecord
 log = logging.getLogger("copilot")
 CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ERASURE_PENDING = "erasure-pending.json"  # brands whose erasure still has files to scrub (ids only, no content)
+# A finished job is released in the same write that finishes it: no reader sees it done and still claimed.
+RELEASED: dict[str, Any] = {"claimed_by": None, "lease_until": None}
 ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may still be receiving its upload
 
 
@@ -367,16 +369,16 @@ class JobRunner:
             store.update_job(job_id, total=len(items))
             report = self.copilot.ingestor.ingest(job.brand_id, items,
                                                   progress=lambda n: store.update_job(job_id, processed=n))
-            store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(),
+            store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(), **RELEASED,
                              errors=report.errors, error_count=report.error_count)
             delete_upload(Path(job.file_path or ""), self.copilot.uploads_dir)  # a left-over goes at the next sweep
             store.forget_uploads([job_id])
         except CopilotError as exc:
-            store.update_job(job_id, status="failed", detail=exc.detail)
+            store.update_job(job_id, status="failed", detail=exc.detail, **RELEASED)
         except Exception:
             log.exception("%s job %s failed", job.kind, job_id)
-            store.update_job(job_id, status="failed", detail=f"internal error while running the {job.kind} job; "
-                                                               "see the server log")
+            store.update_job(job_id, status="failed", **RELEASED,
+                             detail=f"internal error while running the {job.kind} job; see the server log")
         finally:
             stop_renewing.set()
             store.release_claim(job_id)
@@ -393,7 +395,7 @@ class JobRunner:
             asked["scheduled_at"] = datetime.fromisoformat(asked["scheduled_at"])
         draft = self.copilot.rituals.draft(job.brand_id, RitualRequest(**asked), actor=actor,
                                            deadline=self.copilot.settings.llm_async_deadline)
-        self.copilot.store.update_job(job.id, status="succeeded", total=1, processed=1, counts={"drafts": 1},
+        self.copilot.store.update_job(job.id, status="succeeded", total=1, processed=1, counts={"drafts": 1}, **RELEASED,
                                       result={"draft_id": draft.id})
 
 
