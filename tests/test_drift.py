@@ -40,12 +40,15 @@ def test_rewrite_keeps_information_and_drops_pressure():
 def test_sample_brand_rituals_and_genuine_posts_are_never_drift():
     rows = [json.loads(line) for line in (ROOT / "knowledge" / "history.jsonl").read_text(encoding="utf-8").splitlines()]
     staff = {r["source_id"] for r in rows if r["type"] == "member" and r["role"] in ("staff", "bot")}
-    verdicts = {r["text"]: check_text(r["text"], charter=CHARTER).verdict
-                for r in rows if r["type"] == "message" and r["author"] in staff}
-    rituals = [t for t in verdicts if any(k in t for k in ("carnet du lundi", "Jeudi réparation", "Fil de bienvenue"))]
-    assert len(rituals) >= 10 and all(verdicts[t] == "ok" for t in rituals)
-    drifting = {t for t, v in verdicts.items() if v == "drift"}
-    assert len(drifting) == 3 and all(t.startswith(("PROMO", "Partage", "Laissez")) for t in drifting)
+    posts = {r["source_id"]: r["text"] for r in rows if r["type"] == "message" and r["author"] in staff}
+    verdicts = {i: check_text(t, charter=CHARTER).verdict for i, t in posts.items()}
+    rituals = [i for i, t in posts.items() if any(k in t for k in ("carnet du lundi", "Jeudi réparation", "Fil de bienvenue"))]
+    assert len(rituals) >= 10 and all(verdicts[i] == "ok" for i in rituals)
+    # Labelled by hand from reading the brand's 54 posts: three pushes (a flash sale with a countdown, a share-and-tag
+    # contest, a string of asks for reviews and follows); every other one informs, apologises, thanks or answers.
+    pushes = {"m0131", "m0275", "m0413"}
+    assert {i for i, v in verdicts.items() if v == "drift"} == pushes
+    assert all(verdicts[i] == "ok" for i in posts if i not in pushes)
 
 
 def test_a_promotional_post_is_fine_under_quota_and_flagged_over_it():
