@@ -189,6 +189,9 @@ def _corpus_charters(folder: Path) -> dict:
     # Written by an outsider who never read the code. Measured before any change: F1 0.61, FPR 0.07; the charter
     # reader was then improved on its five charters (not the drift rules): F1 0.70, FPR 0.07.
     ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.65, "fpr": 0.10}),
+    # A second outsider set, measured once and never tuned on: F1 0.49 (English 0.24, French 0.67), FPR 0.06;
+    # the TF-IDF baseline: F1 0.49, FPR 0.14. The floor catches a regression; it is not a goal.
+    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.45, "fpr": 0.08}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)
