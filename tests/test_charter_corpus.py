@@ -174,6 +174,19 @@ def test_second_outsider_set_first_measured_untouched_then_tuned_on():
     assert s.f1("banned_terms")[2] >= 0.7 and s.f1("preferred_terms")[2] >= 0.75, s.summary()
 
 
+UNSEEN_C = Path(__file__).parent / "charters_unseen_c"
+
+
+def test_third_outsider_set_measured_once_never_tuned_on():
+    """tests/charters_unseen_c: four outsider charters measured once, after all the changes above, and never tuned
+    on — the figures to quote for charters the parser has not seen: language, register, emoji and exclamation
+    limits 4/4, rituals F1 1.00, banned terms F1 0.86, rules 0.80, preferred terms 0.44 (a two-column table read
+    the wrong way round), promotional share 1/4, posts per day 2/4. Floors catch a regression; they are not goals."""
+    s = score(corpus=UNSEEN_C)
+    assert s.total == 4 and all(s.right[k] == 4 for k in ("language", "register", "emoji_limit", "exclamation_limit"))
+    assert s.f1("rituals")[2] >= 0.9 and s.f1("banned_terms")[2] >= 0.8 and s.f1("rules")[2] >= 0.75, s.summary()
+
+
 def test_corpus_has_fourteen_charters_with_expectations():
     paths = charters()
     assert len(paths) == 14 and len(list(CORPUS.glob("*.expected.json"))) == 14
