@@ -5,33 +5,43 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
-from copilot.api.routes import PROBLEMS
+from copilot.api.deps import CopilotDep, DraftBrand, PrincipalDep, ReadBrand
+from copilot.api.routes import ETAG, PROBLEMS
 from copilot.api.schemas import DraftOut, RitualDraftIn, UsageDay, UsageOut
 from copilot.features.rituals import RitualRequest
 from copilot.types import utc
 
 router = APIRouter(prefix="/v1", tags=["rituals"], responses=PROBLEMS)
-DraftBrand = Annotated[str, Depends(brand_access("draft"))]
+# Payload keys that are None when a draft has no such record (a shout-out has no grounding, templates no model).
+_OPTIONAL = ("prompt", "usage", "grounding", "learned_from")
 
 
 def draft_out(row: Any) -> DraftOut:
-    """A stored draft as the API shows it."""
+    """A stored draft as the API shows it (its payload is the JSON the feature saved with it)."""
+    payload = {k: v for k, v in (row.payload or {}).items() if k in DraftOut.model_fields
+               and not (k in _OPTIONAL and not v)}
     return DraftOut(id=row.id, brand=row.brand_id, kind=row.kind, ritual=row.ritual, status=row.status,
                     version=row.version, title=row.title, body=row.body, created_by=row.created_by,
-                    created_at=row.created_at, **{k: v for k, v in (row.payload or {}).items()
-                                                  if k in DraftOut.model_fields})
+                    created_at=row.created_at, **payload)
+
+
+def set_etag(response: Response, version: int) -> None:
+    """The draft's version as its ETag, what `If-Match` takes back."""
+    response.headers["ETag"] = f'"{version}"'
 
 
 @router.post("/brands/{brand}/rituals/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftOut,
-             operation_id="draftRitual")
-def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep) -> DraftOut:
+             operation_id="draftRitual", responses={201: {"description": "the draft", "headers": ETAG}})
+def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep,
+                 response: Response) -> DraftOut:
     """Draft a ritual post grounded in the charter and recent conversation; saved for review."""
     req = RitualRequest(ritual=body.ritual, channel=body.channel, theme=body.theme, language=body.language,
                         variants=body.variants, scheduled_at=utc(body.scheduled_at) if body.scheduled_at else None)
-    return draft_out(copilot.rituals.draft(brand, req, actor=principal.actor))
+    row = copilot.rituals.draft(brand, req, actor=principal.actor)
+    set_etag(response, row.version)
+    return draft_out(row)
 
 
 @router.get("/brands/{brand}/usage", response_model=UsageOut, operation_id="llmUsage")
