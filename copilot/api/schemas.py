@@ -57,6 +57,8 @@ class Root(BaseModel):
 
 
 class BrandIn(Input):
+    """A new brand: its id (a slug used in every path), display name and default language."""
+
     model_config = ConfigDict(extra="forbid")
     id: Slug = Field(description="lower-case slug, 3-40 characters")
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -75,6 +77,8 @@ class BrandOut(BaseModel):
 
 
 class KeyIn(Input):
+    """A key to create for the brand."""
+
     model_config = ConfigDict(extra="forbid")
     actor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="who uses the key; recorded in review history")
@@ -101,6 +105,8 @@ class KeyCreated(KeyOut):
 
 
 class CharterIn(Input):
+    """A charter as the brand wrote it: Markdown (optionally with YAML front matter), YAML or JSON."""
+
     model_config = ConfigDict(extra="forbid")
     content: Annotated[str, StringConstraints(min_length=1, max_length=500_000)]
     format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
@@ -145,6 +151,8 @@ class MemberPage(BaseModel):
 
 
 class MemberPatch(Input):
+    """What to change on a member: role and/or consent."""
+
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     consent_spotlight: Consent | None = None
@@ -152,6 +160,8 @@ class MemberPatch(Input):
 
 
 class HistoryBatch(Input):
+    """Members and messages to upsert, keyed by (source, source_id); validated whole."""
+
     model_config = ConfigDict(extra="forbid")
     members: list[MemberRecord] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
@@ -252,6 +262,8 @@ class Health(BaseModel):
 
 
 class DriftCheckIn(Input):
+    """A text to check for promotional drift against the charter and the brand's feed."""
+
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -271,6 +283,8 @@ class DriftCheckIn(Input):
 
 
 class RitualDraftIn(Input):
+    """What to draft: a ritual of the charter (by name) or a built-in kind."""
+
     model_config = ConfigDict(extra="forbid")
     ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
@@ -335,6 +349,8 @@ class UsageOut(BaseModel):
 
 
 class SpotlightRecordIn(Input):
+    """A spotlight that happened."""
+
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     featured_at: Timestamp | None = Field(default=None, description="defaults to now; not in the future")
@@ -354,6 +370,8 @@ class SpotlightRecordOut(BaseModel):
 
 
 class ShoutoutDraftIn(Input):
+    """A member to thank in a shout-out draft."""
+
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     window_days: int = Field(default=30, ge=1, le=365)
@@ -373,6 +391,8 @@ class DraftPage(BaseModel):
 
 
 class DraftPatch(Input):
+    """An edit of a draft: the fields given replace the current ones in a new revision."""
+
     model_config = ConfigDict(extra="forbid")
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
@@ -381,6 +401,8 @@ class DraftPatch(Input):
 
 
 class DecisionIn(Input):
+    """A review decision on a draft."""
+
     model_config = ConfigDict(extra="forbid")
     action: Literal["submit", "approve", "request_changes", "reject", "publish"]
     comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
