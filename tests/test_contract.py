@@ -204,3 +204,22 @@ def test_slack_manifest_and_env_example_match_the_app():
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     listed = set(__import__("re").findall(r"^# (COPILOT_[A-Z_]+)=", example, __import__("re").M))
     assert listed == {f"COPILOT_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_the_deploy_recipe_is_what_the_cluster_test_runs():
+    """docs/deploy.md promises its commands are those of tests/test_live_cluster.py: same programs, same flags,
+    same settings."""
+    import re
+
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    test = "".join((ROOT / "tests" / name).read_text(encoding="utf-8") for name in ("test_live_cluster.py",
+                                                                                   "chroma_server.py"))
+    for variable in set(re.findall(r'"(COPILOT_[A-Z_]+)"', test)):
+        assert variable in doc, variable
+    for program, flags in (("initdb", ["-A", "trust", "-U", "copilot"]), ("createdb", ["-U", "copilot", "copilot"]),
+                           ("pg_ctl", ["-w", "-o", "listen_addresses=127.0.0.1", "start"]),
+                           ("chroma", ["run", "--path", "--host", "127.0.0.1", "--port"]),
+                           ("copilot", ["serve", "--host", "127.0.0.1", "--port"])):
+        in_doc = [line for line in doc.splitlines() if re.search(rf"(^|[/ ]){program} ", line)]
+        assert in_doc and all(any(f in line for line in in_doc) for f in flags), (program, in_doc)
+        assert all(f.strip('"') in test for f in flags), (program, flags)
