@@ -8,7 +8,7 @@ Every model also reads like the mapping it replaced (see `copilot.report.Report`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
