@@ -202,21 +202,31 @@ class IngestOut(BaseModel):
     error_count: int
 
 
+class DraftJobCounts(BaseModel):
+    """What an asynchronous draft job wrote."""
+
+    drafts: int
+
+
 class JobOut(BaseModel):
-    """An import job: status, progress and, once done, what it wrote."""
+    """A background job (an import, or a draft asked with `Prefer: respond-async`): status, progress and, once
+    done, what it wrote."""
 
     id: str
     brand: str
-    kind: Literal["import"]
-    format: ImportFormat
+    kind: Literal["import", "ritual_draft"]
+    format: ImportFormat | Literal["json"] = Field(description="the import's format; `json` for a draft job")
     status: Literal["queued", "running", "succeeded", "failed"]
     file_name: str | None = None
     total: int | None = Field(default=None, description="records to read, once known")
     processed: int
-    counts: IngestOut | None = Field(default=None, description="null until the job has written something")
+    counts: IngestOut | DraftJobCounts | None = Field(default=None, description="null until the job has written "
+                                                                           "something")
     errors: list[RecordError]
     error_count: int
     detail: str | None = None
+    draft_id: str | None = Field(default=None, description="an asynchronous draft's id, once the job succeeded: "
+                                                           "read it with GET /v1/drafts/{draft_id}")
     created_at: datetime
     updated_at: datetime
 
@@ -288,7 +298,7 @@ class RitualDraftIn(Input):
     model_config = ConfigDict(extra="forbid")
     ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
-                    "welcome_thread, showcase, spotlight_post, retrospective")
+                    "welcome_thread, showcase, spotlight_post, retrospective, discussion")
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
     theme: Annotated[str, StringConstraints(max_length=300)] | None = None
     language: Literal["fr", "en"] | None = None
