@@ -186,6 +186,8 @@ def test_the_readme_lists_every_operation_with_the_scope_of_the_contract():
 
 
 def test_slack_manifest_and_env_example_match_the_app():
+    import re
+
     import yaml
 
     from fastapi.routing import iter_route_contexts
@@ -202,7 +204,7 @@ def test_slack_manifest_and_env_example_match_the_app():
                                                                                "reaction_removed"}
     assert {"commands", "chat:write", "channels:history", "reactions:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
-    listed = set(__import__("re").findall(r"^# (COPILOT_[A-Z_]+)=", example, __import__("re").M))
+    listed = set(re.findall(r"^# (COPILOT_[A-Z_]+)=", example, re.M))
     assert listed == {f"COPILOT_{name.upper()}" for name in Settings.model_fields}
 
 
