@@ -169,7 +169,7 @@ def test_the_server_answers_what_the_contract_declares(api_app):
         unconditional = client.patch(url, json={"body": "Bienvenue à toutes et à tous, présentez-vous ici."},
                                      headers=ADMIN)
         assert unconditional.status_code == 428 and unconditional.json()["field"] == "If-Match"
-        assert client.get("/v1/brands", headers=ADMIN).json()[0]["id"] == "acme"
+        assert "acme" in [b["id"] for b in client.get("/v1/brands", headers=ADMIN).json()]
 
 
 def test_the_readme_lists_every_operation_with_the_scope_of_the_contract():
