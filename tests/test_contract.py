@@ -225,3 +225,19 @@ def test_the_deploy_recipe_is_what_the_cluster_test_runs():
         in_doc = [line for line in doc.splitlines() if re.search(rf"(^|[/ ]){program} ", line)]
         assert in_doc and all(any(f in line for line in in_doc) for f in flags), (program, in_doc)
         assert all(f.strip('"') in test for f in flags), (program, flags)
+
+
+def test_schema_examples_are_valid_instances_of_their_model():
+    from pydantic import BaseModel
+
+    from copilot import reports
+    from copilot.api import schemas
+
+    checked = 0
+    for module in (schemas, reports):
+        for cls in vars(module).values():
+            if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__:
+                for example in (cls.model_config.get("json_schema_extra") or {}).get("examples", []):
+                    cls.model_validate(example)
+                    checked += 1
+    assert checked >= 8

@@ -131,6 +131,10 @@ class CharterOut(CharterVersionOut):
 class MemberOut(BaseModel):
     """A community member, with the role and consent editors set."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "source": "native", "source_id": "ana", "name": "Ana", "role": "member",
+        "consent_spotlight": "opt_in", "consent_analytics": "unknown", "joined_at": "2026-09-01T00:00:00Z"}]})
+
     id: int
     source: str
     source_id: str
@@ -211,6 +215,15 @@ class DraftJobCounts(BaseModel):
 class JobOut(BaseModel):
     """A background job (an import, or a draft asked with `Prefer: respond-async`): status, progress and, once
     done, what it wrote."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "9f1c…", "brand": "acme", "kind": "import", "format": "jsonl", "status": "succeeded",
+        "file_name": "history.jsonl", "total": 21, "processed": 21,
+        "counts": {"members": {"inserted": 5, "updated": 0, "unchanged": 0},
+                   "messages": {"inserted": 16, "updated": 0, "unchanged": 0, "deleted": 0},
+                   "embedded": 16, "errors": [], "error_count": 0},
+        "errors": [], "error_count": 0, "detail": None, "draft_id": None,
+        "created_at": "2026-11-28T08:00:00Z", "updated_at": "2026-11-28T08:00:02Z"}]})
 
     id: str
     brand: str
@@ -309,7 +322,22 @@ class RitualDraftIn(Input):
 class DraftOut(BaseModel):
     """A draft for editors to review; its `ETag` header is the version to send back in `If-Match`."""
 
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [{
+        "id": "2b7e…", "brand": "acme", "kind": "ritual", "ritual": "Rules clinic", "status": "drafted",
+        "version": 1, "title": "Rules clinic: ask, players answer",
+        "body": "Rules clinic is open: what tripped your table up this week? Ask below, experienced players answer.",
+        "variants": [], "language": "en", "register": None, "suggested_channel": "rules",
+        "suggested_time": "2026-12-02T18:00:00+00:00", "citations": ["rituals-1", "m11"],
+        "guards": {"banned_terms": [], "drift": {"score": 0.0, "verdict": "ok", "flags": []},
+                   "length": {"chars": 98, "max": 1500, "ok": True}, "emoji": {"count": 0, "limit": 2, "ok": True},
+                   "exclamation": {"count": 0, "limit": 1, "ok": True}, "unknown_member_tokens": [],
+                   "instructions": [], "contact_data": False, "ok": True},
+        "engine": "rules", "model": None, "degraded": False, "degraded_reason": None,
+        "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
+        "grounding": {"topics": ["storm cards"], "past_editions": [{"id": "m10", "replies": 3, "member_to_member": 2}]},
+        "learned_from": {"examples": [], "avoided": []}, "slack": None, "published_permalink": None,
+        "created_by": "editor", "created_at": "2026-11-28T08:01:00Z"}]})
     id: str
     brand: str
     kind: DraftKind
