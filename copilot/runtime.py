@@ -19,7 +19,8 @@ from typing import Any
 
 from copilot.compose import Composer
 from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, NotFound
+from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
 from copilot.features.drift_judge import LLMDriftJudge
 from copilot.features.rituals import RitualService
@@ -116,15 +117,36 @@ class Copilot:
         self._scrub_lock = threading.Lock()
 
     # ------------------------------------------------------------ charter
-    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None) -> tuple[Any, Charter, bool]:
-        """Parse, version and index a charter; its passages become searchable `charter` documents."""
+    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None,
+                    read_with_llm: bool = False) -> tuple[Any, Charter, bool]:
+        """Parse, version and index a charter; its passages become searchable `charter` documents. With
+        `read_with_llm` (what the API does) and an LLM configured, the model reads it too: its new findings wait
+        for the CM as proposals (`copilot/features/charter_reading.py`). Findings the CM confirmed earlier are
+        carried over either way; the sample loader and benchmarks read with the rules only."""
         self.store.get_brand(brand)
         charter = parse_charter(source, fmt, filename=filename)
+        try:
+            latest = self.store.get_charter(brand)
+        except NotFound:
+            latest = None
+        if latest is not None and latest.source_text == source:  # unchanged: no new version, no model call
+            return latest, Charter.model_validate(latest.data), False
+        charter = carry_over(charter, Charter.model_validate(latest.data) if latest else None, source)
+        if read_with_llm and self.llm is not None:
+            charter = CharterReader(self.llm).read(brand, source, charter)
         row, created = self.store.add_charter_version(brand, charter.model_dump(mode="json"), source,
-                                                      charter.source_format)
+                                                      charter.source_format, decisions=_decisions(charter))
         if created:
             self._index_charter(brand, charter)
         return row, charter, created
+
+    def decide_charter_findings(self, brand: str, *, accept: list[str], reject: list[str]) -> tuple[Any, Charter]:
+        """Apply the model findings the CM confirms, dismiss the ones they reject: a new charter version."""
+        latest = self.store.get_charter(brand)
+        charter = decide(Charter.model_validate(latest.data), accept, reject)
+        row, _ = self.store.add_charter_version(brand, charter.model_dump(mode="json"), latest.source_text,
+                                                latest.source_format, decisions=_decisions(charter))
+        return row, charter
 
     def _index_charter(self, brand: str, charter: Charter) -> None:
         records = [MessageRecord(source="charter", source_id=p.id, kind="charter", title=p.section,
@@ -397,6 +419,11 @@ class JobRunner:
                                            deadline=self.copilot.settings.llm_async_deadline)
         self.copilot.store.update_job(job.id, status="succeeded", total=1, processed=1, counts={"drafts": 1}, **RELEASED,
                                       result={"draft_id": draft.id})
+
+
+def _decisions(charter: Charter) -> str:
+    """What the CM decided on model findings, for the version digest (a decision makes a new version)."""
+    return ",".join(sorted(f.id for f in charter.confirmed)) + "|" + ",".join(sorted(p.id for p in charter.proposals))
 
 
 def delete_upload(path: Path, root: Path) -> None:

@@ -112,6 +112,16 @@ class CharterIn(Input):
     format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
 
 
+class CharterFindingsIn(Input):
+    """The CM's decisions on what the model read in the charter (ids from `charter.proposals`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    accept: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(default_factory=list,
+                                                                                         max_length=200)
+    reject: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(default_factory=list,
+                                                                                         max_length=200)
+
+
 class CharterVersionOut(BaseModel):
     """One stored version of the brand's charter."""
 
