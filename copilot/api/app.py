@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from copilot import __version__
+from copilot.api import openapi
 from copilot.api.routes import brands, community, drafts, drift, history, ops, rituals, search, slack
 from copilot.errors import PROBLEM_BASE, CopilotError, PayloadTooLarge, ServiceUnavailable
 from copilot.runtime import Copilot
@@ -119,6 +120,7 @@ def build_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(slack.api)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, imports=settings.max_import_bytes)  # type: ignore[arg-type]
+    openapi.install(app)
     return app
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.phrases import say
+from copilot.reports import VitalityReport
 from copilot.store import Store
 
 WEEK = 7 * 86400
@@ -91,7 +92,7 @@ class VitalityService:
         self.store, self.snapshots, self.clock = store, snapshots, clock
         self._cohorts: dict[str, tuple[tuple[Any, ...], Cohorts]] = {}
 
-    def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> dict[str, Any]:
+    def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> VitalityReport:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
         now = now or self.clock()
         snap = self.snapshots.get(brand)
@@ -111,10 +112,11 @@ class VitalityService:
                    **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
                   for i in range(n_weeks)]
         alerts = weak_signals(ctx, hi, known, lang=self.store.get_brand(brand).language)
-        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
-                           "as_of": snap.as_of},
-                "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
-                "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}}
+        return VitalityReport.model_validate({
+            "window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
+                       "as_of": snap.as_of},
+            "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
+            "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}})
 
     def _cohorts_of(self, brand: str, snap: Snapshot, brand_side: np.ndarray, brand_accounts: set[Any]) -> Cohorts:
         """Cohorts depend on the rows and on who is the brand: reused while both hold, extended when the snapshot
