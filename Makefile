@@ -31,7 +31,7 @@ test-llm: install
 
 bench: install
 	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py && $(BIN)/python bench/drift.py \
-		&& $(BIN)/python bench/rituals.py && $(BIN)/python bench/community.py
+		&& $(BIN)/python bench/rituals.py && $(BIN)/python bench/community.py && $(BIN)/python bench/desk.py
 
 openapi: install
 	$(BIN)/copilot openapi > openapi.yaml

@@ -22,6 +22,7 @@ from copilot.api.deps import Principal, get_copilot
 from copilot.api.schemas import DecisionIn, DraftPatch
 from copilot.desk import pages
 from copilot.desk.i18n import Texts, choose_language
+from copilot.desk.views import word_diff
 from copilot.desk.session import COOKIE, DESK_SCOPES, LIFETIME_S, DeskSession, Sessions
 from copilot.errors import CopilotError, DraftVersionConflict, Forbidden, InvalidInput, NotFound
 from copilot.review import TRANSITIONS, required_scope
@@ -248,8 +249,10 @@ def edit_draft(request: Request, brand: str, draft_id: str, session: Editor, fie
         copilot.review.edit(draft_id, if_match=int(base), title=patch.title, body=patch.body, variants=None,
                             note=patch.note, actor=session.actor, brand=brand)
     except DraftVersionConflict:
+        current = copilot.review.get(draft_id, brand=brand)
         return _draft_page(request, brand, draft_id, session, status=409,
-                           conflict={"mine": patch.body, "title": patch.title, "base": int(base)})
+                           conflict={"mine": patch.body, "title": patch.title, "base": int(base),
+                                     "diff": word_diff(current.body, patch.body or "")})
     return RedirectResponse(f"/desk/{brand}/drafts/{draft_id}?saved=1", status_code=303)
 
 

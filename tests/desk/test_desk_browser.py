@@ -42,6 +42,7 @@ def audit(page: Any, name: str, watch: Watch) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}-viewport.png"))  # what the editor sees first (README images)
     page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
     assert watch.clean() == [], f"{name}: console errors {watch.clean()}"
     assert watch.foreign == [], f"{name}: requests outside the app {watch.foreign}"
@@ -141,6 +142,7 @@ def test_conflicting_edits_are_merged_then_the_draft_is_approved_and_published(d
     assert conflict.is_visible()
     assert "Bruno's version" in alice.locator("#conflict-theirs").inner_text()
     assert alice.locator("#conflict-mine").inner_text() == mine
+    assert "Alice" in alice.locator("#conflict-diff ins").first.inner_text()  # word diff from theirs to mine
     audit(alice, "conflict", alice_watch)
     alice.get_by_role("button", name="Partir de la version actuelle").click()
     assert alice.locator("#merge-body").input_value().startswith("Bruno's version")
