@@ -237,3 +237,14 @@ def test_charts_leave_gaps_for_missing_weeks() -> None:
     assert len(chart.lines) == 1 and len(chart.lines[0].split()) == 2  # the first point stands alone
     assert chart.points[1].y is None and chart.points[0].y < chart.points[2].y  # higher value, higher on screen
     assert plain(VitalityOut(window={}, kpis={}, weekly=[], alerts=[], definitions={}, excluded={}))["weekly"] == []
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(client: TestClient, desk: dict) -> None:
+    _signed_in(client, desk["key"])
+    page = client.get(f"/desk/{desk['brand']}/drafts")
+    assert client.post("/desk/sign-out", data={"csrf": "forged"}).status_code == 403
+    assert client.get(f"/desk/{desk['brand']}/drafts", follow_redirects=False).status_code == 200
+    r = client.post("/desk/sign-out", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and "copilot_desk=" in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+    r = client.get(f"/desk/{desk['brand']}/drafts", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/desk/sign-in")
