@@ -8,7 +8,7 @@ from copilot.evals import evaluate_drift, read_labelled
 from copilot.features.drift import DriftResult, FeedStats, check_text
 from copilot.ingest.charter import parse_charter
 from copilot.runtime import Copilot
-from tests.conftest import ADMIN, ROOT, make_key, shared
+from tests.conftest import ROOT, make_key, shared
 
 CHARTER = parse_charter((ROOT / "knowledge" / "charter.md").read_text(encoding="utf-8"))
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)

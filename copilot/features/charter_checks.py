@@ -4,17 +4,16 @@ The families below are generic French and English ways of instrumentalising memb
 the brand, tag it or friends, contests for reach, promo codes, deadlines and countdowns, superlatives,
 shouting, participation gated behind a purchase, asking for personal data). Without a charter rule a family
 hit is a hint; with one, it breaks that clause. Explanations are in the post's language, from
-`prompts/drift_explanations.<lang>.toml`. Every pattern is linear: literal alternations and bounded gaps.
+`prompts/phrases.<lang>.toml`. Every pattern is linear: literal alternations and bounded gaps.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from functools import lru_cache
 from typing import Any, Callable
 
-from copilot.prompts import PROMPTS_DIR
+from copilot.phrases import say
+from copilot.textrules import shouted_spans
 
 GAP = r"[^.!?\n]{0,60}?"  # words between a verb and its object, within one sentence
 
@@ -64,8 +63,8 @@ FAMILIES: dict[str, re.Pattern[str]] = {
 
 def shouting(text: str) -> list[tuple[int, int]]:
     """Spans of words in capitals used to insist (two or more words of four letters or more)."""
-    caps = [m for m in re.finditer(r"\b[A-ZÀ-Ý]{4,}\b", text) if not m.group(0).isdigit()]
-    return [(caps[0].start(), caps[-1].end())] if len(caps) >= 2 else []
+    caps = shouted_spans(text)
+    return [(caps[0][0], caps[-1][1])] if len(caps) >= 2 else []
 
 
 def family_spans(kind: str, text: str) -> list[tuple[int, int]]:
@@ -76,23 +75,14 @@ def family_spans(kind: str, text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern else []
 
 
-@lru_cache(maxsize=4)
-def explanations(lang: str) -> dict[str, str]:
-    """The sentences a drift flag is explained with, in the post's language."""
-    path = PROMPTS_DIR / f"drift_explanations.{lang if lang in ('fr', 'en') else 'en'}.toml"
-    with path.open("rb") as fh:
-        return tomllib.load(fh)["explain"]
-
-
 def rule_flags(text: str, rules: list[Any], lang: str, make: Callable[..., Any]) -> list[Any]:
     """One flag per charter rule the text breaks, at its first span, citing the rule's clause. `make(kind,
     severity, span, why, rule)` builds the caller's flag object."""
-    words = explanations(lang)
     out = []
     for rule in rules:
         if rule.type == "factual_announcements_allowed":
             continue
         spans = family_spans(rule.type, text)
         if spans:
-            out.append(make(rule.type, "high", spans[0], words[rule.type], rule))
+            out.append(make(rule.type, "high", spans[0], say(lang, f"drift.{rule.type}"), rule))
     return out
