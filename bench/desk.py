@@ -11,6 +11,7 @@ reported separately.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
@@ -93,15 +94,26 @@ def main() -> None:
                      "queue_page_3": "/desk/big/drafts?offset=100", "draft": f"/desk/big/drafts/{flagged}",
                      "dashboard": "/desk/big"}
             results = {}
+            # What the dashboard is made of: each service on its own, the same calls as the page.
+            for name, call in (("service_vitality_28d", lambda: copilot.vitality.report("big", window_days=28)),
+                               ("service_spotlight_30d", lambda: copilot.spotlight.suggest("big", window_days=30, limit=5)),
+                               ("service_drift_report_30d", lambda: copilot.drift.report("big", window_days=30))):
+                samples = []
+                for _ in range(CALLS + 1):
+                    t = time.perf_counter()
+                    call()
+                    samples.append((time.perf_counter() - t) * 1000)
+                results[name] = percentiles(samples[1:])
             for name, path in pages.items():
                 timed(client, path)
                 results[name] = percentiles([timed(client, path) for _ in range(CALLS)])
         copilot.close()
-    worst = max(r["p95_ms"] for r in results.values())
+    worst = max(r["p95_ms"] for name, r in results.items() if name in pages)
     write_result("desk", {"data": "bench/community.py 100k history in brand 'big', brightfield-photo charter, 300 drafts",
                           "messages": n, "drafts": len(drafts), "load_s": load_s, "snapshot_warm_s": warm_s, "as_of": NOW.isoformat(),
                           "target_p95_ms": 200, "worst_p95_ms": worst, "met": worst <= 200,
-                          "dashboard_first_call_ms": round(first_dashboard, 1), "pages": results})
+                          "dashboard_first_call_ms": round(first_dashboard, 1),
+                          "load_average_1m_after": round(os.getloadavg()[0], 2), "pages": results})
 
 
 if __name__ == "__main__":

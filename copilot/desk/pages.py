@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -72,7 +73,12 @@ def draft(copilot: Copilot, row: Any, *, allows: Any) -> dict[str, Any]:
 
 def dashboard(copilot: Copilot, brand: str) -> dict[str, Any]:
     """Vitality with charts, weak-signal alerts, spotlight suggestions and the drift report of the brand's feed."""
-    vitality = plain(copilot.vitality.report(brand, window_days=28))
+    # The three reports read the same snapshot independently; their numpy work overlaps when run side by side.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="desk-dashboard") as pool:
+        spotlight_job = pool.submit(copilot.spotlight.suggest, brand, window_days=30, limit=5)
+        drift_job = pool.submit(copilot.drift.report, brand, window_days=30)
+        vitality = plain(copilot.vitality.report(brand, window_days=28))
+        spotlight, drift = plain(spotlight_job.result()), plain(drift_job.result())
     weekly = vitality.get("weekly") or []
     cohorts = ((vitality.get("kpis") or {}).get("retention") or {}).get("cohorts") or []
     charts: list[Chart] = [
@@ -84,8 +90,7 @@ def dashboard(copilot: Copilot, brand: str) -> dict[str, Any]:
     alerts = vitality.get("alerts") or []
     uids = [u for a in alerts for u in (a.get("evidence") or {}).get("message_ids") or []]
     linked = copilot.store.get_messages(brand, uids) if uids else {}
-    drift = plain(copilot.drift.report(brand, window_days=30))
     for post in drift.get("worst_posts") or []:  # flags outside the excerpt are listed, not highlighted
         post["segments"] = highlight(post.get("excerpt") or "", post.get("flags") or [])
     return {"vitality": vitality, "charts": charts, "alerts": alerts, "alert_messages": linked,
-            "spotlight": plain(copilot.spotlight.suggest(brand, window_days=30, limit=5)), "drift": drift}
+            "spotlight": spotlight, "drift": drift}
