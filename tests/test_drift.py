@@ -183,15 +183,16 @@ def _corpus_charters(folder: Path) -> dict:
 
 
 @pytest.mark.parametrize("data, charters, floor", [
-    # Development set: the rules were tuned while reading it (F1 0.58 -> 0.87 last session). Measured: F1 0.87,
-    # FPR 0.04.
-    ("tests/data/drift_frozen.jsonl", "tests/charters_corpus", {"f1": 0.85, "fpr": 0.06}),
-    # Written by an outsider who never read the code. Measured before any change: F1 0.61, FPR 0.07; the charter
-    # reader was then improved on its five charters (not the drift rules): F1 0.70, FPR 0.07.
-    ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.65, "fpr": 0.10}),
-    # A second outsider set, measured once and never tuned on: F1 0.49 (English 0.24, French 0.67), FPR 0.06;
-    # the TF-IDF baseline: F1 0.49, FPR 0.14. The floor catches a regression; it is not a goal.
-    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.45, "fpr": 0.08}),
+    # Development set: the rules were tuned while reading it (F1 0.58 -> 0.87 last session, 0.90 now), FPR 0.04.
+    ("tests/data/drift_frozen.jsonl", "tests/charters_corpus", {"f1": 0.87, "fpr": 0.06}),
+    # Written by an outsider who never read the code. Measured before any change: F1 0.61, FPR 0.07. Then tuned
+    # on (charter term reader; the "do not use" words of preferred terms; scarcity, gated and share-ask phrasing;
+    # stated limits at medium severity): F1 0.93, FPR 0.05. A development set since.
+    ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.88, "fpr": 0.07}),
+    # A second outsider set, never tuned on: F1 0.49 (English 0.24, French 0.67), FPR 0.06 when first measured
+    # (TF-IDF baseline F1 0.49, FPR 0.14); 0.65 (English 0.50, French 0.77), FPR 0.06 after the changes made on the
+    # first set. The floor catches a regression; it is not a goal.
+    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.6, "fpr": 0.08}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)
