@@ -72,6 +72,9 @@ class Cohorts:
         rows = np.arange(start, snap.n)
         replies = rows[(snap.parent[rows] >= 0) & (snap.author[rows] >= 0)]
         others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
+        # A reply stamped before its question (clock skew, an export's rounding, a bad import) says nothing about
+        # how fast anyone answered: it would make waiting times negative.
+        others = others[snap.created[others] >= snap.created[snap.parent[others]]]
         if not len(others):
             return
         parents = snap.parent[others]
