@@ -1,24 +1,28 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25, in the database) rankings, each weighed by the evidence it
-has for this query, fused; copies of one text collapsed; weak results dropped.
+has for this query, fused; copies of one text collapsed; hits without evidence dropped; each hit says why.
 
-Fusion methods (measured side by side by `copilot eval retrieval`, see docs/retrieval.md):
+Fusion (the three are measured side by side by `copilot eval retrieval --fusion all`, docs/retrieval.md):
+- `score` (default): CombSUM of per-ranking normalised scores, each ranking weighed per query (`evidence`).
+  Keyword hits score the share of the query's information they hold (each word's IDF; `LexicalResult.share`),
+  dense hits their similarity min-max normalised over the candidates. The keyword weight is `LEXICAL_WEIGHT`
+  times the square root of the query's coverage by the collection, so a French question about English posts,
+  whose words the brand never uses, cannot let stray keyword matches outvote the embedder; the dense weight is
+  the best-minus-tenth similarity gap over `DENSE_SPREAD`, so a flat list (the embedder cannot tell) weighs little.
+  The spread is a property of the embedder's similarity scale: score fusion is the default only for an embedder
+  measured here (the local MiniLM); any other embedder gets `rrf` unless asked otherwise.
+- `weighted_rrf`: reciprocal rank fusion with the same weights.
 - `rrf`: reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), score(d) = Σ_r 1 / (k + rank_r(d)),
-  k = 60. Needs no calibration, but gives a ranking the same say whatever it found: a French question about
-  English posts gets keyword matches on stray words, and they outvote what the embedder found.
-- `weighted_rrf`: the same sum with a weight per ranking and per query (`evidence`): the keyword ranking weighs
-  its query coverage (the share of the query's IDF mass the collection holds at all, `copilot.lexical`) times how
-  far its best score stands above its tenth; the dense ranking weighs how far its best similarity stands above the
-  tail of its candidates (a flat list means the embedder cannot tell).
-- `score`: CombSUM of scores normalised per ranking (BM25 by its best score, similarity min-max over the
-  candidates), with the same weights.
+  k = 60: no calibration, but every ranking has the same say whatever it found.
+Then, for a query of two words or more, the hits holding every word come first (`_complete_first`).
 
 Near-duplicates: messages whose text is the same once case, accents, punctuation and spacing are folded are one
-result (the earliest stands for the others, `duplicate_ids`). The collapse runs on each ranking before fusion,
-so six copies of a sentence do not push six other messages down either list.
+hit: the earliest stands for the others (`duplicate_ids`, among the candidates). The collapse runs on each
+ranking before fusion, so six copies of one sentence do not push six other messages down either list.
 
-Relevance floor: a hit found by the dense ranking alone needs a similarity of at least the embedder's
-`DENSE_FLOORS` value; any hit
-needs a fused score of at least `RELATIVE_FLOOR` times the best one. A search can return fewer than `limit`.
+Relevance floor (`_with_evidence`): a hit needs a keyword match holding `LEXICAL_EVIDENCE` of the query's
+information, or a similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one; so a
+search can return fewer than `limit`. Relative, not absolute: all-MiniLM-L6-v2 gives a French text and an
+English question similarities around 0.1-0.3 even when it is the right answer.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from copilot.text import snippet, strip_accents
 
 RRF_K = 60
 LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds every query word
-DENSE_SPREAD = 0.2      # best-minus-tenth similarity at which the dense ranking gets its full weight (1)
+# Best-minus-tenth similarity at which the dense ranking gets its full weight (1), per embedder: similarity scales
+# differ between models, so score fusion runs only for an embedder measured here; any other gets plain RRF.
+DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2}
 MIN_WEIGHT = 0.05       # no ranking is silenced completely
 DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the candidates' tail to the best (0..1)
-LEXICAL_EVIDENCE = 0.2  # a keyword hit matches at least this share of the query's information
+LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
 Mode = Literal["hybrid", "lexical", "dense"]
 Fusion = Literal["rrf", "weighted_rrf", "score"]
 FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted_rrf", "score")
@@ -107,16 +113,16 @@ def fuse_scores(rankings: list[Ranking]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]], kv[0]))
 
 
-def evidence(coverage: float, similarities: list[float]) -> tuple[float, float]:
+def evidence(coverage: float, similarities: list[float], spread: float = 0.2) -> tuple[float, float]:
     """(keyword weight, dense weight) for one query: how much each ranking can tell.
 
     Keyword: `LEXICAL_WEIGHT` times the square root of the query's coverage by the collection (a query whose words
     the brand never uses gets nothing from keywords). Dense: the gap between the best similarity and the tenth,
-    relative to `DENSE_SPREAD` (capped at 1): when every candidate is about as similar, the embedder cannot tell."""
+    relative to the embedder's `spread` (capped at 1): when every candidate is about as similar, it cannot tell."""
     lexical = LEXICAL_WEIGHT * math.sqrt(max(coverage, 0.0))
     dense = 0.0
     if len(similarities) > 1:
-        dense = min(1.0, max(0.0, similarities[0] - similarities[min(9, len(similarities) - 1)]) / DENSE_SPREAD)
+        dense = min(1.0, max(0.0, similarities[0] - similarities[min(9, len(similarities) - 1)]) / spread)
     return max(lexical, MIN_WEIGHT), max(dense, MIN_WEIGHT)
 
 
@@ -129,9 +135,12 @@ class Retriever:
     """Searches one brand's history and charter."""
 
     def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch, *,
-                 fusion: Fusion = "score", floor: bool = True):
+                 fusion: Fusion | None = None, floor: bool = True):
         self.store, self.index, self.embedder, self.keywords = store, index, embedder, keywords
-        self.fusion, self.floor = fusion, floor
+        self.spread = DENSE_SPREAD.get(embedder.name)
+        # Score fusion needs the embedder's similarity scale (measured: docs/retrieval.md); RRF needs none.
+        self.fusion: Fusion = fusion or ("score" if self.spread else "rrf")
+        self.floor = floor
 
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
@@ -151,7 +160,7 @@ class Retriever:
         den = _collapse(dense, groups)
         _normalise(lex, den, lexical, groups)
         if mode == "hybrid":
-            lex.weight, den.weight = evidence(lexical.coverage, den.scores)
+            lex.weight, den.weight = evidence(lexical.coverage, den.scores, self.spread or 0.2)
             fused = _complete_first(self._fuse(lex, den), lex, lexical)
         else:
             side = lex if mode == "lexical" else den
