@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -37,16 +38,20 @@ from copilot.embed import Embedder
 from copilot.index import VectorIndex
 from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
-from copilot.text import snippet, strip_accents
+from copilot.text import snippet
 
 RRF_K = 60
 LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds every query word
 # Best-minus-tenth similarity at which the dense ranking gets its full weight (1), per embedder: similarity scales
 # differ between models, so score fusion runs only for an embedder measured here; any other gets plain RRF.
 DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2}
+DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at k x 10, then k x 50 nearest before Chroma's filter
 MIN_WEIGHT = 0.05       # no ranking is silenced completely
 DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the candidates' tail to the best (0..1)
 LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
+COMBINING = re.compile(r"[\u0300-\u036f]")  # the accents NFKD splits off Latin letters
+NON_WORD = re.compile(r"[\W_]+")
+LONG_TEXT = 1200
 Mode = Literal["hybrid", "lexical", "dense"]
 Fusion = Literal["rrf", "weighted_rrf", "score"]
 FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted_rrf", "score")
@@ -127,8 +132,17 @@ def evidence(coverage: float, similarities: list[float], spread: float = 0.2) ->
 
 
 def text_key(title: str | None, text: str) -> str:
-    """What makes two messages copies of each other: their words, case, accents and punctuation folded."""
-    return " ".join(re.findall(r"\w+", strip_accents(f"{title or ''} {text}".lower())))
+    """What makes two messages copies of each other: their words, case, accents and punctuation folded. A long text
+    is keyed by its first 800 and last 300 characters and its length to within 50 (folding all of a 5,000-character
+    post for each of ~80 candidates would cost a search 10-30 ms)."""
+    whole = f"{title or ''} {text}"
+    if len(whole) > LONG_TEXT:
+        return f"{_fold(whole[:800])} … {_fold(whole[-300:])} #{len(whole) // 50}"
+    return _fold(whole)
+
+
+def _fold(text: str) -> str:
+    return NON_WORD.sub(" ", COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))).strip()
 
 
 class Retriever:
@@ -152,8 +166,7 @@ class Retriever:
         if mode in ("hybrid", "lexical"):
             lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
         if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed([query])[0]
-            dense = self.index.query(brand, vector, k=depth, filters=filters)
+            dense = self._dense(brand, self.embedder.embed([query])[0], depth, filters, need=limit)
         rows = self.store.get_messages(brand, list(dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])))
         groups = _groups(rows)
         lex = _collapse([(u, s) for u, s, _ in lexical.ranked], groups)
@@ -168,6 +181,21 @@ class Retriever:
         if self.floor:
             fused = _with_evidence(fused, lex, den)
         return self._hydrate(query, fused[:limit], groups, rows, lexical, lex, den)
+
+    def _dense(self, brand: str, vector: Any, k: int, filters: dict[str, Any], *,
+               need: int | None = None) -> list[tuple[str, float]]:
+        """Up to k nearest messages passing the filters: nearest ids over-fetched unfiltered (cheap), filtered in
+        the database; Chroma's own filtered search (exact but slow at scale) only when fewer than `need` (default k)
+        pass: a page of results needs `limit` dense candidates, the rest only feeds fusion."""
+        if all(v in (None, "") for v in filters.values()):
+            return self.index.query(brand, vector, k=k, filters={})
+        for wide in (k * factor for factor in DENSE_OVERFETCH):
+            ranked = self.index.query(brand, vector, k=wide, filters={})
+            passing = self.store.passing_uids(brand, [u for u, _ in ranked], filters)
+            kept = [(u, s) for u, s in ranked if u in passing]
+            if len(kept) >= (need or k) or len(ranked) < wide:
+                return kept[:k]
+        return self.index.query(brand, vector, k=k, filters=filters)
 
     def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
         sides = [r for r in (lex, den) if r.keys]

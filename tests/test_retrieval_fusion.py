@@ -122,3 +122,26 @@ def test_a_bad_query_row_names_its_line(tmp_path: Path):
     bad.write_text('{"query": "ok", "relevant_ids": ["a"]}\n{"query": "x", "relevant_ids": [["a", 3]]}\n')
     with pytest.raises(InvalidInput, match="q.jsonl:2"):
         read_queries(bad)
+
+
+def test_filtered_dense_search_filters_candidates_in_the_database(copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    import copilot.retrieve as retrieve
+
+    copilot.store.create_brand("acme", "Acme", "fr")
+    docs = [m(f"n{i}", f"réglage des freins numéro {i}", channel="atelier") for i in range(60)]
+    docs.append(m("far", "une sortie au bord du canal", channel="sorties", author="u9"))
+    copilot.ingestor.ingest("acme", docs)
+    assert copilot.store.passing_uids("acme", ["native:n1", "native:far", "native:nope"],
+                                      {"channel": "sorties"}) == {"native:far"}
+    calls = []
+    query = copilot.index.query
+    monkeypatch.setattr(copilot.index, "query", lambda *a, **kw: calls.append(kw["filters"]) or query(*a, **kw))
+    vector = copilot.embedder.embed(["réglage des freins"])[0]
+    # 40 nearest without a filter, filtered in SQL: the far message is not among them, so Chroma's filter is asked.
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1,))
+    assert [u for u, _ in copilot.retriever._dense("acme", vector, 40, {"channel": "sorties"})] == ["native:far"]
+    assert calls == [{}, {"channel": "sorties"}]
+    calls.clear()
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (10,))  # 400 > 61 messages: the over-fetch saw them all
+    hits = copilot.retriever._dense("acme", vector, 40, {"channel": "atelier"})
+    assert len(hits) == 40 and calls == [{}] and all(u.startswith("native:n") for u, _ in hits)

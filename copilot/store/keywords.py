@@ -22,6 +22,7 @@ after an erasure (SQLite's `secure_delete` zeroes the freed pages).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -204,6 +205,39 @@ class KeywordRepo(RepoBase):
                                     f"({','.join(str(int(i)) for i, _, _ in ranked)})")).all()
         uid = {r[0]: message_uid(r[1], r[2]) for r in ids if r[3] == brand_id}
         out.ranked = [(uid[i], score, terms) for i, score, terms in ranked if i in uid]
+        return out
+
+    def passing_uids(self, brand_id: str, uids: Sequence[str], filters: dict[str, Any]) -> set[str]:
+        """The uids among `uids` whose messages pass the filters (kind, channel, author, since, until), read from the
+        keyword index's filter columns: a dense over-fetch is filtered here, by primary key, rather than by asking
+        Chroma for every candidate's metadata (20 ms for 400 at 100k messages) or for a filtered search (120-200 ms)."""
+        where, params = _filters(filters)
+        if not where or not uids:
+            return set(uids)
+        if "since" in params or "until" in params:  # dates: the keyword table's epoch seconds
+            where = where.replace(" AND ", " AND k.")
+            join = (" JOIN message_search k ON k.message_id = m.id" if self.engine.dialect.name == "postgresql"
+                    else f" JOIN {kw_table(brand_id)} k ON k.rowid = m.id")
+        else:  # kind, channel, author: the messages' own columns, no join
+            where, join = where.replace(" AND ", " AND m."), ""
+        by_source: dict[str, list[str]] = {}
+        for uid in uids:
+            source, _, source_id = uid.partition(":")
+            by_source.setdefault(source, []).append(source_id)
+        # One parameter for the whole list (500 named parameters cost SQLAlchemy more than the query).
+        listed = "= ANY(CAST(:ids AS text[]))" if self.engine.dialect.name == "postgresql" else \
+            "IN (SELECT value FROM json_each(:ids))"
+        sql = text(f"SELECT m.source_id FROM messages m{join} WHERE m.brand_id = :b AND m.source = :src "
+                   f"AND m.source_id {listed}{where}")
+        out: set[str] = set()
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                value: Any = ids if self.engine.dialect.name == "postgresql" else json.dumps(ids)
+                try:
+                    rows = conn.execute(sql, {"b": brand_id, "src": source, "ids": value, **params}).all()
+                except DBAPIError:  # no keyword table yet: the brand has no message
+                    return set()
+                out.update(message_uid(source, r[0]) for r in rows)
         return out
 
     def optimize_keywords(self, brand_id: str) -> None:
