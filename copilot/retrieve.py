@@ -167,7 +167,8 @@ class Retriever:
             lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
         if mode in ("hybrid", "dense"):
             dense = self._dense(brand, self.embedder.embed([query])[0], depth, filters, need=limit)
-        rows = self.store.get_messages(brand, list(dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])))
+        candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
+        rows = self.store.get_messages(brand, list(candidates))
         groups = _groups(rows)
         lex = _collapse([(u, s) for u, s, _ in lexical.ranked], groups)
         den = _collapse(dense, groups)
@@ -201,7 +202,8 @@ class Retriever:
         sides = [r for r in (lex, den) if r.keys]
         if self.fusion == "score":
             return fuse_scores(sides)
-        return fuse([r.keys for r in sides], weights=[r.weight for r in sides] if self.fusion == "weighted_rrf" else None)
+        weights = [r.weight for r in sides] if self.fusion == "weighted_rrf" else None
+        return fuse([r.keys for r in sides], weights=weights)
 
     def _hydrate(self, query: str, fused: list[tuple[str, float]], groups: dict[str, list[str]], rows: dict[str, Any],
                  lexical: LexicalResult, lex: Ranking, den: Ranking) -> list[Hit]:
