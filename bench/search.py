@@ -13,6 +13,7 @@ Queries: the 46 old labelled queries and the v2 queries about the SE history.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -53,6 +54,7 @@ class ReplayEmbedder:
 def main() -> None:
     records = [r for r in parse_file(SHARED / "community_se_history_meta_en" / "messages_dev.jsonl")
                if isinstance(r, MessageRecord)]
+    load_start = round(os.getloadavg()[0], 2)  # other processes on the machine skew every absolute number
     real = LocalMiniLM()
     texts = [embed_text({"title": r.title, "text": r.text}) for r in records]
     vectors = _cached_vectors(real, texts)
@@ -88,7 +90,8 @@ def main() -> None:
         results["dense_side_kind_filter"] = _timed(lambda q: copilot.index.query("big", embedder.embed([q])[0], k=40,
                                                                                  filters=kind), queries, reps=1)
         copilot.close()
-    write_result("search", {"messages": n_docs, "scaling": f"SE dev history x{COPIES}, see module docstring",
+    write_result("search", {"messages": n_docs, "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+                            "load_avg_1m_at_start": load_start, "scaling": f"SE dev history x{COPIES}, see module docstring",
                             "load_s": round(load_s, 1), "lexical_build_s": lexical_build_s,
                             "queries": len(queries), "target_hybrid_p95_ms": 50, "target_filtered_p95_ms": 60, **results})
 
