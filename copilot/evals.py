@@ -96,7 +96,8 @@ def compare_retrieval(retriever: Retriever, brand: str | dict[str, str], queries
                 results[name] = evaluate_retrieval(retriever, brand, queries, mode=mode)  # type: ignore[arg-type]
     finally:
         retriever.fusion, retriever.floor = chosen, floor
-    out: dict[str, Any] = {"default_fusion": chosen, "by_mode": results}
+    default = results.get(f"hybrid:{chosen}") or next(iter(results.values()))
+    out: dict[str, Any] = {**default, "default_fusion": chosen, "by_mode": results}  # top level: the default
     if "lexical" in results and "dense" in results:
         out["margin_over_best_single"] = {name: _margins(r, results["lexical"], results["dense"])
                                           for name, r in results.items() if name.startswith("hybrid")}
