@@ -9,16 +9,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from copilot.features.snapshot import Snapshots
-from copilot.outputs import LINK
 from copilot.privacy import Pseudonyms, fence
 from copilot.retrieve import Retriever
 from copilot.store import Store
 from copilot.text import STOPWORDS, strip_accents, words
+from copilot.textrules import LINK, without_links
 from copilot.untrusted import instructions_in
 
 RECENT_DAYS = 28
@@ -28,8 +28,12 @@ EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi fair
                        "everyone anyone something really tout toute toutes tous rien chose choses quelquun someone "
                        "anybody thing things idea idée avez avoir know does have cette votre notre just like "
                        "pense trouve voir need want fois time more than less find get make use think see look ask "
-                       "answer answers questions réponses post posts quel quelle quels quelles which".split())
-URL = re.compile(r"(?:https?://|www\.)\S{1,2000}")
+                       "answer answers questions réponses post posts quel quelle quels quelles which "
+                       # questions words and days cut a phrase: "handle how fix" is not a subject
+                       "comment pourquoi combien where why whose first second last next dernier dernière premier "
+                       "première prochain prochaine lundi mardi mercredi jeudi vendredi samedi dimanche monday "
+                       "tuesday wednesday thursday friday saturday sunday today tomorrow demain aujourd hier "
+                       "yesterday soir matin morning evening tonight".split())
 
 
 @dataclass
@@ -75,14 +79,16 @@ def _content(w: str) -> bool:
     return len(w) >= 3 and w not in STOPWORDS and w not in EXTRA_STOP and not w.isdigit()
 
 
-def topics_of(texts: list[str], n: int = 3) -> list[str]:
+def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = ()) -> list[str]:
     """What several members talk about, as key phrases ("horaires du marché", "dark mode settings"): runs of
     content words found in at least two messages, longest and most shared first. A single word counts only when
-    many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme)."""
+    many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme). Words of
+    `exclude` (the brand's and the ritual's names) are never a subject; a word and its plural count once."""
     phrase_df: Counter[tuple[str, ...]] = Counter()
     word_df: Counter[str] = Counter()
+    banned = {strip_accents(w) for w in words(" ".join(exclude))}
     for text in texts:
-        tokens = words(URL.sub(" ", text))
+        tokens = [w if strip_accents(w) not in banned else "." for w in words(without_links(text))]
         phrase_df.update(_phrases(tokens))
         word_df.update({w for w in tokens if _content(w) and len(w) >= 5})
     ranked = sorted((p for p, c in phrase_df.items() if c >= 2),
@@ -93,9 +99,19 @@ def topics_of(texts: list[str], n: int = 3) -> list[str]:
             chosen.append(phrase)
         if len(chosen) == n:
             break
-    used = {w for p in chosen for w in p}
-    singles = [w for w, c in word_df.most_common() if c >= max(3, len(texts) // 4) and w not in used]
+    used = {_stem(w) for p in chosen for w in p}
+    singles: list[str] = []
+    for w, c in word_df.most_common():
+        if c >= max(3, len(texts) // 4) and _stem(w) not in used:
+            singles.append(w)
+            used.add(_stem(w))
     return [" ".join(p) for p in chosen] + singles[: n - len(chosen)]
+
+
+def _stem(word: str) -> str:
+    """A crude shared stem for French and English plurals (cartes/carte, configs/config)."""
+    w = strip_accents(word)
+    return w[:-1] if len(w) > 4 and w.endswith(("s", "x")) else w
 
 
 def names_ritual(text: str, ritual_name: str) -> bool:
@@ -116,7 +132,8 @@ class Composer:
     def __init__(self, store: Store, retriever: Retriever, snapshots: Snapshots):
         self.store, self.retriever, self.snapshots = store, retriever, snapshots
 
-    def ground(self, brand: str, *, query: str, ritual_name: str, now: datetime, limit: int = 10) -> Grounding:
+    def ground(self, brand: str, *, query: str, ritual_name: str, now: datetime, limit: int = 10,
+               brand_name: str = "") -> Grounding:
         """Recent relevant messages, current topics, member questions and earlier editions of the ritual."""
         roles = self.store.member_roles(brand)
         brand_accounts = roles["staff"] | roles["bot"]
@@ -125,7 +142,7 @@ class Composer:
         # Topics come from what members ask and answer, not from short reactions in comment threads, nor from
         # messages that carry instructions aimed at a model.
         g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")
-                                        and not instructions_in(r[6])]))
+                                        and not instructions_in(r[6])], exclude=(brand, brand_name, ritual_name)))
         # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the
         # recent hits are preferred over older ones when there are enough of them.
         hits = self.retriever.search(brand, query, limit=limit * 4)

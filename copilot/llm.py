@@ -96,7 +96,7 @@ class LLM(Protocol):
 
     def complete(self, *, system: str, user: str, schema: type[T], check: Callable[[T], list[str]] | None = None,
                  meta: dict[str, str] | None = None, max_tokens: int | None = None,
-                 started: float | None = None) -> LLMResult[T]: ...
+                 started: float | None = None, deadline: float | None = None) -> LLMResult[T]: ...
 
 
 UsageRecorder = Callable[[dict[str, str], str, Usage, bool], None]
@@ -186,17 +186,18 @@ class LiteLLMClient:
 
     def complete(self, *, system: str, user: str, schema: type[T], check: Callable[[T], list[str]] | None = None,
                  meta: dict[str, str] | None = None, max_tokens: int | None = None,
-                 started: float | None = None) -> LLMResult[T]:
+                 started: float | None = None, deadline: float | None = None) -> LLMResult[T]:
         """A validated instance of `schema`, or LLMFailure after every model and attempt failed (or the
         deadline or the brand's daily budget was reached). `started` (time.monotonic()) is when the request
-        began: the deadline counts from there, so the work done before the call is inside it."""
+        began: the deadline counts from there, so the work done before the call is inside it. `deadline`
+        overrides the client's (an asynchronous draft has no caller waiting on it)."""
         meta = meta or {}
         total = Usage()
         spent = self.budget(meta) if self.budget else None
         if spent:
             raise LLMFailure(spent, total)
         _litellm()  # its first import is a process cost (seconds), not this request's
-        ends = (started if started is not None else time.monotonic()) + self.deadline
+        ends = (started if started is not None else time.monotonic()) + (deadline or self.deadline)
         reasons: list[str] = []
         for model in self.models:
             usage = Usage()

@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from copilot.text import strip_accents
+from copilot.textrules import LINK, TU, VOUS, letter_words, terms_used
 
-LINK = re.compile(r"https?://[^\s)>\]]+")
 MEMBER_TOKEN = re.compile(r"\bM\d+\b")
 
 
@@ -58,20 +57,15 @@ def grounding_problems(texts: list[str], *, citations: list[str], allowed_ids: s
         problems.append("repeats the system prompt")
     problems += [f"names unknown member '{m}'" for m in sorted(set(MEMBER_TOKEN.findall(joined)) - known_members)]
     problems += [f"adds a link absent from the sources: {u}" for u in sorted(set(LINK.findall(joined)) - source_links)]
-    folded = strip_accents(joined.lower())
-    problems += [f"uses the banned term '{t}'" for t in banned_terms
-                 if t.strip() and re.search(r"(?<!\w)" + re.escape(strip_accents(t.lower())) + r"(?!\w)", folded)]
+    problems += [f"uses the banned term '{t}'" for t in terms_used(joined, banned_terms)]
     return problems
 
 
-TU_FORMS = re.compile(r"\b(?:tu|te|toi|ton|ta|tes|t'|peux-tu|veux-tu|sais-tu)\b", re.I)
-VOUS_FORMS = re.compile(r"\b(?:vous|votre|vos)\b", re.I)
-LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 
 def substance_problems(field: str, text: str, *, min_words: int) -> list[str]:
     """Why a text is not a real text: too few words, mostly digits or symbols (empty when it is one)."""
-    words = LETTERS.findall(text)
+    words = letter_words(text)
     if len(words) < min_words:
         return [f"{field} has {len(words)} word(s); write at least {min_words}"]
     if sum(len(w) for w in words) < 0.5 * len(text.strip()):
@@ -82,8 +76,8 @@ def substance_problems(field: str, text: str, *, min_words: int) -> list[str]:
 def register_problems(text: str, register: str | None) -> list[str]:
     """French register: a `vous` charter never says tu; a `tu` charter addresses the reader as tu (a group may
     still be `vous`, so only a text with `vous` and no tu form at all is refused)."""
-    if register == "vous" and TU_FORMS.search(text):
-        return [f"uses tutoiement ('{TU_FORMS.search(text).group(0)}') under a vous charter"]  # type: ignore[union-attr]
-    if register == "tu" and VOUS_FORMS.search(text) and not TU_FORMS.search(text):
+    if register == "vous" and TU.search(text):
+        return [f"uses tutoiement ('{TU.search(text).group(0)}') under a vous charter"]  # type: ignore[union-attr]
+    if register == "tu" and VOUS.search(text) and not TU.search(text):
         return ["addresses the reader as vous under a tu charter"]
     return []

@@ -19,7 +19,8 @@ from typing import Any
 
 from copilot.compose import Composer
 from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, NotFound
+from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
 from copilot.features.drift_judge import LLMDriftJudge
 from copilot.features.rituals import RitualService
@@ -41,6 +42,8 @@ from copilot.types import Charter, MessageRecord
 log = logging.getLogger("copilot")
 CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ERASURE_PENDING = "erasure-pending.json"  # brands whose erasure still has files to scrub (ids only, no content)
+# A finished job is released in the same write that finishes it: no reader sees it done and still claimed.
+RELEASED: dict[str, Any] = {"claimed_by": None, "lease_until": None}
 ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may still be receiving its upload
 
 
@@ -114,15 +117,36 @@ class Copilot:
         self._scrub_lock = threading.Lock()
 
     # ------------------------------------------------------------ charter
-    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None) -> tuple[Any, Charter, bool]:
-        """Parse, version and index a charter; its passages become searchable `charter` documents."""
+    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None,
+                    read_with_llm: bool = False) -> tuple[Any, Charter, bool]:
+        """Parse, version and index a charter; its passages become searchable `charter` documents. With
+        `read_with_llm` (what the API does) and an LLM configured, the model reads it too: its new findings wait
+        for the CM as proposals (`copilot/features/charter_reading.py`). Findings the CM confirmed earlier are
+        carried over either way; the sample loader and benchmarks read with the rules only."""
         self.store.get_brand(brand)
         charter = parse_charter(source, fmt, filename=filename)
+        try:
+            latest = self.store.get_charter(brand)
+        except NotFound:
+            latest = None
+        if latest is not None and latest.source_text == source:  # unchanged: no new version, no model call
+            return latest, Charter.model_validate(latest.data), False
+        charter = carry_over(charter, Charter.model_validate(latest.data) if latest else None, source)
+        if read_with_llm and self.llm is not None:
+            charter = CharterReader(self.llm).read(brand, source, charter)
         row, created = self.store.add_charter_version(brand, charter.model_dump(mode="json"), source,
-                                                      charter.source_format)
+                                                      charter.source_format, decisions=_decisions(charter))
         if created:
             self._index_charter(brand, charter)
         return row, charter, created
+
+    def decide_charter_findings(self, brand: str, *, accept: list[str], reject: list[str]) -> tuple[Any, Charter]:
+        """Apply the model findings the CM confirms, dismiss the ones they reject: a new charter version."""
+        latest = self.store.get_charter(brand)
+        charter = decide(Charter.model_validate(latest.data), accept, reject)
+        row, _ = self.store.add_charter_version(brand, charter.model_dump(mode="json"), latest.source_text,
+                                                latest.source_format, decisions=_decisions(charter))
+        return row, charter
 
     def _index_charter(self, brand: str, charter: Charter) -> None:
         records = [MessageRecord(source="charter", source_id=p.id, kind="charter", title=p.section,
@@ -338,8 +362,8 @@ class JobRunner:
         return len(expired) + len(orphans)
 
     def run(self, job_id: str) -> None:
-        """Run one claimed import job to completion, recording progress, counts and errors, and renewing the claim
-        while it runs (a worker that lost its claim stops: another one has the job)."""
+        """Run one claimed job to completion (an import: progress, counts and errors; an asynchronous draft: the
+        draft's id), renewing the claim while it runs (a worker that lost its claim stops: another one has it)."""
         store, lease = self.copilot.store, self.copilot.settings.job_lease_s
         job = store.get_job(job_id)
         if job is None or job.status in ("succeeded", "failed"):
@@ -358,24 +382,48 @@ class JobRunner:
         renewer = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
         renewer.start()
         try:
+            if job.kind == "ritual_draft":
+                self._run_draft(job)
+                return
             s = self.copilot.settings
             items = list(parse_file(Path(job.file_path or ""), job.format if job.format != "auto" else None,
                                     max_zip_members=s.max_zip_members, max_zip_bytes=s.max_zip_uncompressed_bytes))
             store.update_job(job_id, total=len(items))
             report = self.copilot.ingestor.ingest(job.brand_id, items,
                                                   progress=lambda n: store.update_job(job_id, processed=n))
-            store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(),
+            store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(), **RELEASED,
                              errors=report.errors, error_count=report.error_count)
             delete_upload(Path(job.file_path or ""), self.copilot.uploads_dir)  # a left-over goes at the next sweep
             store.forget_uploads([job_id])
         except CopilotError as exc:
-            store.update_job(job_id, status="failed", detail=exc.detail)
+            store.update_job(job_id, status="failed", detail=exc.detail, **RELEASED)
         except Exception:
-            log.exception("import job %s failed", job_id)
-            store.update_job(job_id, status="failed", detail="internal error while importing; see the server log")
+            log.exception("%s job %s failed", job.kind, job_id)
+            store.update_job(job_id, status="failed", **RELEASED,
+                             detail=f"internal error while running the {job.kind} job; see the server log")
         finally:
             stop_renewing.set()
             store.release_claim(job_id)
+
+
+    def _run_draft(self, job: Any) -> None:
+        """An asynchronous ritual draft: the same drafting as the synchronous route, with the longer LLM deadline
+        of `llm_async_deadline` (nobody waits on the HTTP request)."""
+        from copilot.features.rituals import RitualRequest
+
+        asked = dict(job.request or {})
+        actor = asked.pop("actor", "api")
+        if asked.get("scheduled_at"):
+            asked["scheduled_at"] = datetime.fromisoformat(asked["scheduled_at"])
+        draft = self.copilot.rituals.draft(job.brand_id, RitualRequest(**asked), actor=actor,
+                                           deadline=self.copilot.settings.llm_async_deadline)
+        self.copilot.store.update_job(job.id, status="succeeded", total=1, processed=1, counts={"drafts": 1}, **RELEASED,
+                                      result={"draft_id": draft.id})
+
+
+def _decisions(charter: Charter) -> str:
+    """What the CM decided on model findings, for the version digest (a decision makes a new version)."""
+    return ",".join(sorted(f.id for f in charter.confirmed)) + "|" + ",".join(sorted(p.id for p in charter.proposals))
 
 
 def delete_upload(path: Path, root: Path) -> None:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     llm_max_prompt_tokens: int = 3000
     llm_deadline: float = Field(default=20.0, gt=0, description="seconds one request may spend on the LLM, across "
                                                                  "attempts and fallback models")
+    llm_async_deadline: float = Field(default=120.0, gt=0, description="seconds an asynchronous draft (`Prefer: "
+                                                                       "respond-async`) may spend on the LLM")
     llm_max_tokens: int = Field(default=900, ge=16, description="cap on the tokens a model may write per call")
     llm_daily_token_budget: int | None = Field(default=None, ge=0, description="tokens per brand and day; once "
                                                                                "spent, the rules engines answer")

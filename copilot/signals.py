@@ -7,9 +7,7 @@ Single words are matched against the message's word set and phrases by substring
 
 from __future__ import annotations
 
-import re
-
-WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+from copilot.text import words as tokens
 
 THANKS_WORDS = frozenset("merci mercii merciii thanks thank thx ty cheers grazie gracias".split())
 THANKS_PHRASES = ("ça a marché", "ca a marche", "that fixed it", "it worked", "problème réglé", "probleme regle")
@@ -22,8 +20,8 @@ ADVOCACY_PHRASES = ("je recommande", "je vous recommande", "je te recommande", "
                     "meilleure marque", "tient depuis", "tiens depuis")
 TENSION_WORDS = frozenset("""nul nulle honte scandale arnaque inadmissible inacceptable furieux furieuse énervé enervé
 marre déçu déçue decu décevant pire mensonge menteur ridicule idiot stupide débile connard scam terrible awful
-disappointed disgusting angry furious worst ridiculous stupid liar rip-off ripoff unacceptable hate""".split())
-TENSION_PHRASES = ("ta gueule", "ferme-la", "ferme la", "shut up")
+disappointed disgusting angry furious worst ridiculous stupid liar ripoff unacceptable hate""".split())
+TENSION_PHRASES = ("ta gueule", "ferme-la", "ferme la", "shut up", "rip-off")
 
 
 def _hit(lower: str, words: set[str], vocab: frozenset[str], phrases: tuple[str, ...]) -> bool:
@@ -42,6 +40,6 @@ def bits(text: str) -> int:
 def flags(text: str) -> tuple[bool, bool, bool]:
     """(thanks, advocacy, tension) of one message."""
     lower = text.lower()
-    words = set(WORD.findall(lower))
+    words = set(tokens(lower))
     return (_hit(lower, words, THANKS_WORDS, THANKS_PHRASES), _hit(lower, words, ADVOCACY_WORDS, ADVOCACY_PHRASES),
             _hit(lower, words, TENSION_WORDS, TENSION_PHRASES))

@@ -205,14 +205,46 @@ class PromotionPolicy(BaseModel):
     passage_id: str | None = None
 
 
+RuleType = Literal["no_share_asks", "no_tag_asks", "no_contests_for_reach", "no_promo_codes", "no_urgency",
+                   "no_superlatives", "no_shouting", "no_gated_participation", "no_personal_data_asks",
+                   "factual_announcements_allowed"]
+
+
 class CharterRule(BaseModel):
     """A rule of conduct the charter states, typed from a closed set, with the clause that says it."""
 
-    type: Literal["no_share_asks", "no_tag_asks", "no_contests_for_reach", "no_promo_codes", "no_urgency",
-                  "no_superlatives", "no_shouting", "no_gated_participation", "no_personal_data_asks",
-                  "factual_announcements_allowed"]
+    type: RuleType
     text: str
     passage_id: str
+
+
+class CharterFinding(BaseModel):
+    """One thing a model read in the charter that the rules parser did not: a term, a rule or a limit, with the
+    exact words of the charter that say it. Applied to the charter only once the CM confirms it."""
+
+    id: str = Field(description="stable: the same finding keeps its id across readings")
+    field: Literal["banned_terms", "preferred_terms", "rules", "register", "emoji_limit", "exclamation_limit"]
+    term: str | None = None
+    instead_of: list[str] = Field(default_factory=list)
+    rule_type: RuleType | None = None
+    register: Literal["tu", "vous"] | None = None
+    number: int | None = None
+    quote: str = Field(description="the charter's own words, found verbatim in its text")
+    passage_id: str | None = None
+    note: str | None = Field(default=None, description="when the rules parser read something else there")
+
+
+class CharterReview(BaseModel):
+    """How the model's reading of the charter compares with the rules parser's."""
+
+    engine: Literal["llm"] = "llm"
+    model: str | None = None
+    degraded: bool = False
+    degraded_reason: str | None = None
+    agreed: int = Field(default=0, description="findings both readings made")
+    rules_only: list[str] = Field(default_factory=list, description="what the rules read and the model did not")
+    refused: list[str] = Field(default_factory=list, description="model findings refused: not supported by the text")
+    note: str | None = None
 
 
 class Unparsed(BaseModel):
@@ -250,6 +282,12 @@ class Charter(BaseModel):
     max_posts_per_day: int | None = None
     rules: list[CharterRule] = Field(default_factory=list)
     intro: list[CharterItem] = Field(default_factory=list)
+    # With an LLM configured: what the model read that the rules did not, waiting for the CM (`proposals`), what
+    # the CM confirmed (applied above, and carried over to later versions while their words stay in the text),
+    # and how the two readings compare.
+    proposals: list[CharterFinding] = Field(default_factory=list)
+    confirmed: list[CharterFinding] = Field(default_factory=list)
+    review: CharterReview | None = None
     # Which passage each scalar setting (register, emoji_limit, exclamation_limit, max_posts_per_day) was read from.
     sources: dict[str, str] = Field(default_factory=dict)
     passages: list[Passage] = Field(default_factory=list)

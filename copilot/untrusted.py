@@ -12,12 +12,8 @@ from __future__ import annotations
 import re
 
 from copilot.privacy import redact
+from copilot.textrules import BROADCAST, HANDLE, without_links
 
-# Slack's own markup: <@U123>, <!channel>, <!subteam^S1|@team>, <#C123|general>, <https://x|label>, <mailto:…>.
-CHAT_MARKUP = re.compile(r"<[@#!][^<>\n]{0,200}>|<(?:https?|mailto|tel|ftp):[^<>\n]{0,2000}>", re.I)
-BARE_LINK = re.compile(r"\b(?:https?://|www\.)[^\s<>]{1,2000}", re.I)
-BROADCAST = re.compile(r"(?<!\w)@(?:channel|here|everyone|all|tous|tout-le-monde)\b", re.I)
-HANDLE = re.compile(r"(?<![\w@])@[\w.-]{1,80}")
 # Instructions aimed at a model, in French and English, and attempts to close the untrusted-data fence.
 INSTRUCTION = re.compile(
     r"\b(?:ignore[sz]?|disregard|forget|oublie[sz]?|ignorer?)\b[^.\n]{0,40}?"
@@ -42,8 +38,7 @@ def quote_member(text: str, *, limit: int = 120) -> str | None:
     instructions): markup, mentions, broadcasts and links removed, contact data redacted, one line."""
     if instructions_in(text):
         return None
-    clean = CHAT_MARKUP.sub(" ", text)
-    clean = BARE_LINK.sub(" ", clean)
+    clean = without_links(text)
     clean = BROADCAST.sub(" ", clean)
     clean = HANDLE.sub(" ", clean)
     clean = redact(clean).replace("<", " ").replace(">", " ")

@@ -100,6 +100,15 @@ def test_ritual_draft_is_built_from_this_brand_only(loaded: dict[str, Any], clie
     if lang == "fr" and draft["register"] == "tu":
         assert not re.search(r"\b(vous|vos|votre)\b", draft["title"].lower())
     assert draft["guards"]["ok"], draft["guards"]
+    # The charter's description of the ritual is written for the team: no run of 6 of its words is pasted
+    # (what it quotes, the words the post opens with, may be).
+    charter = client.get(f"/v1/brands/{slug}/charter", headers=ADMIN).json()
+    charter = charter.get("charter", charter)
+    fmt = next(r["format"] for r in charter["rituals"] if r["name"] == loaded["ritual"])
+    fmt = re.sub(r"«[^»]*»|\"[^\"]*\"|“[^”]*”", " | ", fmt).split()
+    assert len(fmt) >= 6
+    body = " ".join(" ".join([draft["body"], *draft["variants"]]).split())
+    assert not [fmt[i:i + 6] for i in range(len(fmt) - 5) if " ".join(fmt[i:i + 6]) in body]
 
 
 def test_drift_checks_follow_the_charter(loaded: dict[str, Any], client: TestClient):

@@ -8,7 +8,6 @@ import random
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest

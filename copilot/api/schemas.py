@@ -64,6 +64,16 @@ class CharterIn(Input):
     format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
 
 
+class CharterFindingsIn(Input):
+    """The CM's decisions on what the model read in the charter (ids from `charter.proposals`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    accept: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(default_factory=list,
+                                                                                         max_length=200)
+    reject: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(default_factory=list,
+                                                                                         max_length=200)
+
+
 class CharterVersionOut(BaseModel):
     version: int
     source_format: str
@@ -128,6 +138,8 @@ class JobOut(BaseModel):
     errors: list[dict[str, Any]]
     error_count: int
     detail: str | None = None
+    draft_id: str | None = Field(default=None, description="an asynchronous draft's id, once the job succeeded: "
+                                                           "read it with GET /v1/drafts/{draft_id}")
     created_at: datetime
     updated_at: datetime
 
@@ -241,7 +253,7 @@ class RitualDraftIn(Input):
     model_config = ConfigDict(extra="forbid")
     ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
-                    "welcome_thread, showcase, spotlight_post, retrospective")
+                    "welcome_thread, showcase, spotlight_post, retrospective, discussion")
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
     theme: Annotated[str, StringConstraints(max_length=300)] | None = None
     language: Literal["fr", "en"] | None = None

@@ -16,7 +16,10 @@ from pydantic import BaseModel, Field
 
 from copilot.features import drift_rules as R
 from copilot.features.charter_checks import rule_flags
-from copilot.text import detect_language, strip_accents
+from copilot.phrases import say
+from copilot.text import detect_language, words
+from copilot.textrules import (EMOJI, LINK, TU, VOUS, exclamation_spans, phone_spans, shouted_spans,
+                               term_hits)
 from copilot.types import Charter
 
 Verdict = Literal["ok", "watch", "drift"]
@@ -92,22 +95,23 @@ def _flag(text: str, kind: str, severity: str, m: re.Match[str] | tuple[int, int
                 charter_clause=clause)
 
 
-def pattern_flags(text: str, profile: str | None = None) -> list[Flag]:
-    """Flags from the language patterns alone (plus a named corpus profile's, for evaluations only)."""
+def pattern_flags(text: str, profile: str | None = None, lang: str = "en") -> list[Flag]:
+    """Flags from the language patterns alone (plus a named corpus profile's, for evaluations only),
+    explained in `lang`."""
     rules = R.RULES + (R.SMS_PROFILE if profile == "sms" else [])
-    flags = [_flag(text, kind, sev, m, why) for kind, sev, rx, why in rules for m in rx.finditer(text)]
+    flags = [_flag(text, kind, sev, m, say(lang, key)) for kind, sev, rx, key in rules for m in rx.finditer(text)]
     asks = list(R.ASKS.finditer(text))
     if len(asks) >= 2:
         sev = "high" if len(asks) >= 3 else "medium"
-        flags += [_flag(text, "over_solicitation", sev, m, f"one of {len(asks)} asks made of readers in one post")
-                  for m in asks]
-    links = list(R.LINK.finditer(text))
-    words_outside = len(re.findall(r"\w+", R.LINK.sub(" ", text)))
+        why = say(lang, "drift.over_solicitation", count=len(asks))
+        flags += [_flag(text, "over_solicitation", sev, m, why) for m in asks]
+    links = list(LINK.finditer(text))
+    words_outside = len(words(LINK.sub(" ", text))) if links else 0
     for m in links:
         bare = words_outside < 6 or bool(asks)
         flags.append(_flag(text, "unsolicited_link", "medium" if bare else "low", m,
-                           "drops a link with little conversation around it" if bare else "links away from the community"))
-    flags += [_flag(text, "contact_bait", "medium", m, "asks readers to call or text a number") for m in R.PHONE.finditer(text)]
+                           say(lang, "drift.unsolicited_link_bare" if bare else "drift.unsolicited_link")))
+    flags += [_flag(text, "contact_bait", "medium", span, say(lang, "drift.contact_bait")) for span in phone_spans(text)]
     return flags
 
 
@@ -121,52 +125,54 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
     """Flags from the charter: its typed rules (each citing its clause), banned terms, register,
     emoji/exclamation limits."""
     flags: list[Flag] = rule_flags(text, list(getattr(charter, "rules", []) or []), lang, _rule_flag(text))
-    folded = strip_accents(text.lower())
-    same_length = len(folded) == len(text)
-    for term in charter.banned_terms:
-        needle = strip_accents(term.term.lower()).strip()
-        if not needle:
-            continue
-        hay, pat = (folded, re.escape(needle)) if same_length else (text.lower(), re.escape(term.term.lower()))
-        for m in re.finditer(r"(?<!\w)" + pat + r"(?!\w)", hay):
-            flags.append(_flag(text, "banned_term", "medium", (m.start(), m.end()),
-                               f"'{term.term}' is on the charter's list of terms to avoid", _clause(charter, term.passage_id)))
+    passages = {t.term: t.passage_id for t in charter.banned_terms}
+    for hit in term_hits(text, list(passages)):
+        flags.append(_flag(text, "banned_term", "medium", (hit.start, hit.end),
+                           say(lang, "drift.banned_term", term=hit.term), _clause(charter, passages[hit.term])))
+    # The words a preferred term replaces are the charter's "do not use" vocabulary too (unless also preferred).
+    preferred = {t.term.lower() for t in charter.preferred_terms}
+    replaced = {old: t for t in charter.preferred_terms for old in t.instead_of
+                if old.lower() not in preferred and old not in passages}
+    for hit in term_hits(text, list(replaced)):
+        term = replaced[hit.term]
+        flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
+                           say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
+                           _clause(charter, term.passage_id)))
     if lang == "fr" and charter.register:
-        wrong = R.VOUS if charter.register == "tu" else R.TU
-        right = R.TU if charter.register == "tu" else R.VOUS
+        wrong = VOUS if charter.register == "tu" else TU
+        right = TU if charter.register == "tu" else VOUS
         misses = list(wrong.finditer(text))
         if misses and len(misses) > len(right.findall(text)):
             pid = _passage_matching(charter, r"tutoie|vouvoie|\btu\b|\bvous\b") or "front-matter"
             # Low severity: French uses "vous" for a group even where members are "tu" one to one.
             flags.append(_flag(text, "off_tone", "low", misses[0],
-                               f"uses '{misses[0].group(0)}' where the charter asks for '{charter.register}' "
-                               "(fine if it addresses the whole group)", _clause(charter, pid)))
-    emojis = list(R.EMOJI.finditer(text))
-    if charter.emoji_limit is not None and len(emojis) > charter.emoji_limit:
-        pid = _passage_matching(charter, r"emoji") or "front-matter"
-        flags.append(_flag(text, "off_tone", "low", (emojis[charter.emoji_limit].start(), emojis[-1].end()),
-                           f"{len(emojis)} emojis; the charter allows {charter.emoji_limit}", _clause(charter, pid)))
-    bangs = [m for m in re.finditer(r"!", text)]
-    if charter.exclamation_limit is not None and len(bangs) > charter.exclamation_limit:
-        pid = _passage_matching(charter, r"exclamation") or "front-matter"
-        flags.append(_flag(text, "off_tone", "low", (bangs[charter.exclamation_limit].start(), bangs[-1].end()),
-                           f"{len(bangs)} exclamation marks; the charter allows {charter.exclamation_limit}",
-                           _clause(charter, pid)))
+                               say(lang, "drift.register", found=misses[0].group(0), wanted=charter.register),
+                               _clause(charter, pid)))
+    for spans, limit, key, hint in ((list(m.span() for m in EMOJI.finditer(text)), charter.emoji_limit,
+                                     "drift.emoji_limit", r"emoji"),
+                                    (exclamation_spans(text), charter.exclamation_limit, "drift.exclamation_limit",
+                                     r"exclamation")):
+        if limit is not None and len(spans) > limit:
+            pid = _passage_matching(charter, hint) or "front-matter"
+            # A limit the charter states in so many words: breaking it is worth an editor's look.
+            flags.append(_flag(text, "off_tone", "medium", (spans[limit][0], spans[-1][1]),
+                               say(lang, key, count=len(spans), limit=limit), _clause(charter, pid)))
     return flags
 
 
-def shouting_flags(text: str, charter: Charter | None) -> list[Flag]:
+def shouting_flags(text: str, charter: Charter | None, lang: str = "en") -> list[Flag]:
     """Words in capitals used to insist."""
-    caps = [m for m in re.finditer(r"\b[A-ZÀ-Ý]{4,}\b", text) if not m.group(0).isdigit()]
+    caps = shouted_spans(text)
     if len(caps) < 2:
         return []
     pid = _passage_matching(charter, r"majuscule|capitals|shout|crie") if charter else None
     # Shouting is only a breach of tone where the charter says so; elsewhere it is a weak hint.
-    return [_flag(text, "off_tone", "medium" if pid else "low", (caps[0].start(), caps[-1].end()),
-                  "shouts in capital letters", _clause(charter, pid))]
+    return [_flag(text, "off_tone", "medium" if pid else "low", (caps[0][0], caps[-1][1]),
+                  say(lang, "drift.shouting"), _clause(charter, pid))]
 
 
-def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: FeedStats | None) -> list[Flag]:
+def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: FeedStats | None,
+                lang: str = "en") -> list[Flag]:
     """Promotional quota and abrupt posture change, measured on the brand's own feed."""
     promo = [f for f in flags if f.type in PROMO_TYPES]
     if not promo or charter is None or feed is None:  # no feed known: the quota cannot be judged
@@ -179,12 +185,12 @@ def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: Fee
         projected = (feed.promotional_posts + 1) / (feed.brand_posts + 1)
         if projected > policy.max_promotional_share:
             out.append(_flag(text, "promo_quota", "high", (promo[0].start, promo[0].end),
-                             f"with this post {projected:.0%} of the brand's recent posts would be promotional; "
-                             f"the charter allows {policy.max_promotional_share:.0%}", _clause(charter, policy.passage_id)))
+                             say(lang, "drift.promo_quota", projected=f"{projected:.0%}",
+                                 allowed=f"{policy.max_promotional_share:.0%}"), _clause(charter, policy.passage_id)))
     recent = feed.recent_promotional[-5:]
     if len(recent) >= 3 and sum(recent) >= 2:
         out.append(_flag(text, "posture_change", "medium", (promo[0].start, promo[0].end),
-                         f"{sum(recent)} of the brand's last {len(recent)} posts were already promotional"))
+                         say(lang, "drift.posture_change", count=sum(recent), total=len(recent))))
     return out
 
 
@@ -228,13 +234,13 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
                lang: str | None = None, with_rewrite: bool = True, profile: str | None = None) -> DriftResult:
     """Check one text with the deterministic engine."""
     language = lang or detect_language(text, default=(charter.languages[0] if charter and charter.languages else "en"))
-    flags = pattern_flags(text, profile)
+    flags = pattern_flags(text, profile, language)
     if charter is not None:
         flags += charter_flags(text, charter, language)
-    flags += shouting_flags(text, charter)
+    flags += shouting_flags(text, charter, language)
     flags = _soften_genuine(text, flags)
     flags = _soften_factual(flags, charter)
-    flags += quota_flags(text, flags, charter, feed)
+    flags += quota_flags(text, flags, charter, feed, language)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)
     promotional = any(f.type in PROMO_TYPES for f in flags)

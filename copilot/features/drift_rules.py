@@ -1,6 +1,6 @@
 """French and English patterns of promotional drift, as data.
 
-Each rule: (flag type, severity, compiled pattern, explanation). Patterns are written from the practice of
+Each rule: (flag type, severity, compiled pattern, key of its explanation in `prompts/phrases.<lang>.toml`). Patterns are written from the practice of
 community management (instrumentalisation, over-solicitation, urgency tricks), not learned from any dataset.
 """
 
@@ -30,6 +30,9 @@ URGENCY = _p(
     r"ne (?:ratez|rate) pas|avant (?:rupture|qu'il ne soit trop tard)|places? limit[ée]es?|r[ée]serv[ée]e? aux plus rapides",
     r"last chance|only today|today only|tonight only|ends (?:tonight|today|soon)|limited (?:time|offer|stock)",
     r"while (?:stocks|supplies) last|don'?t miss(?: out)?|act now|urgent(?:ly)?|expires?|before it'?s too late",
+    r"only \d{1,3} (?:[\w-]{1,20} ){1,6}left|filling up fast|selling fast|going fast|almost (?:gone|sold out)",
+    r"once (?:they're|they are|it's|it is) gone|il ne (?:nous )?reste (?:plus )?que \d{1,3}|partent vite|"
+    r"se remplit vite|bient[oô]t complet|don'?t leave it (?:too )?late",
 )
 ASKS = _p(
     r"partage[sz]?(?= (?:ce|cette|notre|nos|ma|mon|et|avec|autour|[àa] tes))|partagez|likez|like (?:this|my|our|the)|please like|leave a like|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|suive[sz]?[- ]nous|suis[- ]nous",
@@ -55,32 +58,25 @@ IGNORES_MEMBERS = _p(
     r"hors sujet ici|pas notre probl[eè]me|r[ée]serv[ée] aux (?:clients|membres) premium|contactez le sav",
     r"not our problem|off[- ]topic here|only for (?:premium|paying) (?:customers|members)|we don'?t answer",
 )
-# Domain starts only at a token boundary, so long runs of dots and digits cannot cause quadratic backtracking.
-LINK = re.compile(r"https?://\S+|www\.\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|ly|fr|io|tk|biz|info|co\.uk)"
-                  r"(?:/\S*)?(?![\w.])", re.I)
-PHONE = re.compile(r"(?<!\d)(?:0[89]\d{2}\s?\d{3}\s?\d{4}|0\d{9,10})(?!\d)")
 GENUINE = _p(
     r"merci|thanks?|thank you|bienvenue|welcome|bravo|d[ée]sol[ée]s?|sorry|on s'est tromp[ée]s|we got it wrong",
     r"rituel|ritual|d[ée]fi|challenge|de retour|back in stock",
     r"vous [ée]tiez nombreux [àa] demander|you asked",
 )
 RULES: list[Rule] = [
-    ("hard_sell", "medium", HARD_SELL, "pushes a sale (offer, price, discount) rather than serving the conversation"),
-    ("urgency", "high", URGENCY, "creates artificial urgency to force a decision"),
-    ("instrumentalisation", "high", INSTRUMENTALISATION, "uses members or the space as an advertising channel"),
-    ("self_promotion", "medium", SELF_PROMOTION, "promotes the author's own channel or product to readers"),
-    ("ignores_members", "high", IGNORES_MEMBERS, "dismisses or monetises what members bring instead of answering it"),
+    ("hard_sell", "medium", HARD_SELL, "drift.hard_sell"),
+    ("urgency", "high", URGENCY, "drift.urgency"),
+    ("instrumentalisation", "high", INSTRUMENTALISATION, "drift.instrumentalisation"),
+    ("self_promotion", "medium", SELF_PROMOTION, "drift.self_promotion"),
+    ("ignores_members", "high", IGNORES_MEMBERS, "drift.ignores_members"),
 ]
 # An opt-in profile for SMS spam corpora (not brand posts): prize and short-code vocabulary that the public SMS
 # spam sets are full of. `copilot eval drift --profile sms` adds it; the product's checks never use it.
 SMS_PROFILE: list[Rule] = [
     ("hard_sell", "medium", _p(r"free (?:minutes|texts|phone|camera|download|app|iphone|ipad)",
-                               r"money|earn|make \$?\d+|cash prize|prize|won|winner|claim|rewards?"), "SMS-spam vocabulary"),
-    ("contact_bait", "medium", _p(r"call (?:now|free|\d)|send \w+ to \d+|txt|text \w+ to|\d{5}"), "SMS short code"),
+                               r"money|earn|make \$?\d+|cash prize|prize|won|winner|claim|rewards?"), "drift.sms_vocabulary"),
+    ("contact_bait", "medium", _p(r"call (?:now|free|\d)|send \w+ to \d+|txt|text \w+ to|\d{5}"), "drift.sms_short_code"),
     ("over_solicitation", "medium", re.compile(r"\b(?:[Rr]eply|REPLY|[Tt]ext|TEXT|[Ss]end|SEND|[Tt]xt|TXT) [A-Z]{2,}\b"),
-     "SMS-style call to action"),
+     "drift.sms_call_to_action"),
 ]
 SEVERITY_WEIGHT = {"low": 0.2, "medium": 0.45, "high": 0.7}
-EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\U0001F000-\U0001F2FF]")
-VOUS = re.compile(r"\b(vous|votre|vos)\b", re.I)
-TU = re.compile(r"\b(tu|toi|ton|ta|tes)\b|\b\w+-toi\b", re.I)

@@ -17,6 +17,7 @@ import numpy as np
 from copilot.features import drift_rules as R
 from copilot.features.drift import MIN_QUOTA_POSTS, DriftResult, FeedStats, check_text
 from copilot.features.snapshot import Snapshot, Snapshots
+from copilot.phrases import say
 from copilot.store import Store
 from copilot.types import Charter
 
@@ -96,6 +97,7 @@ class Feed:
         messages = window.stop - window.start
         brand_msgs = int(staff[window].sum())
         unack = _unacknowledged(snap, window, roles, staff, now)
+        lang = charter.languages[0] if charter and charter.languages else self.store.get_brand(brand).language
         return {
             "window": {"since": since, "until": now, "days": window_days, "as_of": snap.as_of},
             "brand_posts": len(posts), "promotional_posts": promo,
@@ -105,7 +107,7 @@ class Feed:
                                and promo / len(posts) > policy.max_promotional_share),
             "quota_judged": len(posts) >= MIN_QUOTA_POSTS,
             "quota_note": None if len(posts) >= MIN_QUOTA_POSTS else
-            f"only {len(posts)} brand posts in the window; the quota is judged from {MIN_QUOTA_POSTS}",
+            say(lang, "feed.quota_note", count=len(posts), minimum=MIN_QUOTA_POSTS),
             "quota_passage_id": policy.passage_id if policy else None,
             "asks_total": sum(p["asks"] for p in posts),
             "asks_per_week": round(sum(p["asks"] for p in posts) / weeks, 2),

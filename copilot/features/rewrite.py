@@ -7,7 +7,9 @@ import re
 from bisect import bisect_left
 from typing import Any
 
-from copilot.features.drift_rules import EMOJI
+from copilot.phrases import say
+from copilot.text import words
+from copilot.textrules import EMOJI, SHOUTED, WRITING_EMOJI_LIMIT
 from copilot.types import Charter
 
 PRESSURE_SENTENCE = {"over_solicitation", "instrumentalisation", "contact_bait", "ignores_members",
@@ -21,19 +23,12 @@ INFO = re.compile(r"(?<!\d)\d+\s?(?:€|%|£|\$|mm|cm|km|kg|h\b|nm\b)|(?<!\d)\d{
 # Typography patterns see a whole post. Each one may start only where its run starts ((?<!\s), (?<![,;:]))
 # and takes its runs possessively (*+, ++): a long run of spaces, newlines or commas is then scanned once,
 # not once per position (`\s+([,.;:?])` on 20,000 spaces took seconds).
-SHOUTED = re.compile(r"\b[A-ZÀ-Ý]{4,}\b")
 SPACED_BANGS = re.compile(r"(?<!\s)\s*+!+")
 SPACE_BEFORE_PUNCT = re.compile(r"(?<!\s)\s++([,.;:?])")
 PUNCT_BEFORE_STOP = re.compile(r"(?<![,;:])[,;:]++\s*+([.?])")
 TRAILING_PUNCT = re.compile(r"(?<![,;:])[,;:]++\s*+$")
 SENTENCE_START = re.compile(r"([.?!]\s++)([a-zà-ÿ])")
 CLAUSE_BREAK = re.compile(r"(?<=[.!?;,])\s+")
-WORD = re.compile(r"\w+")
-INVITE = {
-    ("fr", "tu"): "Et toi, qu'en penses-tu ? Raconte-nous ce qui marche pour toi.",
-    ("fr", "vous"): "Et vous, qu'en pensez-vous ? Racontez-nous ce qui marche pour vous.",
-    ("en", None): "What do you think? Tell us what works for you.",
-}
 
 
 def _keeps_info(flag: Any) -> bool:
@@ -54,7 +49,7 @@ def _clean_sentence(sentence: str, offset: int, flags: list[Any], starts: list[i
             last = max(last, end)
     out.append(sentence[last:])
     kept = "".join(out)
-    return kept if len(WORD.findall(kept)) >= 4 else ""
+    return kept if len(words(kept)) >= 4 else ""
 
 
 def _typography(body: str, emoji_limit: int) -> str:
@@ -84,10 +79,10 @@ def member_first_rewrite(text: str, flags: list[Any], *, charter: Charter | None
         cleaned = _clean_sentence(sentence, offset, ordered, starts).strip()
         if cleaned:
             kept.append(cleaned)
-    limit = charter.emoji_limit if charter and charter.emoji_limit is not None else 2
+    limit = charter.emoji_limit if charter and charter.emoji_limit is not None else WRITING_EMOJI_LIMIT
     body = _typography(" ".join(kept), limit)
     register = ((charter.register if charter else None) or "vous") if lang == "fr" else None
-    invite = INVITE.get((lang, register), INVITE[("en", None)])
+    invite = say(lang, "rewrite.invite", register=register)
     if not body:
         return invite
     return f"{body}{'' if body.endswith(('.', '?')) else '.'} {invite}"

@@ -18,35 +18,78 @@ from copilot.compose import Composer, Grounding, context_block, names_ritual, pa
 from copilot.errors import InvalidInput
 from copilot.features.charters import current_charter
 from copilot.features.drift import check_text
-from copilot.features.drift_rules import EMOJI
 from copilot.llm import LLM, LLMFailure, Usage
 from copilot.outputs import (MEMBER_TOKEN, RitualDraftOut, grounding_problems, register_problems,
                              substance_problems)
 from copilot.privacy import Pseudonyms, fence
+from copilot.phrases import join, say
 from copilot.prompts import load_templates, render
 from copilot.store import Store
-from copilot.text import detect_language, strip_accents
+from copilot.text import STOPWORDS, detect_language, strip_accents, words
 from copilot.types import Charter, Ritual
+from copilot.textrules import (EMOJI, WRITING_EMOJI_LIMIT, WRITING_EXCLAMATION_LIMIT, exclamation_spans,
+                               replace_terms, terms_used)
 from copilot.untrusted import has_contact_data, instructions_in, quote_member
 
-BUILT_IN = {
-    "weekly_challenge": ("Défi de la semaine", "Weekly challenge"),
-    "qa_session": ("Session questions-réponses", "Q&A session"),
-    "welcome_thread": ("Accueil des nouveaux", "Welcome thread"),
-    "showcase": ("Vitrine de la communauté", "Community showcase"),
-    "spotlight_post": ("Membre à l'honneur", "Member spotlight"),
-    "retrospective": ("Rétrospective", "Retrospective"),
-}
-# Generic ritual shapes, recognised from a ritual's name first, then from the charter's description of it.
-KIND_HINTS = [("welcome_thread", r"bienvenue|welcome|accueil|introduc|pr[ée]sente"),
-              ("qa_session", r"question|q ?& ?a|ama|ask me|office hours?|permanence|en direct|live"),
-              ("spotlight_post", r"portrait|spotlight|membre du mois|member of the month"),
-              ("weekly_challenge", r"d[ée]fi|challenge"),
-              ("retrospective", r"r[ée]tro|bilan|retrospective|recap"),
-              ("showcase", r"vitrine|showcase|photo|montre|show ?and ?tell|partage")]
+# Built-in ritual kinds (their names in each language are in prompts/phrases.<lang>.toml, section `rituals`).
+BUILT_IN = ("weekly_challenge", "qa_session", "welcome_thread", "showcase", "spotlight_post", "retrospective",
+            "discussion")
+# Generic ritual shapes: (kind, what its name says, what the charter's description of it says). A name decides
+# first; a description decides by the most hints; a ritual like none of them is an open discussion.
+KIND_HINTS = [
+    ("welcome_thread", r"bienvenue|welcome|accueil|introduc|nouveaux|newcomer",
+     r"bienvenue (?:aux|à)|souhaite\w{0,3} la bienvenue|welcomes?(?: new| the new| newcomers)|accueill\w{0,4} les|"
+     r"nouveaux (?:membres|venus|arrivants)|newcomers?|new members?|introduc\w{0,6}|pr[ée]sentez-vous|pr[ée]sente-toi"),
+    ("qa_session", r"questions?|q ?& ?a|\bama\b|\bask\b|demandez|office hours?|permanence|en direct|\blive\b",
+     r"questions?-r[ée]ponses|questions? en direct|\bq ?& ?a\b|\bama\b|ask me anything|office hours|r[ée]pond\w{0,4} "
+     r"aux questions|answers? (?:your |members' )?questions|en direct|\blive\b"),
+    ("spotlight_post", r"portrait|spotlight|membre du mois|member of the month|[àa] l'honneur|hall of fame",
+     r"met\w{0,3} en avant (?:un|une|des|les) membres?|highlight\w{0,3} (?:a|one|the|three|two) \w{0,12} ?members?|"
+     r"recogni[sz]e\w{0,2}|outstanding|[àa] l'honneur|remercie\w{0,2} (?:un|une|des|les) membres?"),
+    ("weekly_challenge", r"d[ée]fi|challenge", r"d[ée]fi|challenge"),
+    ("retrospective", r"r[ée]tro|bilan|recap|retrospective|year in review",
+     r"r[ée]trospective|bilan|recap|look\w{0,3} back|revient sur"),
+    ("showcase", r"vitrine|showcase|show ?and ?tell|show ?off|carnet|journal|galerie|gallery",
+     r"photos?|montre\w{0,3}|show (?:us|off)|raconte\w{0,3} (?:sa|son|ses|ta|ton|tes|leur)|partage\w{0,3} (?:sa|son|ses|"
+     r"ta|ton|tes|leur|votre|vos)|share (?:your|their|what)"),
+]
+PERIODS = (("monthly", r"mois|month|mensuel"), ("weekly", r"semaine|week|hebdo|lundi|mardi|mercredi|jeudi|vendredi|"
+           r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"))
 WEEKDAYS = {"lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2, "jeudi": 3,
             "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5, "dimanche": 6, "sunday": 6}
 MAX_CHARS = 1500
+# What a charter's description of a ritual says members will see, as opposed to how the team runs it: the words
+# the post opens with ("starts with « … »") and a list of examples in brackets ("(a, b or c)").
+OPENING = re.compile(r"(?:commen[cç]\w{0,6} par|s'ouvr\w{0,4} (?:sur|par)|d[ée]bute\w{0,3} par|starts? with|"
+                     r"opens? with|begins? with|beginning with)\s{0,3}[«\"“]\s?([^«»\"“”\n]{2,80}?)\s?[»\"”]", re.I)
+BRACKETS = re.compile(r"\(([^()\n]{5,240})\)")
+LIST_SPLIT = re.compile(r"\s*(?:,|;|\bou\b|\bor\b|\bet\b|\band\b)\s*", re.I)
+
+
+@dataclass
+class FormatHints:
+    """The member-facing parts of a ritual's format."""
+
+    opening: str | None = None
+    ideas: list[str] | None = None
+
+
+def format_hints(fmt: str | None) -> FormatHints:
+    """The opening words and example ideas a ritual's format gives; the rest of it (who posts, where, how the
+    team runs it) is for the team, not the post."""
+    if not fmt:
+        return FormatHints()
+    fmt = " ".join(fmt.split())  # descriptions wrap lines anywhere
+    m = OPENING.search(fmt)
+    # "#N", "n°X": the edition number is the editor's to fill in, not ours to guess
+    opening = re.sub(r"\s?(?:#|n[°o]\s?)[A-Z]\b", "", m.group(1)).strip(" —–-:,") if m else None
+    ideas = None
+    for group in BRACKETS.findall(fmt):
+        items = [i.strip(" .") for i in LIST_SPLIT.split(group) if i.strip(" .")]
+        if len(items) >= 2 and all(1 <= len(i.split()) <= 6 and not re.search(r"\d", i) for i in items):
+            ideas = items[:4]
+            break
+    return FormatHints(opening=opening or None, ideas=ideas)
 
 
 @dataclass
@@ -69,19 +112,26 @@ def resolve(charter: Charter | None, name: str, lang: str) -> tuple[Ritual, str]
             return r, kind_of(r.name, r.format or "")
     key = wanted.replace(" ", "_").replace("-", "_")
     if key in BUILT_IN:
-        label = BUILT_IN[key][0 if lang == "fr" else 1]
+        label = say(lang, f"rituals.{key}")
         return Ritual(name=label, cadence=None, format=None, passage_id="built-in"), key
     choices = [r.name for r in (charter.rituals if charter else [])] + list(BUILT_IN)
     raise InvalidInput(f"unknown ritual '{name}'; choose one of: {', '.join(choices)}", field="ritual")
 
 
 def kind_of(name: str, description: str = "") -> str:
-    """The built-in kind a charter ritual resembles: by its name first, then by its description."""
-    for text in (name.lower(), description.lower()):
-        kind = next((k for k, rx in KIND_HINTS if re.search(rx, text)), None)
-        if kind:
-            return kind
-    return "showcase"
+    """The built-in kind a charter ritual resembles: by its name first, then by its description's hints, else
+    an open discussion."""
+    kind = next((k for k, rx, _ in KIND_HINTS if re.search(rx, name, re.I)), None)
+    if kind:
+        return kind
+    hits = [(len(re.findall(rx, description, re.I)), -i, k) for i, (k, _, rx) in enumerate(KIND_HINTS)]
+    best = max(hits)
+    return best[2] if best[0] else "discussion"
+
+
+def period_of(cadence: str | None) -> str:
+    """'monthly', 'weekly' or 'other', from the ritual's cadence."""
+    return next((p for p, rx in PERIODS if cadence and re.search(rx, cadence, re.I)), "other")
 
 
 def next_slot(cadence: str | None, now: datetime) -> datetime:
@@ -102,8 +152,16 @@ class RitualService:
         self.store, self.composer, self.llm, self.budget, self.clock = store, composer, llm, budget_tokens, clock
         self.failed_usage: dict[str, Any] = {}
 
-    def draft(self, brand: str, req: RitualRequest, *, actor: str) -> Any:
-        """Compose, guard and save a draft; returns the stored Draft row."""
+    def check_request(self, brand: str, req: RitualRequest) -> None:
+        """Raise what `draft` would raise about the request itself (unknown brand or ritual), before it is queued."""
+        row = self.store.get_brand(brand)
+        charter, _ = current_charter(self.store, brand)
+        resolve(charter, req.ritual, req.language or (charter.languages[0] if charter and charter.languages
+                                                      else row.language))
+
+    def draft(self, brand: str, req: RitualRequest, *, actor: str, deadline: float | None = None) -> Any:
+        """Compose, guard and save a draft; returns the stored Draft row. `deadline` (seconds) replaces the
+        LLM client's own, for drafts no caller is waiting on."""
         started = time.monotonic()  # the LLM's deadline counts from here: grounding is inside it
         row = self.store.get_brand(brand)
         charter, _ = current_charter(self.store, brand)
@@ -111,13 +169,15 @@ class RitualService:
         ritual, kind = resolve(charter, req.ritual, lang)
         now = self.clock()
         query = " ".join(filter(None, [req.theme, ritual.name, ritual.format]))
-        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now)
+        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
-        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started)
+        result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started,
+                                          deadline)
                            if self.llm else (None, None))
         if result is None:  # no LLM configured, or it failed for good: the templates answer
-            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
+            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name,
+                                             lexicon=_lexicon(charter)),
                       "degraded": failure is not None, "degraded_reason": failure}
             if failure is not None:  # what the failed model calls cost is still reported
                 result["usage"] = self.failed_usage
@@ -143,8 +203,11 @@ class RitualService:
                 "rejected": self.store.reviewed_drafts(brand, ritual=ritual, statuses=("rejected",), limit=10)}
 
     def _with_templates(self, ritual: Ritual, kind: str, req: RitualRequest, g: Grounding, lang: str,
-                        register: str, learned: dict[str, Any], *, brand: str) -> dict[str, Any]:
-        tables = load_templates("ritual_templates", lang)
+                        register: str, learned: dict[str, Any], *, brand: str,
+                        lexicon: dict[str, str] | None = None) -> dict[str, Any]:
+        # The templates' own words follow the charter's "say X, not Y" (member quotes are left as written).
+        tables = {name: {k: _in_lexicon(v, lexicon or {}) for k, v in t.items()}
+                  for name, t in load_templates("ritual_templates", lang).items()}
         table, quotes = tables[kind], tables["quote"]
         topics = [req.theme] + g.topics if req.theme else g.topics
         topics = topics or [quotes["default_topic"]]
@@ -154,13 +217,22 @@ class RitualService:
         questions: list[tuple[Any, str] | None] = [(q, text) for q, text in quoted if text] or [None]
         wanted = max(1, req.variants)
         closings = tables["closings"][register]
+        hints = format_hints(ritual.format)
+        ideas = Template(quotes["ideas"]).substitute(ideas=join(hints.ideas, lang, "or")) if hints.ideas else ""
         bodies: list[str] = []
         for i in range(wanted * len(closings)):  # enough tries to reach `wanted` distinct texts
             pick = questions[i % len(questions)]
-            values = {"name": ritual.name, "topics": _join(topics[:3], lang), "topic": topics[i % len(topics)],
-                      "example": _example(quotes, pick), "format": ritual.format or "",
-                      "day": ritual.cadence or "", "brand": brand}
+            values = {"name": ritual.name, "topics": join(topics[:3], lang), "topic": topics[i % len(topics)],
+                      "example": _example(quotes, pick), "ideas": ideas, "day": ritual.cadence or "", "brand": brand,
+                      "period": tables["period"][period_of(ritual.cadence)]}
+            values["Period"] = values["period"][:1].upper() + values["period"][1:]
             text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
+            if hints.opening:  # the brand's own opening words lead, as in its earlier editions
+                if names_ritual(hints.opening, ritual.name):  # ... and name the ritual already: the template's
+                    # own announcing sentence ("X is open.", "X !") goes, or just the name when it leads a sentence
+                    text = re.sub(r"^" + re.escape(ritual.name) + r"(?:[^.!?:\n]{0,25}[.!?]\s*|\s?[,:]?\s*)", "", text)
+                    text = text[:1].upper() + text[1:]
+                text = f"{hints.opening}\n{text}"
             closing = closings[(i // len(questions)) % len(closings)]
             text = f"{text} {closing}".strip()
             if lang == "fr":  # elision: "de itinéraire" -> "d'itinéraire"
@@ -178,15 +250,18 @@ class RitualService:
             kept.sort(key=lambda b: -max(_overlap(b, a) for a in approved))
         citations = ([ritual.passage_id] if ritual.passage_id not in ("built-in", "front-matter") else []) + \
             [pick[0].id for pick in questions[:max(1, req.variants)] if pick]
-        title = table.get(f"title_{register}") or table["title"]
-        return {"title": Template(title).substitute(name=ritual.name), "body": kept[0],
+        title = Template(table.get(f"title_{register}") or table["title"]).substitute(name=ritual.name)
+        tail = set(words(title[len(ritual.name):])) - STOPWORDS
+        if title.startswith(ritual.name) and tail & set(words(ritual.name)):  # "Le défi X : le défi de la semaine"
+            title = ritual.name
+        return {"title": title, "body": kept[0],
                 "variants": kept[1:wanted], "citations": citations, "engine": "rules",
                 "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}}
 
     def _with_llm(self, brand: str, charter: Charter | None, ritual: Ritual, req: RitualRequest, g: Grounding,
-                  lang: str, register: str, learned: dict[str, Any],
-                  started: float) -> tuple[dict[str, Any] | None, str | None]:
+                  lang: str, register: str, learned: dict[str, Any], started: float,
+                  deadline: float | None = None) -> tuple[dict[str, Any] | None, str | None]:
         assert self.llm is not None
         pseudonyms = Pseudonyms()
         context, ids = context_block(g, pseudonyms, budget_tokens=self.budget // 2)
@@ -197,8 +272,10 @@ class RitualService:
                         banned=", ".join(banned) or "-",
                         preferred=", ".join(f"{t.term} (not {'/'.join(t.instead_of)})" if t.instead_of else t.term
                                             for t in (charter.preferred_terms if charter else [])[:10]) or "-",
-                        emoji_limit=str(charter.emoji_limit if charter and charter.emoji_limit is not None else 3),
-                        exclamation_limit=str(charter.exclamation_limit if charter and charter.exclamation_limit is not None else 2),
+                        emoji_limit=str(charter.emoji_limit if charter and charter.emoji_limit is not None
+                                        else WRITING_EMOJI_LIMIT),
+                        exclamation_limit=str(charter.exclamation_limit if charter and charter.exclamation_limit
+                                              is not None else WRITING_EXCLAMATION_LIMIT),
                         ritual_name=ritual.name, cadence=ritual.cadence or "-", ritual_passage=ritual.passage_id,
                         ritual_format=ritual.format or "-", theme=req.theme or "-", channel=req.channel or "-",
                         past=past_block(g, pseudonyms), context=context, variants=str(max(1, req.variants)),
@@ -221,7 +298,8 @@ class RitualService:
 
         try:
             res = self.llm.complete(system=prompt.system, user=prompt.user, schema=RitualDraftOut, check=check, max_tokens=700,
-                                    meta={"brand": brand, "feature": "ritual_draft"}, started=started)
+                                    meta={"brand": brand, "feature": "ritual_draft"}, started=started,
+                                    deadline=deadline)
         except LLMFailure as exc:
             self.failed_usage = _usage(exc.usage)
             return None, f"llm failed: {exc.reason}"
@@ -232,6 +310,23 @@ class RitualService:
                 "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash,
                            "approx_tokens": prompt.approx_tokens, "budget_tokens": self.budget},
                 "usage": _usage(res.usage)}, None
+
+
+def _lexicon(charter: Charter | None) -> dict[str, str]:
+    """The charter's replaced words and what to say instead (a word that is also preferred stays)."""
+    preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
+    return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
+            if old.lower() not in preferred and len(old.split()) <= 3}
+
+
+def _in_lexicon(value: Any, lexicon: dict[str, str]) -> Any:
+    if not lexicon:
+        return value
+    if isinstance(value, str):
+        return replace_terms(value, lexicon)
+    if isinstance(value, list):
+        return [_in_lexicon(v, lexicon) for v in value]
+    return value
 
 
 def draft_problems(out: RitualDraftOut, *, lang: str, register: str | None, ritual: Ritual, charter: Charter | None,
@@ -259,13 +354,11 @@ def draft_problems(out: RitualDraftOut, *, lang: str, register: str | None, ritu
 
 def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str, Any]:
     """Checks on the draft's own text (and its variants, for what members could have slipped in)."""
-    folded = strip_accents(body.lower())
-    banned = [t.term for t in (charter.banned_terms if charter else [])
-              if re.search(r"(?<!\w)" + re.escape(strip_accents(t.term.lower())) + r"(?!\w)", folded)]
+    banned = terms_used(body, [t.term for t in (charter.banned_terms if charter else [])])
     drift = check_text(body, charter=charter, with_rewrite=False)
     emoji_limit = charter.emoji_limit if charter and charter.emoji_limit is not None else None
     bang_limit = charter.exclamation_limit if charter and charter.exclamation_limit is not None else None
-    emojis, bangs = len(EMOJI.findall(body)), body.count("!")
+    emojis, bangs = len(EMOJI.findall(body)), len(exclamation_spans(body))
     out = {"banned_terms": banned,
            "drift": {"score": drift.score, "verdict": drift.verdict, "flags": sorted({f.type for f in drift.flags})},
            "length": {"chars": len(body), "max": MAX_CHARS, "ok": len(body) <= MAX_CHARS},
@@ -299,12 +392,6 @@ def _overlap(a: str, b: str) -> float:
     """Jaccard overlap of two texts' words."""
     wa, wb = set(_norm(a).split()), set(_norm(b).split())
     return len(wa & wb) / max(1, len(wa | wb))
-
-
-def _join(items: list[str], lang: str) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + (" et " if lang == "fr" else " and ") + items[-1]
 
 
 def _example(quotes: dict[str, str], pick: tuple[Any, str] | None) -> str:

@@ -6,38 +6,23 @@ from typing import Any
 
 from copilot.llm import LLM, LLMFailure
 from copilot.outputs import ShoutoutOut, grounding_problems, register_problems, substance_problems
+from copilot.phrases import say
 from copilot.privacy import Pseudonyms, fence
 from copilot.prompts import render
 from copilot.text import detect_language
 from copilot.types import Charter
 
-TEMPLATES = {
-    ("fr", "tu"): "Un grand merci à {name} ! Ces dernières semaines, {facts}. Toi aussi, {name} t'a dépanné ? "
-                  "Dis-le en réponse, et continue l'échange avec la communauté.",
-    ("fr", "vous"): "Un grand merci à {name} ! Ces dernières semaines, {facts}. {name} vous a aidé ? "
-                    "Dites-le en réponse et poursuivez l'échange avec la communauté.",
-    ("en", None): "A big thank you to {name}! Over the last weeks, {facts}. Did {name} help you too? "
-                  "Say so in reply and keep the conversation going.",
-}
-
-
 def facts(b: dict[str, Any], lang: str) -> str:
     """The member's contributions as a short clause."""
-    if lang == "fr":
-        parts = [f"{int(b['help_given'] + 0.5)} réponses à d'autres membres" if b["help_given"] else None,
-                 f"{b['solutions']} solutions trouvées" if b["solutions"] else None,
-                 f"{b['content_created']} sujets lancés" if b["content_created"] else None]
-        return ("il ou elle a apporté " + ", ".join(p for p in parts if p)) if any(parts) else "sa présence a compté"
-    parts = [f"{int(b['help_given'] + 0.5)} replies to other members" if b["help_given"] else None,
-             f"{b['solutions']} solutions" if b["solutions"] else None,
-             f"{b['content_created']} topics started" if b["content_created"] else None]
-    return ("they gave " + ", ".join(p for p in parts if p)) if any(parts) else "their presence mattered"
+    from copilot.features.spotlight import contributions
+
+    parts = contributions(b, lang, "shoutout", ("help_given", "solutions", "content_created"))
+    return say(lang, "shoutout.facts", parts=", ".join(parts)) if parts else say(lang, "shoutout.no_facts")
 
 
 def template_shoutout(name: str, breakdown: dict[str, Any], lang: str, register: str | None) -> str:
     """The rules engine's shout-out."""
-    key = (lang, register or "vous") if lang == "fr" else ("en", None)
-    return TEMPLATES[key].format(name=name, facts=facts(breakdown, lang))
+    return say(lang, "shoutout.template", register=register, name=name, facts=facts(breakdown, lang))
 
 
 def llm_shoutout(llm: LLM, *, brand: str, brand_name: str, charter: Charter | None, name: str,

@@ -22,6 +22,7 @@ from copilot.features.rituals import guards
 from copilot.features.shoutout import llm_shoutout, template_shoutout
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.llm import LLM
+from copilot.phrases import say
 from copilot.store import Store
 
 WEIGHTS = {"solutions": 3.0, "first_answers": 2.0, "help_given": 1.5, "thanks_received": 1.0,
@@ -204,8 +205,7 @@ class SpotlightService:
                 "consent": {"spotlight": m.consent_spotlight if m else "unknown",
                             "analytics": m.consent_analytics if m else "unknown",
                             "note": None if m and m.consent_spotlight == "opt_in" else
-                            ("ask for consent before featuring" if lang != "fr" else
-                             "demander son accord avant de le mettre en avant")}}
+                            say(lang, "spotlight.consent_note")}}
 
     def _evidence(self, brand: str, snap: Snapshot, i: int, lo: float, hi: float) -> list[dict[str, Any]]:
         w = snap.window(lo, hi)
@@ -256,7 +256,7 @@ class SpotlightService:
                                breakdown=breakdown, evidence=evidence, lang=lang, register=register, days=window_days)
         else:
             out = {"text": template_shoutout(name, breakdown, lang, register), "engine": "rules", "degraded": False}
-        title = ("Merci à " if lang == "fr" else "Thank you, ") + name
+        title = say(lang, "spotlight.shoutout_title", name=name)
         payload = {**{k: v for k, v in out.items() if k != "text"}, "language": lang, "register": register,
                    "citations": [e["id"] for e in evidence], "member_id": member_id,
                    "consent": {"spotlight": member.consent_spotlight, "analytics": member.consent_analytics},
@@ -288,24 +288,15 @@ def eligibility(snap: Snapshot, members: dict[tuple[str, str], Any], cooled: set
     return ok, reasons
 
 
+def contributions(b: dict[str, Any], lang: str, section: str, fields: tuple[str, ...]) -> list[str]:
+    """The non-zero contribution counts of a breakdown as phrases of `section` (help given rounds to a count)."""
+    return [say(lang, f"{section}.{f}", count=int(b[f] + 0.5) if f == "help_given" else b[f]) for f in fields if b[f]]
+
+
 def why(name: str, b: dict[str, Any], lang: str) -> str:
     """One sentence saying why, in the brand's language."""
-    if lang == "fr":
-        parts = [f"{int(b['help_given'] + 0.5)} réponses à d'autres membres" if b["help_given"] else None,
-                 f"{b['solutions']} solutions" if b["solutions"] else None,
-                 f"{b['first_answers']} premières réponses" if b["first_answers"] else None,
-                 f"remercié·e {b['thanks_received']} fois" if b["thanks_received"] else None,
-                 f"{b['content_created']} sujets lancés" if b["content_created"] else None]
-        text = ", ".join(p for p in parts if p) or "une présence régulière"
-        return f"{name} : {text}, en lien avec {b['reach']} personnes sur {b['active_weeks']} semaines actives." + \
-            (" En forte progression." if b["rising"] else "") + (" Nouveau·elle venu·e." if b["newcomer"] else "")
-    parts = [f"{int(b['help_given'] + 0.5)} replies to other members" if b["help_given"] else None,
-             f"{b['solutions']} accepted solutions" if b["solutions"] else None,
-             f"{b['first_answers']} first answers" if b["first_answers"] else None,
-             f"thanked {b['thanks_received']} times" if b["thanks_received"] else None,
-             f"{b['content_created']} topics started" if b["content_created"] else None]
-    text = ", ".join(p for p in parts if p) or "a steady presence"
-    return f"{name}: {text}, connecting with {b['reach']} people over {b['active_weeks']} active weeks." + \
-        (" Rising fast." if b["rising"] else "") + (" A newcomer." if b["newcomer"] else "")
-
-
+    parts = contributions(b, lang, "spotlight", ("help_given", "solutions", "first_answers", "thanks_received",
+                                                  "content_created"))
+    return say(lang, "spotlight.why", name=name, parts=", ".join(parts) or say(lang, "spotlight.steady"),
+               reach=b["reach"], weeks=b["active_weeks"]) + \
+        (say(lang, "spotlight.rising") if b["rising"] else "") + (say(lang, "spotlight.newcomer") if b["newcomer"] else "")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
+from copilot.phrases import say
 from copilot.store import Store
 
 WEEK = 7 * 86400
@@ -109,7 +110,7 @@ class VitalityService:
         weekly = [{"week_start": datetime.fromtimestamp(hi - (n_weeks - i) * WEEK, tz=timezone.utc),
                    **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
                   for i in range(n_weeks)]
-        alerts = weak_signals(ctx, hi, known)
+        alerts = weak_signals(ctx, hi, known, lang=self.store.get_brand(brand).language)
         return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
                            "as_of": snap.as_of},
                 "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
@@ -220,7 +221,7 @@ def retention(snap: Snapshot, cohorts: Cohorts, member: np.ndarray, lo: float, h
     return {"cohorts": rows[-12:], **{f"week_{k}": round(t[0] / t[1], 4) if t[1] else None for k, t in totals.items()}}
 
 
-def weak_signals(ctx: tuple[Any, ...], hi: float, known: int) -> list[dict[str, Any]]:
+def weak_signals(ctx: tuple[Any, ...], hi: float, known: int, lang: str = "en") -> list[dict[str, Any]]:
     """Engagement dropping against its trailing baseline, tension spikes, interests shifting between channels."""
     snap = ctx[0]
     weeks = [period_kpis(ctx, hi - (k + 1) * WEEK, hi - k * WEEK, known) for k in range(5)]  # 0 = last week
@@ -230,8 +231,8 @@ def weak_signals(ctx: tuple[Any, ...], hi: float, known: int) -> list[dict[str, 
     msgs_base = np.mean([w["messages"] for w in base])
     if active_base >= 3 and last["participation"]["active_members"] < 0.7 * active_base:
         alerts.append({"type": "engagement_drop", "severity": "high" if last["participation"]["active_members"] < 0.5 * active_base else "medium",
-                       "message": f"{last['participation']['active_members']} active members last week against a "
-                                  f"trailing 4-week average of {active_base:.1f}",
+                       "message": say(lang, "vitality.engagement_drop", active=last["participation"]["active_members"],
+                                      baseline=f"{active_base:.1f}"),
                        "evidence": {"last_week_active": last["participation"]["active_members"],
                                     "baseline_active": round(float(active_base), 1), "last_week_messages": last["messages"],
                                     "baseline_messages": round(float(msgs_base), 1)}})
@@ -241,17 +242,17 @@ def weak_signals(ctx: tuple[Any, ...], hi: float, known: int) -> list[dict[str, 
         rows = np.arange(w.start, w.stop)
         ids = [snap.ids[r] for r in rows[snap.tension[rows]][-5:]]
         alerts.append({"type": "tension", "severity": "high",
-                       "message": f"{last['tension']['tension']} tense messages last week "
-                                  f"({last['tension']['tension_share']:.0%} against {tension_base:.0%} before)",
+                       "message": say(lang, "vitality.tension", count=last["tension"]["tension"],
+                                      share=f"{last['tension']['tension_share']:.0%}", baseline=f"{tension_base:.0%}"),
                        "evidence": {"message_ids": ids, "share": last["tension"]["tension_share"],
                                     "baseline_share": round(float(tension_base), 4)}})
-    shift = channel_shift(snap, hi)
+    shift = channel_shift(snap, hi, lang=lang)
     if shift:
         alerts.append(shift)
     return alerts
 
 
-def channel_shift(snap: Snapshot, hi: float, days: int = 28) -> dict[str, Any] | None:
+def channel_shift(snap: Snapshot, hi: float, days: int = 28, lang: str = "en") -> dict[str, Any] | None:
     """Total-variation distance between the channel mix of the last `days` and the `days` before."""
     def mix(lo: float, up: float) -> np.ndarray:
         w = snap.window(lo, up)
@@ -269,5 +270,5 @@ def channel_shift(snap: Snapshot, hi: float, days: int = 28) -> dict[str, Any] |
     moves = sorted(((snap.channels[i], round(float(now_mix[i] - before[i]), 4)) for i in range(len(snap.channels))),
                    key=lambda kv: -abs(kv[1]))[:4]
     return {"type": "interests_shift", "severity": "medium",
-            "message": f"the mix of channels moved by {distance:.0%} between the last {days} days and the {days} before",
+            "message": say(lang, "vitality.interests_shift", distance=f"{distance:.0%}", days=days),
             "evidence": {"distance": round(distance, 4), "changes": [{"channel": c, "share_change": d} for c, d in moves]}}

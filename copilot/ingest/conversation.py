@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from copilot.text import strip_accents
+from copilot.textrules import without_links
 from copilot.types import MessageRecord
 
-URL = re.compile(r"(?:https?://|www\.)\S{1,2000}|<[^<>\n]{1,2000}>")
 QUOTED = re.compile(r"«[^«»\n]{0,500}»|“[^“”\n]{0,500}”|\"[^\"\n]{0,500}\"")
 SENTENCE = re.compile(r"[^.!?\n]{0,2000}[.!?\n]*")
 OPENERS = re.compile(
@@ -61,7 +61,7 @@ def _fold(text: str) -> str:
 
 def is_question(text: str) -> bool:
     """Whether a message asks something (French or English), beyond a final question mark."""
-    plain = _fold(QUOTED.sub(" ", URL.sub(" ", text)))
+    plain = _fold(QUOTED.sub(" ", without_links(text)))
     if not plain.strip() or (THANKS.search(plain) and "?" not in plain and not REQUESTS.search(plain)):
         return False
     if REQUESTS.search(plain):

@@ -171,7 +171,10 @@ class SlackIntegration:
         if sub == "ritual" and arg:
             from copilot.features.rituals import RitualRequest
 
-            return B.ritual_blocks(c.rituals.draft(brand, RitualRequest(ritual=arg), actor=actor))
+            # Slack was answered already (ack) and the response URL stays valid for 30 minutes: a slow model
+            # gets the asynchronous deadline here too.
+            return B.ritual_blocks(c.rituals.draft(brand, RitualRequest(ritual=arg), actor=actor,
+                                                   deadline=c.settings.llm_async_deadline))
         if sub == "spotlight":
             return B.spotlight_blocks(c.spotlight.suggest(brand, limit=3)["suggestions"])
         if sub == "check" and arg:

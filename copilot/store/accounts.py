@@ -86,9 +86,11 @@ class AccountsRepo(RepoBase):
         return row
 
     # ------------------------------------------------------------ charter
-    def add_charter_version(self, brand_id: str, data: dict[str, Any], source_text: str, fmt: str) -> tuple[CharterVersion, bool]:
-        """Store a charter version; the same content as the latest returns it unchanged (created=False)."""
-        digest = hashlib.sha256(source_text.encode("utf-8")).hexdigest()
+    def add_charter_version(self, brand_id: str, data: dict[str, Any], source_text: str, fmt: str,
+                            decisions: str = "") -> tuple[CharterVersion, bool]:
+        """Store a charter version; the same content (and the same CM decisions on model findings) as the latest
+        returns it unchanged (created=False)."""
+        digest = hashlib.sha256((source_text + ("\0" + decisions if decisions else "")).encode("utf-8")).hexdigest()
         with self.session() as s, s.begin():
             latest = s.scalars(select(CharterVersion).where(CharterVersion.brand_id == brand_id)
                                .order_by(CharterVersion.version.desc()).limit(1)).first()

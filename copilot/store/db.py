@@ -148,6 +148,15 @@ def _add_members_seq(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE brands ADD COLUMN members_seq BIGINT NOT NULL DEFAULT 0"))
 
 
+def _add_job_payloads(conn: Connection) -> None:
+    """Jobs that are not imports (asynchronous drafts) keep their request and their result."""
+    columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    kind = "JSONB" if conn.dialect.name == "postgresql" else "JSON"
+    for name in ("request", "result"):
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -160,6 +169,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (9, _add_keyword_index),
     (10, _add_job_claims),
     (11, _add_members_seq),
+    (12, _add_job_payloads),
 ]
 MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]

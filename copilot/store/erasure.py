@@ -27,10 +27,10 @@ from copilot.store.changes import ANALYTICS, DELETED, LEXICAL, ChangesRepo
 from copilot.store.keywords import KeywordRepo
 from copilot.store.db import SCRUBBED, mark_scrubbed
 from copilot.store.models import Draft, DraftDecision, DraftRevision, Job, Member, Message, SpotlightRecord
+from copilot.text import WORD_RE
 
 RUN = 4  # words: shorter shared runs are everyday phrases ("est-ce que le"), not quotes
 SHORT_DISTINCTIVE_CHARS = 20  # a message shorter than RUN words is only a quote of it when this long
-WORD = re.compile(r"\w+")
 QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|input_value=[^,\]\n]*")
 FINISHED = ("succeeded", "failed")
 TOUCHED_TABLES = ("messages", "members", "spotlight_records", "drafts", "draft_revisions", "draft_decisions", "jobs",
@@ -39,7 +39,7 @@ PG_TOUCHED_TABLES = ("message_search",)  # PostgreSQL's keyword index (SQLite's 
 
 
 def _tokens(text: str) -> list[re.Match[str]]:
-    return list(WORD.finditer(text))
+    return list(WORD_RE.finditer(text))
 
 
 @dataclass

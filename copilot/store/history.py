@@ -11,7 +11,7 @@ from copilot.errors import NotFound
 from copilot.store.models import Channel, Member, Message, SpotlightRecord
 from copilot.signals import bits as signal_bits
 from copilot.types import MemberRecord, MessageRecord
-from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, RepoBase, UpsertResult, _indexable, _is_default,
+from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, UpsertResult, _indexable, _is_default,
                                 message_uid)
 from copilot.store.changes import ANALYTICS, ANALYTICS_FIELDS, DELETED, LEXICAL, LEXICAL_FIELDS, ChangesRepo
 from copilot.store.keywords import KeywordRepo

@@ -167,6 +167,9 @@ class Job(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    # Jobs other than imports (an asynchronous draft): what was asked, and what came out (the draft's id).
+    request: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class Change(Base):

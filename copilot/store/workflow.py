@@ -139,10 +139,11 @@ class WorkflowRepo(RepoBase):
                 .group_by(LLMUsage.day).order_by(LLMUsage.day)).tuples())
 
     # ------------------------------------------------------------ jobs
-    def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None) -> Job:
-        """Queue a job."""
+    def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None,
+                   request: dict[str, Any] | None = None) -> Job:
+        """Queue a job (an import with its file, or another kind of work with its `request`)."""
         row = Job(id=uuid.uuid4().hex, brand_id=brand_id, kind=kind, format=fmt, file_path=file_path,
-                  file_name=file_name, status="queued", counts={}, errors=[])
+                  file_name=file_name, status="queued", counts={}, errors=[], request=request)
         with self.session() as s, s.begin():
             s.add(row)
         return row

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN, ROOT
-from tests.live_llm.conftest import DEADLINE, SERVER
+from copilot.features.charter_reading import _inside, _norm
+from copilot.ingest.charter import parse_charter
+from tests.live_llm.conftest import ASYNC_DEADLINE, DEADLINE, SERVER
 
 RITUALS = ["Jeudi réparation", "Le carnet du lundi", "Défi du week-end", "qa_session", "welcome_thread", "showcase"]
 POSTS = ["PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!",
@@ -25,7 +27,8 @@ POSTS = ["PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!",
          "Share this post and tag 3 friends to win a free tune-up!",
          "On se retrouve jeudi à 18h pour les questions-réponses, les membres experts seront là."]
 SLACK = 8.0  # composing, retrieval and the first index build around the LLM's own deadline
-RESULTS: dict[str, list] = {"draft_s": [], "drift_s": [], "engines": [], "reasons": []}
+RESULTS: dict[str, list] = {"draft_s": [], "drift_s": [], "engines": [], "reasons": [], "charter_s": [],
+                            "charter_engines": [], "async_accept_s": [], "async_done_s": []}
 
 
 def _reasons(text: str | None) -> list[str]:
@@ -81,6 +84,45 @@ def test_shoutout_is_truthful(live):
         assert suggestion["member"]["name"] in shout["text"] and "M1" not in shout["text"]
 
 
+def test_charter_reading_is_truthful_and_bounded(live):
+    client, _ = live
+    source = (ROOT / "knowledge" / "charter.md").read_text(encoding="utf-8") + \
+        f"\n\nÉvite le mot « {SERVER or 'live'}-promo » dans les titres.\n"  # a new version: the model reads it
+    started = time.monotonic()
+    r = client.put("/v1/brands/roue-libre/charter", json={"content": source, "format": "markdown"}, headers=ADMIN)
+    RESULTS["charter_s"].append(time.monotonic() - started)
+    assert r.status_code == 200, r.text
+    charter = r.json()["charter"]
+    review = charter["review"]
+    assert time.monotonic() - started <= DEADLINE + SLACK
+    RESULTS["charter_engines"].append("rules" if review["degraded"] else "rules+llm")
+    if review["degraded"]:
+        assert review["degraded_reason"].startswith("llm failed:") and not charter["proposals"]
+        RESULTS["reasons"] += _reasons(review["degraded_reason"])
+    for p in charter["proposals"]:  # whatever the model said, a proposal quotes the charter's own words
+        assert _inside(p["quote"], _norm(source)) and p["passage_id"]
+    # Nothing the model read is applied before the CM confirms it.
+    assert {t["term"] for t in charter["banned_terms"]} == {t.term for t in parse_charter(source, "markdown").banned_terms}
+
+
+def test_async_draft_answers_at_once_and_finishes_within_its_deadline(live):
+    client, _ = live
+    started = time.monotonic()
+    r = client.post("/v1/brands/roue-libre/rituals/drafts", json={"ritual": "qa_session", "language": "fr"},
+                    headers={**ADMIN, "Prefer": "respond-async"})
+    RESULTS["async_accept_s"].append(time.monotonic() - started)
+    assert r.status_code == 202, r.text
+    assert time.monotonic() - started < 2.0  # the caller (a CM tool, a Slack command) never waits on the model
+    job = r.json()
+    while job["status"] not in ("succeeded", "failed") and time.monotonic() - started < ASYNC_DEADLINE + SLACK:
+        time.sleep(0.5)
+        job = client.get(r.headers["Location"], headers=ADMIN).json()
+    RESULTS["async_done_s"].append(time.monotonic() - started)
+    assert job["status"] == "succeeded", job
+    draft = client.get(f"/v1/drafts/{job['draft_id']}", headers=ADMIN).json()
+    assert (draft["engine"] == "rules") == bool(draft["degraded"])
+
+
 def test_negotiation_settles_on_a_format_this_server_takes(live):
     _, runtime = live
     mode = runtime.llm.modes.get("openai/gemma3-270m")
@@ -108,7 +150,11 @@ def test_write_summary():
     summary = {"server": SERVER, "drafts": len(draft_s), "accepted_from_model": RESULTS["engines"].count("llm"),
                "draft_p50_s": round(statistics.median(draft_s), 2), "draft_p95_s": p95(draft_s),
                "drift_p50_s": round(statistics.median(drift_s), 2), "drift_p95_s": p95(drift_s),
-               "worst_request_s": round(max(draft_s + drift_s), 2),
+               "worst_request_s": round(max(draft_s + drift_s + RESULTS["charter_s"]), 2),
+               "charter_reading_s": [round(x, 2) for x in RESULTS["charter_s"]],
+               "charter_engines": RESULTS["charter_engines"],
+               "async_draft_accept_s": [round(x, 3) for x in RESULTS["async_accept_s"]],
+               "async_draft_done_s": [round(x, 2) for x in RESULTS["async_done_s"]],
                "refusal_reasons": Counter(RESULTS["reasons"]).most_common(12)}
     out = ROOT / "bench" / "results" / f"live_llm_{SERVER or 'unknown'}.json"
     Path(out).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, status
 
 from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
-from copilot.api.schemas import (BrandIn, BrandOut, CharterIn, CharterOut, CharterVersionOut, KeyCreated, KeyIn,
-                                 KeyOut)
-from copilot.errors import Forbidden
+from copilot.api.schemas import (BrandIn, BrandOut, CharterFindingsIn, CharterIn, CharterOut, CharterVersionOut,
+                                 KeyCreated, KeyIn, KeyOut)
+from copilot.errors import Forbidden, InvalidInput
 from copilot.types import Charter
 
 router = APIRouter(prefix="/v1", tags=["brands"], responses=PROBLEMS)
@@ -65,8 +65,10 @@ def _version_out(row: object) -> CharterVersionOut:
 
 @router.put("/brands/{brand}/charter", response_model=CharterOut, operation_id="putCharter")
 def put_charter(brand: AdminBrand, body: CharterIn, copilot: CopilotDep) -> CharterOut:
-    """Upload a charter (Markdown with optional front matter, YAML or JSON); a changed one is a new version."""
-    row, charter, created = copilot.put_charter(brand, body.content, fmt=body.format)
+    """Upload a charter (Markdown with optional front matter, YAML or JSON); a changed one is a new version. With
+    an LLM configured the model reads it too: `charter.review` compares its reading with the rules parser's, and
+    what only the model found waits in `charter.proposals` until confirmed (POST …/charter/findings)."""
+    row, charter, created = copilot.put_charter(brand, body.content, fmt=body.format, read_with_llm=True)
     return CharterOut(created=created, charter=charter, **_version_out(row).model_dump())
 
 
@@ -89,3 +91,13 @@ def get_charter_version(brand: ReadBrand, version: Annotated[int, Path(ge=1, le=
     """One version of the charter."""
     row = copilot.store.get_charter(brand, version)
     return CharterOut(charter=Charter.model_validate(row.data), **_version_out(row).model_dump())
+
+
+@router.post("/brands/{brand}/charter/findings", response_model=CharterOut, operation_id="decideCharterFindings")
+def decide_charter_findings(brand: AdminBrand, body: CharterFindingsIn, copilot: CopilotDep) -> CharterOut:
+    """Confirm (`accept`) or dismiss (`reject`) what the model read in the charter that the rules parser did not
+    (`charter.proposals`, with an LLM configured): confirmed findings apply to a new charter version."""
+    if not body.accept and not body.reject:
+        raise InvalidInput("nothing to decide: give finding ids in accept and/or reject", field="accept")
+    row, charter = copilot.decide_charter_findings(brand, accept=body.accept, reject=body.reject)
+    return CharterOut(created=True, charter=charter, **_version_out(row).model_dump())

@@ -98,18 +98,19 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
         raise InvalidInput("the request body is empty; send the file as the raw body", field="body")
     job = copilot.store.create_job(brand, kind="import", fmt=format, file_path=str(path), file_name=filename)
     copilot.jobs.submit(job.id)
-    return _job_out(job)
+    return job_out(job)
 
 
-def _job_out(job: object) -> JobOut:
-    data = {k: getattr(job, k) for k in JobOut.model_fields if k != "brand"}
-    return JobOut(brand=job.brand_id, **data)  # type: ignore[attr-defined]
+def job_out(job: object) -> JobOut:
+    """A job as the API shows it."""
+    data = {k: getattr(job, k) for k in JobOut.model_fields if k not in ("brand", "draft_id")}
+    return JobOut(brand=job.brand_id, draft_id=(job.result or {}).get("draft_id"), **data)  # type: ignore[attr-defined]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, operation_id="getJob")
 def get_job(job_id: str, principal: PrincipalDep, copilot: CopilotDep) -> JobOut:
-    """An import job's status and progress."""
+    """A job's status and progress: a file import, or an asynchronous draft (`draft_id` once it succeeded)."""
     job = copilot.store.get_job(job_id)
     if job is None or not (principal.is_admin or principal.brand == job.brand_id):
         raise NotFound(f"job '{job_id}' not found")
-    return _job_out(job)
+    return job_out(job)

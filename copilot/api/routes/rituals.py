@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
 from copilot.api.routes import PROBLEMS
-from copilot.api.schemas import DraftOut, RitualDraftIn, UsageDay, UsageOut
+from copilot.api.routes.history import job_out
+from copilot.api.schemas import DraftOut, JobOut, RitualDraftIn, UsageDay, UsageOut
 from copilot.features.rituals import RitualRequest
 from copilot.types import utc
 
@@ -26,11 +29,27 @@ def draft_out(row: Any) -> DraftOut:
 
 
 @router.post("/brands/{brand}/rituals/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftOut,
-             operation_id="draftRitual")
-def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep) -> DraftOut:
-    """Draft a ritual post grounded in the charter and recent conversation; saved for review."""
+             operation_id="draftRitual",
+             responses={202: {"model": JobOut, "description": "with `Prefer: respond-async`: the draft is made in the "
+                                                               "background; poll the job at `Location`"}})
+def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep,
+                 prefer: Annotated[str | None, Header(description="`respond-async` answers 202 at once with a job "
+                                                                  "to poll (for slow models)")] = None) -> Any:
+    """Draft a ritual post grounded in the charter and recent conversation; saved for review. A slow model
+    never holds the caller: the synchronous answer comes within the LLM deadline (the rules engine answers,
+    marked degraded, when the model does not), and `Prefer: respond-async` returns a job at once."""
+    scheduled = utc(body.scheduled_at) if body.scheduled_at else None
     req = RitualRequest(ritual=body.ritual, channel=body.channel, theme=body.theme, language=body.language,
-                        variants=body.variants, scheduled_at=utc(body.scheduled_at) if body.scheduled_at else None)
+                        variants=body.variants, scheduled_at=scheduled)
+    if prefer and "respond-async" in {p.strip().split("=")[0].lower() for p in prefer.split(",")}:
+        copilot.rituals.check_request(brand, req)  # an unknown ritual is a 400 now, not a failed job later
+        request = {**body.model_dump(mode="json", exclude={"scheduled_at"}),
+                   "scheduled_at": scheduled.isoformat() if scheduled else None, "actor": principal.actor}
+        job = copilot.store.create_job(brand, kind="ritual_draft", fmt="json", file_path=None, file_name=None,
+                                       request=request)
+        copilot.jobs.submit(job.id)
+        return JSONResponse(jsonable_encoder(job_out(job)), status_code=status.HTTP_202_ACCEPTED,
+                            headers={"Location": f"/v1/jobs/{job.id}", "Preference-Applied": "respond-async"})
     return draft_out(copilot.rituals.draft(brand, req, actor=principal.actor))
 
 
