@@ -238,10 +238,13 @@ def search(query: str, brand: str = typer.Option(..., "--brand", "-b"), limit: i
         _fail(_with_fix(exc))
     if as_json:
         typer.echo(json.dumps([{"id": h.id, "source": h.source, "kind": h.kind, "score": h.score,
-                                "snippet": h.snippet} for h in hits], indent=2, ensure_ascii=False))
+                                "snippet": h.snippet, "matched_terms": h.matched_terms,
+                                "dense_similarity": h.dense_similarity, "duplicate_ids": h.duplicate_ids}
+                               for h in hits], indent=2, ensure_ascii=False))
     else:
         for h in hits:
-            typer.echo(f"{h.score:.4f}  [{h.kind}] {h.id}  {h.snippet[:120]}")
+            copies = f" (+{h.duplicates} same)" if h.duplicates else ""
+            typer.echo(f"{h.score:.4f}  [{h.kind}] {h.id}{copies}  {h.snippet[:120]}")
     runtime.close()
 
 
@@ -273,18 +276,24 @@ def charter_parse(file: Path = typer.Argument(..., exists=True, dir_okay=False),
 @eval_app.command("retrieval")
 @friendly
 def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
-                   brand: str = typer.Option(..., "--brand", "-b"),
+                   brand: list[str] = typer.Option(..., "--brand", "-b",
+                                                   help="the brand, or CORPUS=BRAND for each corpus the rows name"),
                    mode: str = typer.Option("hybrid", help="hybrid, lexical, dense or all"),
+                   fusion: str = typer.Option("score", help="hybrid fusion: score, weighted_rrf, rrf or all"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
-    """Recall@5 and MRR of labelled queries against a loaded brand."""
-    from copilot.evals import evaluate_retrieval, read_queries
+    """Recall@5, MRR and nDCG@10 of labelled queries against loaded brands, per language and corpus."""
+    from copilot.errors import CopilotError
+    from copilot.evals import compare_retrieval, read_queries
 
+    pairs = [b.split("=", 1) for b in brand]
+    target: str | dict[str, str] = dict(pairs) if all(len(p) == 2 for p in pairs) else brand[0]  # type: ignore[arg-type]
     runtime = _runtime()
-    runtime.store.get_brand(brand)  # a missing brand says how to load it, before any query runs
-    queries = read_queries(data)
-    modes = ["lexical", "dense", "hybrid"] if mode == "all" else [mode]
-    results = {m: evaluate_retrieval(runtime.retriever, brand, queries, mode=m) for m in modes}
-    out = results[modes[0]] if len(modes) == 1 else {"by_mode": results, **results["hybrid"]}
+    try:
+        queries = read_queries(data)
+        out = compare_retrieval(runtime.retriever, target, queries, modes=None if mode == "all" else [mode],
+                                fusions=None if fusion == "all" else [fusion])
+    except (CopilotError, KeyError) as exc:
+        _fail(getattr(exc, "detail", None) or f"no --brand CORPUS=BRAND for corpus {exc}")
     typer.echo(json.dumps(out, indent=2 if not as_json else None))
     runtime.close()
 

@@ -265,9 +265,19 @@ class SearchHit(BaseModel):
     title: str | None = None
     snippet: str
     permalink: str | None = None
-    score: float
+    score: float = Field(description="hybrid: the weighted sum of the keyword and dense evidence (each normalised to "
+                                     "0..1 and weighed by how much that side can tell for this query); lexical or "
+                                     "dense mode: that ranking's own score (BM25, cosine similarity)")
     lexical_rank: int | None = None
     dense_rank: int | None = None
+    matched_terms: list[str] = Field(default_factory=list, description="the query's words this message holds "
+                                                                        "(French or English stems), rarest first")
+    lexical_score: float | None = Field(default=None, description="BM25 score, when the keyword side found it")
+    dense_similarity: float | None = Field(default=None, description="cosine similarity of the query and message "
+                                                                     "embeddings, when the dense side found it")
+    duplicates: int = Field(default=0, description="how many other messages among the candidates have the same "
+                                                   "text (case, accents and punctuation folded); shown once")
+    duplicate_ids: list[str] = Field(default_factory=list, description="their ids")
 
 
 class SearchOut(BaseModel):
