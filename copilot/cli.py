@@ -282,18 +282,19 @@ def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
                    fusion: str = typer.Option("score", help="hybrid fusion: score, weighted_rrf, rrf or all"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
     """Recall@5, MRR and nDCG@10 of labelled queries against loaded brands, per language and corpus."""
-    from copilot.errors import CopilotError
     from copilot.evals import compare_retrieval, read_queries
 
     pairs = [b.split("=", 1) for b in brand]
     target: str | dict[str, str] = dict(pairs) if all(len(p) == 2 for p in pairs) else brand[0]  # type: ignore[arg-type]
     runtime = _runtime()
     try:
+        for name in (target.values() if isinstance(target, dict) else [target]):
+            runtime.store.get_brand(name)  # a missing brand says how to load it, before any query runs
         queries = read_queries(data)
         out = compare_retrieval(runtime.retriever, target, queries, modes=None if mode == "all" else [mode],
                                 fusions=None if fusion == "all" else [fusion])
-    except (CopilotError, KeyError) as exc:
-        _fail(getattr(exc, "detail", None) or f"no --brand CORPUS=BRAND for corpus {exc}")
+    except KeyError as exc:  # a missing brand (CopilotError) is told by @friendly, with how to create it
+        _fail(f"no --brand CORPUS=BRAND for corpus {exc}")
     typer.echo(json.dumps(out, indent=2 if not as_json else None))
     runtime.close()
 
