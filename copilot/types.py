@@ -205,6 +205,9 @@ class PromotionPolicy(BaseModel):
     passage_id: str | None = None
 
 
+# `register` is the charter's own word (tu/vous); it only shadows ABC.register, which pydantic models never use.
+warnings.filterwarnings("ignore", message='Field name "register"')
+
 RuleType = Literal["no_share_asks", "no_tag_asks", "no_contests_for_reach", "no_promo_codes", "no_urgency",
                    "no_superlatives", "no_shouting", "no_gated_participation", "no_personal_data_asks",
                    "factual_announcements_allowed"]
@@ -259,8 +262,6 @@ class Unparsed(BaseModel):
     kind: Literal["section", "passages", "metadata"] = "section"
 
 
-# `register` is the charter's own word (tu/vous); it only shadows ABC.register, which pydantic models never use.
-warnings.filterwarnings("ignore", message='Field name "register"')
 
 
 class Charter(BaseModel):
