@@ -194,8 +194,10 @@ class Retriever:
             ranked = self.index.query(brand, vector, k=wide, filters={})
             passing = self.store.passing_uids(brand, [u for u, _ in ranked], filters)
             kept = [(u, s) for u, s in ranked if u in passing]
-            if len(kept) >= (need or k) or len(ranked) < wide:
+            if len(kept) >= (need or k):
                 return kept[:k]
+        # Too few passed (or the index returned fewer than asked, which an approximate index may do even when it
+        # holds more): Chroma's filtered search is exact; it is slow only on large brands, where this is rare.
         return self.index.query(brand, vector, k=k, filters=filters)
 
     def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
