@@ -45,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 from bench.common import percentiles, write_result  # noqa: E402
+from bench.common import SHARED  # noqa: E402
 from bench.community import NOW, load  # noqa: E402
+from copilot.ingest import parse_file  # noqa: E402
 from copilot.embed import LocalMiniLM  # noqa: E402
 from copilot.ingest.pipeline import embed_text  # noqa: E402
 from copilot.runtime import Copilot, make_embedder  # noqa: E402
@@ -159,6 +161,11 @@ def live_writer(copilot: Copilot, counter: list[int], stop: threading.Event, sta
                 write_rate: float, reaction_rate: float) -> None:
     """One new message every 1/write_rate seconds, and reaction changes on older messages at reaction_rate."""
     rng = random.Random(3)
+    # The history's real ids (each SE dev message copied with a "-<copy>" suffix, see bench/community.py): the
+    # reaction events must land on messages that exist, at the asked rate.
+    ids = [r.source_id for r in parse_file(SHARED / "community_se_history_meta_en" / "messages_dev.jsonl")
+           if isinstance(r, MessageRecord)]
+    copies = max(1, copilot.store.count_messages(BRAND) // max(1, len(ids)))
     step = 1 / (write_rate + reaction_rate)
     next_at, owed = time.perf_counter(), 0.0
     while not stop.is_set():
@@ -169,7 +176,7 @@ def live_writer(copilot: Copilot, counter: list[int], stop: threading.Event, sta
             copilot.ingestor.ingest(BRAND, [message(counter[0], texts(1, counter[0])[0])])
             stats["messages"] += 1
         else:  # a reaction on an older message of the history
-            old = f"p{rng.randrange(1, 3000)}-{rng.randrange(30)}"
+            old = f"{rng.choice(ids)}-{rng.randrange(copies)}"
             row = copilot.store.get_messages(BRAND, [f"stackexchange:{old}"]).get(f"stackexchange:{old}")
             if row is not None:
                 copilot.ingestor.ingest(BRAND, [MessageRecord(

@@ -300,3 +300,37 @@ def test_cached_members_follow_every_replicas_member_changes(settings: Settings)
     finally:
         here.close()
         there.close()
+
+
+def test_two_writers_saving_one_brands_snapshot_at_once_both_succeed(copilot: Copilot, tmp_path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    # Two replicas on one data directory save the same brand's snapshot together; with one shared temporary name,
+    # one writer's rename failed after the other's (seen in bench/live.py at 100k).
+    copilot.store.create_brand("b", "B", "en")
+    copilot.ingestor.ingest("b", [MessageRecord(source_id=str(i), author=f"u{i % 3}", text=f"message {i}",
+                                                created_at=datetime(2026, 11, 1, tzinfo=timezone.utc)
+                                                + timedelta(hours=i)) for i in range(20)])
+    copilot.snapshots.get("b")
+    st = copilot.snapshots._states["b"]
+    barrier, real_savez, errors = threading.Barrier(2), np.savez, []
+
+    def savez_together(fh, **arrays):
+        barrier.wait(timeout=10)  # both writers hold their temporary file before either renames it
+        real_savez(fh, **arrays)
+
+    monkeypatch.setattr(snapshot_mod.np, "savez", savez_together)
+    path = tmp_path / "b.npz"
+
+    def write():
+        try:
+            snapshot_mod.save(st.current, st.lineage, path)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not errors, errors
+    assert snapshot_mod.load(path) is not None and not list(tmp_path.glob("*tmp"))

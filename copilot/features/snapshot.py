@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -399,10 +400,15 @@ def save(snap: Snapshot, lin: Lineage, path: Path) -> None:
     meta = {"format": FORMAT, "revision": snap.revision, "epoch": snap.epoch, "as_of": snap.as_of.isoformat(),
             "counts": {k: len(v) for k, v in strings.items()}}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp.replace(path)
+    # One temporary file per writer: replicas sharing a data directory (or two runtimes in one process) save the
+    # same brand at once, and a shared ".tmp" name made one writer's rename fail after the other's.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: Path) -> Lineage | None:
@@ -738,7 +744,8 @@ class Snapshots:
         path = self._path(brand)
         if path is not None:
             path.unlink(missing_ok=True)
-            path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+            for tmp in path.parent.glob(path.name + ".*tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _save(self, brand: str, st: _State, *, force: bool = False) -> None:
         path = self._path(brand)
