@@ -1,0 +1,149 @@
+"""Summarise a mutmut 3 run (bench/mutation.sh) and merge the runs into bench/results/mutation.json.
+
+`collect` reads the `.meta` files mutmut leaves next to each mutated module in <workdir>/mutants, counts the
+outcomes, records every survivor with its diff, and writes bench/results/mutation/<group>.<label>.json; it then
+rebuilds bench/results/mutation.json from all the runs and from bench/mutation_equivalents.json, where a person
+lists the survivors judged equivalent or not worth a test, one line of reason each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RUNS = BENCH / "results" / "mutation"
+EQUIVALENTS = BENCH / "mutation_equivalents.json"
+# mutmut 3.3.1's own table (mutmut.__main__.status_by_exit_code), reduced to the outcomes reported here.
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no_tests", 33: "no_tests", 34: "skipped",
+          35: "suspicious", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          -11: "segfault", None: "not_checked"}
+
+
+def outcomes(workdir: Path, mutated: list[str]) -> dict[str, tuple[str, str]]:
+    """Mutant name -> (outcome, source path) for every mutant of the mutated files."""
+    found: dict[str, tuple[str, str]] = {}
+    for source in mutated:
+        meta = workdir / "mutants" / f"{source}.meta"
+        if not meta.exists():
+            continue
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            found[name] = (STATUS.get(code, f"exit_{code}"), source)
+    return found
+
+
+def diff_of(workdir: Path, name: str, source: str) -> str:
+    """The changed lines of one mutant, as mutmut shows them."""
+    import mutmut
+    from mutmut.__main__ import ensure_config_loaded, get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        mutmut.config = None
+        ensure_config_loaded()
+        with contextlib.redirect_stdout(io.StringIO()):
+            diff = get_diff_for_mutant(name, path=Path(source))
+    finally:
+        os.chdir(cwd)
+    return "\n".join(line for line in diff.splitlines()
+                     if line[:1] in "+-" and not line.startswith(("+++", "---")))
+
+
+def counts(found: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Totals per outcome; the surviving rate is over the mutants whose tests ran to an end (killed, survived or
+    timed out), so a run stopped by its time budget reports its checked part, with `not_checked` beside it."""
+    tally: dict[str, int] = {}
+    for outcome, _ in found.values():
+        tally[outcome] = tally.get(outcome, 0) + 1
+    main = ("killed", "survived", "timeout", "no_tests", "not_checked")
+    checked = sum(tally.get(k, 0) for k in ("killed", "survived", "timeout"))
+    return {"total": len(found), "checked": checked, **{k: tally.get(k, 0) for k in main},
+            "other": {k: v for k, v in tally.items() if k not in main},
+            "survived_rate": round(tally.get("survived", 0) / checked, 4) if checked else None}
+
+
+def collect(args: argparse.Namespace) -> None:
+    """Write one run's summary, then rebuild mutation.json."""
+    workdir = Path(args.workdir)
+    found = outcomes(workdir, args.mutated)
+    if not found or all(outcome == "not_checked" for outcome, _ in found.values()):
+        sys.exit(f"no checked mutants under {workdir}/mutants for {args.mutated}: the run failed, nothing written")
+    rerun = carried = 0
+    if args.carry:  # an `after` run re-ran the before run's survivors only; the rest keep their outcome
+        before = json.loads(Path(args.carry).read_text())["outcomes"]
+        for name, (outcome, source) in list(found.items()):
+            if outcome == "not_checked" and name in before:
+                found[name] = (before[name], source)
+                carried += 1
+            else:
+                rerun += 1
+    survivors = {name: diff_of(workdir, name, source)
+                 for name, (outcome, source) in sorted(found.items()) if outcome == "survived"}
+    run = {"group": args.group, "label": args.label, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "tool": "mutmut 3.3.1", "mutated": args.mutated, "tests": args.tests, "seconds": args.seconds,
+           **counts(found), "rerun": rerun, "carried_from_before": carried, "survivors": survivors,
+           "outcomes": {name: outcome for name, (outcome, _) in sorted(found.items())}}
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS / f"{args.group}.{args.label}.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in run.items() if k not in ("survivors", "outcomes")}, indent=2))
+    merge()
+
+
+def merge() -> None:
+    """bench/results/mutation.json: before/after per group, and the survivors judged equivalent."""
+    judged: dict[str, dict[str, str]] = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+    groups: dict[str, Any] = {}
+    for path in sorted(RUNS.glob("*.json")):
+        run = json.loads(path.read_text())
+        entry = groups.setdefault(run["group"], {"mutated": run["mutated"]})
+        entry[run["label"]] = {k: v for k, v in run.items()
+                               if k not in ("group", "label", "mutated", "survivors", "outcomes")}
+        entry[run["label"]]["survivors"] = sorted(run["survivors"])
+    for group, entry in groups.items():
+        notes = judged.get(group, {})
+        entry["judged_equivalent_or_irrelevant"] = notes
+        after = entry.get("after")
+        if after is not None:
+            entry["unexplained_survivors_after"] = [m for m in after["survivors"] if m not in notes]
+    out = BENCH / "results" / "mutation.json"
+    out.write_text(json.dumps({"benchmark": "mutation", "groups": groups}, indent=2) + "\n", encoding="utf-8")
+
+
+def rerun(group: str) -> None:
+    """Print the mutants an `after` run must check again: the before run's survivors and timeouts."""
+    before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
+    print("\n".join(name for name, outcome in before.items() if outcome in ("survived", "timeout")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("group")
+    c.add_argument("label")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--seconds", type=int, default=None)
+    c.add_argument("--mutated", nargs="+", required=True)
+    c.add_argument("--tests", nargs="+", required=True)
+    c.add_argument("--carry", default=None, help="the before run whose outcomes the mutants not re-run keep")
+    sub.add_parser("merge")
+    sub.add_parser("rerun").add_argument("group")
+    args = parser.parse_args()
+    if args.command == "collect":
+        collect(args)
+    elif args.command == "rerun":
+        rerun(args.group)
+    else:
+        merge()
+
+
+if __name__ == "__main__":
+    main()
