@@ -117,10 +117,12 @@ class Copilot:
         self._scrub_lock = threading.Lock()
 
     # ------------------------------------------------------------ charter
-    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None) -> tuple[Any, Charter, bool]:
-        """Parse, version and index a charter; its passages become searchable `charter` documents. With an LLM
-        configured, the model reads it too: its new findings wait for the CM as proposals
-        (`copilot/features/charter_reading.py`); findings the CM confirmed earlier are carried over."""
+    def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None,
+                    read_with_llm: bool = False) -> tuple[Any, Charter, bool]:
+        """Parse, version and index a charter; its passages become searchable `charter` documents. With
+        `read_with_llm` (what the API does) and an LLM configured, the model reads it too: its new findings wait
+        for the CM as proposals (`copilot/features/charter_reading.py`). Findings the CM confirmed earlier are
+        carried over either way; the sample loader and benchmarks read with the rules only."""
         self.store.get_brand(brand)
         charter = parse_charter(source, fmt, filename=filename)
         try:
@@ -130,7 +132,7 @@ class Copilot:
         if latest is not None and latest.source_text == source:  # unchanged: no new version, no model call
             return latest, Charter.model_validate(latest.data), False
         charter = carry_over(charter, Charter.model_validate(latest.data) if latest else None, source)
-        if self.llm is not None:
+        if read_with_llm and self.llm is not None:
             charter = CharterReader(self.llm).read(brand, source, charter)
         row, created = self.store.add_charter_version(brand, charter.model_dump(mode="json"), source,
                                                       charter.source_format, decisions=_decisions(charter))

@@ -135,6 +135,20 @@ def terms_used(text: str, terms: Iterable[str]) -> list[str]:
     return [t for t in dict.fromkeys(terms) if t in found]
 
 
+def replace_terms(text: str, replacements: dict[str, str]) -> str:
+    """The text with each term of `replacements` (whole words, case and accents ignored) replaced by its value,
+    capitalised like the word it replaces: how a template follows the charter's "say X, not Y"."""
+    out, last = [], 0
+    for hit in term_hits(text, list(replacements)):
+        if hit.start < last or text[hit.start - 1:hit.start] == "$":  # never a template's own $placeholder
+            continue
+        new = replacements[hit.term]
+        original = text[hit.start:hit.end]
+        out += [text[last:hit.start], new[:1].upper() + new[1:] if original[:1].isupper() else new]
+        last = hit.end
+    return "".join(out) + text[last:]
+
+
 def emoji_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the emoji in a text."""
     return [m.span() for m in EMOJI.finditer(text)]

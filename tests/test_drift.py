@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -172,3 +173,29 @@ def test_the_quota_is_not_judged_on_a_handful_of_posts():
     assert "promo_quota" not in {f.type for f in few.flags}
     enough = check_text(text, charter=CHARTER, feed=FeedStats(brand_posts=12, promotional_posts=3))
     assert "promo_quota" in {f.type for f in enough.flags}
+
+
+def _corpus_charters(folder: Path) -> dict:
+    from copilot.ingest.charter import parse_charter
+
+    return {p.stem: parse_charter(p.read_text(encoding="utf-8"), filename=p.name) for p in sorted(folder.iterdir())
+            if p.suffix in (".md", ".yaml", ".json") and not p.name.endswith(".expected.json")}
+
+
+@pytest.mark.parametrize("data, charters, floor", [
+    # Development set: the rules were tuned while reading it (F1 0.58 -> 0.87 last session, 0.90 now), FPR 0.04.
+    ("tests/data/drift_frozen.jsonl", "tests/charters_corpus", {"f1": 0.87, "fpr": 0.06}),
+    # Written by an outsider who never read the code. Measured before any change: F1 0.61, FPR 0.07. Then tuned
+    # on (charter term reader; the "do not use" words of preferred terms; scarcity, gated and share-ask phrasing;
+    # stated limits at medium severity): F1 0.93, FPR 0.05. A development set since.
+    ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.88, "fpr": 0.07}),
+    # A second outsider set, never tuned on: F1 0.49 (English 0.24, French 0.67), FPR 0.06 when first measured
+    # (TF-IDF baseline F1 0.49, FPR 0.14); 0.65 (English 0.50, French 0.77), FPR 0.06 after the changes made on the
+    # first set. The floor catches a regression; it is not a goal.
+    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.6, "fpr": 0.08}),
+])
+def test_labelled_posts_against_their_own_charters(data, charters, floor):
+    rows = read_labelled(ROOT / data)
+    metrics = evaluate_drift(rows, charters=_corpus_charters(ROOT / charters))
+    assert metrics["n"] == len(rows) and {r["charter"] for r in rows} <= set(_corpus_charters(ROOT / charters))
+    assert metrics["f1"] >= floor["f1"] and metrics["false_positive_rate"] <= floor["fpr"], metrics

@@ -113,3 +113,17 @@ def test_register_forms_are_chosen(lang):
         assert TU.search(tu) and not TU.search(vous) and VOUS.search(vous)
     else:
         assert tu == vous == say(lang, "rewrite.invite")
+
+
+def test_templates_follow_the_charters_say_x_not_y():
+    from copilot.textrules import replace_terms
+
+    assert replace_terms("Reply here: $reply. A reply, Réplique.", {"reply": "answer", "réplique": "retour"}) == \
+        "Answer here: $reply. A answer, Retour."
+    # Through the rules engine: a charter that says "member", not "user", and "answer", not "reply".
+    charter = Charter(preferred_terms=[Term(term="answer", instead_of=["reply"], passage_id="p"),
+                                       Term(term="member", instead_of=["user", "member"], passage_id="p")],
+                      languages=["en"])
+    from copilot.features.rituals import _lexicon
+
+    assert _lexicon(charter) == {"reply": "answer", "user": "member"}  # a word that is also preferred stays

@@ -21,9 +21,11 @@ FAMILIES: dict[str, re.Pattern[str]] = {
     "no_share_asks": re.compile(
         r"\b(?:partag(?:e|ez|er)|relay(?:e|ez|er)|republi(?:e|ez)|repost(?:e|ez)?|retweet(?:e|ez)?|lik(?:e|ez)|"
         r"share|reshare|spread the word|boost|upvote|star us|give us a star|leave us a review|laissez-nous un avis|"
-        r"abonn(?:e|ez)-(?:toi|vous)|follow us|suivez-nous|invit(?:e|ez) (?:tes|vos) (?:ami|proche))\b"
+        r"abonn(?:e|ez)-(?:toi|vous)|follow us|suivez-nous|invit(?:e|ez) (?:tes|vos) (?:ami|proche)|send (?:them |it )?this|"
+        r"pass (?:it|this) on|fai(?:s|tes) (?:tourner|passer))\b"
         + GAP + r"(?:\b(?:post|publication|story|stories|réseaux|reseaux|social|instagram|insta|facebook|tiktok|"
-        r"linkedin|twitter|x|github|reddit|hacker news|feed|fil|page|ami|amis|friends|network|partout|everywhere)\b)",
+        r"linkedin|twitter|x|github|reddit|hacker news|feed|fil|page|ami|amis|friends|network|partout|everywhere|"
+        r"club|group|groupe|voisins|neighbou?rs|entourage|proches|message|it too|them)\b)",
         re.I),
     "no_tag_asks": re.compile(
         r"\b(?:tag(?:ue|uez|gue|guez)?|identifi(?:e|ez)|mention(?:ne|nez)?|@[\w.]{2,40}|"
@@ -42,6 +44,9 @@ FAMILIES: dict[str, re.Pattern[str]] = {
         r"ends? (?:tonight|today|soon|at midnight|sunday|monday|friday)|only until|jusqu'(?:à|a) (?:ce soir|minuit|"
         r"demain|dimanche|lundi|mardi|mercredi|jeudi|vendredi|samedi)|seulement (?:jusqu|aujourd'hui|ce soir)|"
         r"plus que \d{1,3} ?(?:h|heures|jours|places|pièces)|only \d{1,3} (?:left|hours|days|spots)|"
+        r"only \d{1,3} (?:[\w-]{1,20} ){1,6}left|il ne (?:nous )?reste (?:plus )?que \d{1,3}|filling up fast|"
+        r"selling fast|going fast|almost (?:gone|sold out|full)|once (?:they're|they are|it's|it is) gone|"
+        r"partent vite|part vite|se remplit vite|presque complet|bientôt complet|don't leave it (?:too )?late|"
         r"while (?:stocks|supplies) last|dans la limite des stocks|compte à rebours|countdown|hurry|dépêche[zs]?-?(?:toi|vous)?|"
         r"ne tardez pas|don't wait|don't miss|ne ratez pas|ne manquez pas|avant qu'il ne soit trop tard|"
         r"before it's too late|limited time|durée limitée|temps limité|today only|aujourd'hui seulement|ce soir seulement)\b"
@@ -49,14 +54,17 @@ FAMILIES: dict[str, re.Pattern[str]] = {
     "no_superlatives": re.compile(
         r"\b(?:le meilleur|la meilleure|les meilleurs|les meilleures|the best|best ever|meilleur prix|lowest price|"
         r"prix le plus bas|incroyable|unbeatable|imbattable|révolutionnaire|revolutionary|game-?changer|"
-        r"exceptionnel(?:le)?|jamais vu|never seen|insane|unique au monde|world's best|numéro 1|number one|#1)\b", re.I),
+        r"(?<!fermeture )(?<!ouverture )(?<!closure )exceptionnel(?:le)?|le plus \w{3,20} d[eu]|the most \w{3,20} in|jamais vu|never seen|insane|unique au monde|world's best|numéro 1|number one|#1)\b", re.I),
     "no_gated_participation": re.compile(
         r"\b(?:réservé(?:e|s|es)? aux (?:clients|acheteurs|abonnés payants|personnes ayant (?:acheté|commandé))|"
-        r"(?:customers|buyers|subscribers) only|only for (?:customers|buyers)|with (?:any|every) purchase|"
+        r"réservé(?:e|s|es)? aux (?:personnes |membres )?(?:abonné|client|acheteu|détenteu)\w{0,4}|"
+        r"(?:customers|buyers|subscribers|followers|vip[\w ]{0,20}) only|(?:only|exclusively) for (?:our |the )?"
+        r"(?:[\w-]{1,20} )?(?:customers|buyers|followers|subscribers|those who (?:bought|follow))|"
+        r"open to (?:people|those|anyone) who (?:bought|purchased|follow)|with (?:any|every) purchase|"
         r"dès \d{1,4} ?€ d'achat|pour tout achat|avec tout achat|on purchase of|après (?:achat|commande))\b", re.I),
     "no_personal_data_asks": re.compile(
         r"\b(?:envoie[zs]?|envoy(?:ez|er)|laisse[zs]?|donne[zs]?|indique[zs]?|partage[zs]?|send|share|leave|give|dm|"
-        r"drop)(?:-nous|-moi)? (?:us |me |nous )?(?:ton |votre |vos |tes |your )?(?:adresse e-?mail|e-?mail|mail|"
+        r"drop)(?:-nous|-moi)? (?:[^.!?\n]{0,40}? )?(?:ton |votre |vos |tes |son |sa |your |their )?(?:adresse e-?mail|e-?mail|mail|"
         r"numéro|numero|téléphone|telephone|phone(?: number)?|adresse|address|date de naissance|birthday)\b", re.I),
 }
 

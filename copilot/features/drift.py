@@ -129,6 +129,15 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
     for hit in term_hits(text, list(passages)):
         flags.append(_flag(text, "banned_term", "medium", (hit.start, hit.end),
                            say(lang, "drift.banned_term", term=hit.term), _clause(charter, passages[hit.term])))
+    # The words a preferred term replaces are the charter's "do not use" vocabulary too (unless also preferred).
+    preferred = {t.term.lower() for t in charter.preferred_terms}
+    replaced = {old: t for t in charter.preferred_terms for old in t.instead_of
+                if old.lower() not in preferred and old not in passages}
+    for hit in term_hits(text, list(replaced)):
+        term = replaced[hit.term]
+        flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
+                           say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
+                           _clause(charter, term.passage_id)))
     if lang == "fr" and charter.register:
         wrong = VOUS if charter.register == "tu" else TU
         right = TU if charter.register == "tu" else VOUS
@@ -145,7 +154,8 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
                                      r"exclamation")):
         if limit is not None and len(spans) > limit:
             pid = _passage_matching(charter, hint) or "front-matter"
-            flags.append(_flag(text, "off_tone", "low", (spans[limit][0], spans[-1][1]),
+            # A limit the charter states in so many words: breaking it is worth an editor's look.
+            flags.append(_flag(text, "off_tone", "medium", (spans[limit][0], spans[-1][1]),
                                say(lang, key, count=len(spans), limit=limit), _clause(charter, pid)))
     return flags
 

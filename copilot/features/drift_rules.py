@@ -30,6 +30,9 @@ URGENCY = _p(
     r"ne (?:ratez|rate) pas|avant (?:rupture|qu'il ne soit trop tard)|places? limit[ée]es?|r[ée]serv[ée]e? aux plus rapides",
     r"last chance|only today|today only|tonight only|ends (?:tonight|today|soon)|limited (?:time|offer|stock)",
     r"while (?:stocks|supplies) last|don'?t miss(?: out)?|act now|urgent(?:ly)?|expires?|before it'?s too late",
+    r"only \d{1,3} (?:[\w-]{1,20} ){1,6}left|filling up fast|selling fast|going fast|almost (?:gone|sold out)",
+    r"once (?:they're|they are|it's|it is) gone|il ne (?:nous )?reste (?:plus )?que \d{1,3}|partent vite|"
+    r"se remplit vite|bient[oô]t complet|don'?t leave it (?:too )?late",
 )
 ASKS = _p(
     r"partage[sz]?(?= (?:ce|cette|notre|nos|ma|mon|et|avec|autour|[àa] tes))|partagez|likez|like (?:this|my|our|the)|please like|leave a like|abonne[sz]?[- ](?:toi|vous)|abonnez[- ]vous|suive[sz]?[- ]nous|suis[- ]nous",

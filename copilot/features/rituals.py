@@ -28,7 +28,7 @@ from copilot.store import Store
 from copilot.text import STOPWORDS, detect_language, strip_accents, words
 from copilot.types import Charter, Ritual
 from copilot.textrules import (EMOJI, WRITING_EMOJI_LIMIT, WRITING_EXCLAMATION_LIMIT, exclamation_spans,
-                               terms_used)
+                               replace_terms, terms_used)
 from copilot.untrusted import has_contact_data, instructions_in, quote_member
 
 # Built-in ritual kinds (their names in each language are in prompts/phrases.<lang>.toml, section `rituals`).
@@ -176,7 +176,8 @@ class RitualService:
                                           deadline)
                            if self.llm else (None, None))
         if result is None:  # no LLM configured, or it failed for good: the templates answer
-            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name),
+            result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name,
+                                             lexicon=_lexicon(charter)),
                       "degraded": failure is not None, "degraded_reason": failure}
             if failure is not None:  # what the failed model calls cost is still reported
                 result["usage"] = self.failed_usage
@@ -202,8 +203,11 @@ class RitualService:
                 "rejected": self.store.reviewed_drafts(brand, ritual=ritual, statuses=("rejected",), limit=10)}
 
     def _with_templates(self, ritual: Ritual, kind: str, req: RitualRequest, g: Grounding, lang: str,
-                        register: str, learned: dict[str, Any], *, brand: str) -> dict[str, Any]:
-        tables = load_templates("ritual_templates", lang)
+                        register: str, learned: dict[str, Any], *, brand: str,
+                        lexicon: dict[str, str] | None = None) -> dict[str, Any]:
+        # The templates' own words follow the charter's "say X, not Y" (member quotes are left as written).
+        tables = {name: {k: _in_lexicon(v, lexicon or {}) for k, v in t.items()}
+                  for name, t in load_templates("ritual_templates", lang).items()}
         table, quotes = tables[kind], tables["quote"]
         topics = [req.theme] + g.topics if req.theme else g.topics
         topics = topics or [quotes["default_topic"]]
@@ -306,6 +310,23 @@ class RitualService:
                 "prompt": {"name": prompt.name, "version": prompt.version, "hash": prompt.hash,
                            "approx_tokens": prompt.approx_tokens, "budget_tokens": self.budget},
                 "usage": _usage(res.usage)}, None
+
+
+def _lexicon(charter: Charter | None) -> dict[str, str]:
+    """The charter's replaced words and what to say instead (a word that is also preferred stays)."""
+    preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
+    return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
+            if old.lower() not in preferred and len(old.split()) <= 3}
+
+
+def _in_lexicon(value: Any, lexicon: dict[str, str]) -> Any:
+    if not lexicon:
+        return value
+    if isinstance(value, str):
+        return replace_terms(value, lexicon)
+    if isinstance(value, list):
+        return [_in_lexicon(v, lexicon) for v in value]
+    return value
 
 
 def draft_problems(out: RitualDraftOut, *, lang: str, register: str | None, ritual: Ritual, charter: Charter | None,

@@ -72,11 +72,13 @@ REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\
 NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|program|thread|\bquoi\b")
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
-BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|eviter|proscri|never|jamais|don't|ne pas|blacklist")
+BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|evit|proscri|never|jamais|don't|ne pas|blacklist|not this|"
+                     r"off the table|non merci|no thanks")
 PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
 GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser")
-REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "on ne dit pas", "plutot que", "au lieu de", "ne pas dire",
-                 "rather than", "replaces", "remplace", "pas")
+REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "not this", "on ne dit pas", "plutot que", "au lieu de",
+                 "ne pas dire", "rather than", "replaces", "remplace", "pas", "pas ca", "non")
+GENERIC_KEY = re.compile(r"words?|terms?|mots?|termes?|list[es]?|items?|entries|vocabular\w{1,3}|expressions?")
 NAME_KEYS = ("name", "nom", "title", "titre", "ritual", "rituel")
 WHEN_KEYS = ("cadence", "frequency", "frequence", "quand", "when", "rythme", "schedule", "horaire")
 FORMAT_KEYS = ("format", "description", "what", "quoi", "ou", "details")
@@ -224,7 +226,8 @@ class _Builder:
                 c.rules += [CharterRule(type=t, text=sentence[:300], passage_id=pid)  # type: ignore[arg-type]
                             for t in found]
                 read |= {"rules"} if found else set()
-        read |= self._terms(plain, pid, lexicon=ctx.category == "lexicon")
+        # Emphasis stays for the term reader: '**course**, never "package"' says which term is the one to use.
+        read |= self._terms(strip_marker(block).replace("__", ""), pid, lexicon=ctx.category == "lexicon")
         if "lexicon" not in read:
             read |= self._block_rituals(block, pid, ctx)
         return read
@@ -519,7 +522,9 @@ class _Structured:
             self.read(sec, classify(words), labels)
         elif isinstance(value, list):
             items = [v for v in value if v is not None]
-            if self._terms(sec, T.fold(words[-1]), items) or self._items(sec, classify(words), items):
+            # A generic key ("words", "list") says what the list is under its parent ("offTheTable": {"words": …}).
+            key = T.fold(" ".join(words[-2:]) if GENERIC_KEY.fullmatch(T.fold(words[-1])) else words[-1])
+            if self._terms(sec, key, items) or self._items(sec, classify(words), items):
                 return
             sec.blocks = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in items]
             self.read(sec, classify(words), [None] * len(sec.blocks))

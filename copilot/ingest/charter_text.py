@@ -91,7 +91,7 @@ def quoted(text: str) -> list[Quoted]:
     found: list[Quoted] = []
     for start, _, m in candidates:
         # American style puts the sentence's comma or period inside the quotes: not part of the term.
-        term = m.group(1).strip().rstrip(",;:.").strip()
+        term = m.group(1).strip().rstrip(",;:.").strip().strip("*_").strip()
         if term and (not found or start >= found[-1].end):
             found.append(Quoted(start, m.end(), term))
     return found
@@ -115,10 +115,10 @@ SUBJECT_RE = re.compile(rf"\b(?:(?P<emoji_limit>{EMOJI})|(?P<exclamation_limit>{
 NUM_BEFORE = re.compile(rf"({NUM})(?:\s+seule?s?)?\s{{0,2}}$")
 ZERO_BEFORE = re.compile(r"\b(?:no|zero|aucune?|sans|without|pas d'|pas de|jamais d'|jamais de|ni|"
                          r"(?:don't|do not|never) use(?: any)?)\s{0,2}$")
-ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:not used|never used|not allowed|banned|"
+ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:none\b|aucune?\b|zero\b|not used|never used|not allowed|banned|"
                         r"forbidden|prohibited|proscrit|interdit|exclu|banni|pas utilise|jamais utilise)")
 QUANTIFIER_BEFORE = re.compile(r"(?:max(?:imum)?(?: of)?|au plus|at most|plus (?:de|d')|more than|up to|jusqu'a|"
-                               r"limit\w{0,5} (?:a|to)|:)\s{0,2}$")
+                               r"limit\w{0,5} (?:a|to)|:)\s{0,2}(?:an?\s|une?\s)?$")
 QUANTIFIER_AFTER = re.compile(r"\s{0,2}(?:seule?s?|per|par|pour|in a|dans (?:un|une|chaque)|max|au plus|at most|"
                               r"or fewer|ou moins|tops|au maximum|,?\s?pas plus|,?\s?pas davantage)\b")
 
@@ -265,21 +265,89 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
         elif pending and lexicon:
             reading.preferred.extend(pending[1])
 
+    about_words = lexicon or bool(WORD_CUE.search(fold(block)))
+    previous: str | None = None  # the polarity of the previous sentence's terms, for 'So are "x" and "y".'
     for sentence in sentences(block):
         spans, folded = quoted(sentence), fold(sentence)
         pairs = _pairs(sentence, spans, lexicon=lexicon)
         listed = None if pairs else _listed(sentence, spans, folded)
         if listed and pending and pending[0] != listed[0]:
             reading.pairs.append((pending[1], listed[1]) if pending[0] == "say" else (listed[1], pending[1]))
-            pending = None
+            pending, previous = None, None
             continue
         settle()
         pending = listed
         reading.pairs += pairs
-        if not pairs and not listed:
-            reading.banned += _banned(sentence, spans, folded)
+        banned = [] if pairs or listed else _banned(sentence, spans, folded)
+        bold = [m.group(1).strip() for m in BOLD.finditer(sentence) if spans and m.end() <= spans[0].start]
+        if banned and bold:  # 'we run a **course**, never a "package"': the emphasised term is what to say
+            reading.pairs.append((bold, banned))
+        else:
+            reading.banned += banned
+        previous = "avoid" if banned else "say" if pairs or listed else None
+        if about_words and not (pairs or listed or banned):
+            previous = _by_polarity(sentence, reading, previous)
     settle()
     return reading
+
+
+# The fallback reader of a sentence about words that none of the patterns above read: each quoted (or bold, when
+# the sentence also quotes) term takes the polarity of the nearest cue before it in its clause ("never a", "ni des",
+# "on évite de parler de", "dis", "ce sont des", "we run a"), or of a verdict right after it (« x » : non merci;
+# "x" is off the table), or of the term before it ("a, b ou c"); "So are …" continues the previous sentence.
+NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}|sans|without|avoid\w{0,3}|"
+                      r"evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
+                      r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
+POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
+                      r"emploi\w{0,5}|appel\w{0,5}|nomm\w{0,5}|ce sont|c'est|are|sont|we (?:run|offer|host|say))\b")
+NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
+                      r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never)")
+CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus)\b")
+BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
+
+
+def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> str | None:
+    spans = quoted(sentence)
+    if not spans:
+        return None
+    folded = fold(sentence)
+    bold = [Quoted(m.start(), m.end(), m.group(1).strip()) for m in BOLD.finditer(sentence)
+            if not any(q.start <= m.start() < q.end for q in spans)]
+    terms = sorted(spans + bold, key=lambda q: q.start)
+    polarity: list[str | None] = []
+    last_end = 0
+    for i, q in enumerate(terms):
+        whole = folded[last_end:q.start]
+        lead = re.split(r"[;:]|\b(?:mais|but)\b", whole)[-1]  # the cue is in the term's own clause ...
+        neg = [m.end() for m in NEG_LEAD.finditer(lead)]
+        pos = [m.end() for m in POS_LEAD.finditer(lead)]
+        if not (neg or pos) and i == 0 and whole.rstrip().endswith(":"):  # ... or announces a list: 'les mots … :'
+            neg = [m.end() for m in NEG_LEAD.finditer(whole)]
+            pos = [m.end() for m in POS_LEAD.finditer(whole)]
+        tail = folded[q.end:terms[i + 1].start if i + 1 < len(terms) else len(folded)]
+        if i == 0 and previous and CONTINUES.search(folded):
+            polarity.append(previous)
+        elif neg or pos:
+            polarity.append("avoid" if max(neg, default=-1) > max(pos, default=-1) else "say")
+        elif NEG_TAIL.search(tail):
+            polarity.append("avoid")
+        else:
+            polarity.append(polarity[-1] if polarity else None)
+        last_end = q.end
+    # A group without a cue before a verdict ('« a » ou « b » : non merci') takes the verdict.
+    for i in range(len(terms) - 1, -1, -1):
+        if polarity[i] is None and i + 1 < len(terms) and polarity[i + 1] == "avoid" and \
+                NEG_TAIL.search(folded[terms[i].end:]) is None and ALTERNATIVE.fullmatch(folded[terms[i].end:terms[i + 1].start]):
+            polarity[i] = "avoid"
+    if polarity and polarity[0] is None and "avoid" in polarity:  # 'we run a **course**, never a "package"'
+        polarity = ["say" if p is None else p for p in polarity]
+    avoid = [t.term for t, p in zip(terms, polarity) if p == "avoid" and t in spans]
+    say = [t.term for t, p in zip(terms, polarity) if p == "say"]
+    if avoid and say:
+        reading.pairs.append((say, avoid))
+    elif avoid:
+        reading.banned += avoid
+    return "avoid" if avoid and not say else "say" if say and not avoid else None
 
 
 def _listed(sentence: str, spans: list[Quoted], folded: str) -> tuple[str, list[str]] | None:

@@ -65,8 +65,10 @@ def _version_out(row: object) -> CharterVersionOut:
 
 @router.put("/brands/{brand}/charter", response_model=CharterOut, operation_id="putCharter")
 def put_charter(brand: AdminBrand, body: CharterIn, copilot: CopilotDep) -> CharterOut:
-    """Upload a charter (Markdown with optional front matter, YAML or JSON); a changed one is a new version."""
-    row, charter, created = copilot.put_charter(brand, body.content, fmt=body.format)
+    """Upload a charter (Markdown with optional front matter, YAML or JSON); a changed one is a new version. With
+    an LLM configured the model reads it too: `charter.review` compares its reading with the rules parser's, and
+    what only the model found waits in `charter.proposals` until confirmed (POST …/charter/findings)."""
+    row, charter, created = copilot.put_charter(brand, body.content, fmt=body.format, read_with_llm=True)
     return CharterOut(created=created, charter=charter, **_version_out(row).model_dump())
 
 
