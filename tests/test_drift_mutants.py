@@ -111,6 +111,16 @@ def test_banned_terms_cite_their_clause():
     assert banned[0].charter_clause is not None and banned[0].charter_clause.passage_id == "p-lexicon"
 
 
+def test_words_a_preferred_term_replaces_are_flagged_unless_preferred_or_banned():
+    lexicon = charter(preferred_terms=[Term(term="members", instead_of=["customers", "users", "mega deal"], passage_id="p-lexicon"),
+                                       Term(term="users", passage_id="p-lexicon")])
+    out = sorted((f for f in charter_flags("Dear customers and users, a mega deal", lexicon, "en")
+                  if f.type in ("replaced_term", "banned_term")), key=lambda f: f.start)
+    assert [(f.type, f.excerpt) for f in out] == [("replaced_term", "customers"), ("banned_term", "mega deal")]
+    assert out[0].severity == "medium" and out[0].charter_clause.passage_id == "p-lexicon"  # type: ignore[union-attr]
+    assert "members" in out[0].explanation
+
+
 @pytest.mark.parametrize("count, limit, flagged", [(2, 2, False), (3, 2, True), (1, 0, True), (0, 0, False)])
 def test_emoji_limit_is_a_maximum(count: int, limit: int, flagged: bool):
     text = "Ride report " + " ".join(["🚀"] * count) + " see you soon"
@@ -119,7 +129,7 @@ def test_emoji_limit_is_a_maximum(count: int, limit: int, flagged: bool):
     if flagged:
         first_over = text.index("🚀") + 2 * limit  # each extra emoji after the limit, up to the last one
         assert (out[0].start, out[0].end) == (first_over, text.rindex("🚀") + 1)
-        assert out[0].severity == "low" and out[0].charter_clause.passage_id == "p-emoji"  # type: ignore[union-attr]
+        assert out[0].severity == "medium" and out[0].charter_clause.passage_id == "p-emoji"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("count, limit, flagged", [(1, 1, False), (2, 1, True), (1, 0, True)])
