@@ -3,8 +3,8 @@
 #
 #   bash bench/mutation.sh review|drift|spotlight [before|after]
 #
-# `after` re-runs only the mutants that survived or timed out in the group's `before` run (with the test files
-# added since): adding tests cannot revive a killed mutant, so the others keep their `before` outcome.
+# `after` re-runs every mutant the group's `before` run did not kill (with the test files
+# added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
 # MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
 # mutants it checked and counts the rest as not checked.
 #
@@ -30,9 +30,11 @@ PY="${PY:-$ROOT/.venv/bin/python}"
 case "$group" in
   review)    mutate=(copilot/review.py)
              tests=(tests/test_review.py tests/test_review_integrity.py tests/test_review_mutants.py) ;;
+  # tests/test_phrases.py is left out: it reads the phrase keys from the source files, and mutmut's copy of a
+  # mutated file holds every mutant's variant of them ("XXdrift.bannedXX"), so it fails before any mutant runs.
   drift)     mutate=(copilot/features/drift.py copilot/features/charter_checks.py)
              tests=(tests/test_drift.py tests/test_charter.py tests/test_charter_corpus.py tests/test_charter_reading.py
-                    tests/test_phrases.py tests/test_drift_mutants.py) ;;
+                    tests/test_drift_mutants.py) ;;
   spotlight) mutate=(copilot/features/spotlight.py)
              tests=(tests/test_spotlight.py tests/test_spotlight_mutants.py) ;;
   *) echo "unknown group '$group' (review, drift, spotlight)" >&2; exit 2 ;;

@@ -9,10 +9,7 @@ lists the survivors judged equivalent or not worth a test, one line of reason ea
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,22 +36,24 @@ def outcomes(workdir: Path, mutated: list[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
-def diff_of(workdir: Path, name: str, source: str) -> str:
-    """The changed lines of one mutant, as mutmut shows them."""
-    import mutmut
-    from mutmut.__main__ import ensure_config_loaded, get_diff_for_mutant
+def diffs_of(workdir: Path, names: list[tuple[str, str]]) -> dict[str, str]:
+    """The changed lines of each (mutant, source file), as `mutmut show` prints them; each file parsed once."""
+    from difflib import unified_diff
 
-    cwd = os.getcwd()
-    os.chdir(workdir)
-    try:
-        mutmut.config = None
-        ensure_config_loaded()
-        with contextlib.redirect_stdout(io.StringIO()):
-            diff = get_diff_for_mutant(name, path=Path(source))
-    finally:
-        os.chdir(cwd)
-    return "\n".join(line for line in diff.splitlines()
-                     if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    import libcst as cst
+    from mutmut.__main__ import read_mutant_function, read_original_function
+
+    modules: dict[str, Any] = {}
+    out = {}
+    for name, source in names:
+        if source not in modules:
+            modules[source] = cst.parse_module((workdir / "mutants" / source).read_text(encoding="utf-8"))
+        module = modules[source]
+        before = cst.Module([read_original_function(module, name)]).code.strip().split("\n")
+        after = cst.Module([read_mutant_function(module, name)]).code.strip().split("\n")
+        out[name] = "\n".join(line for line in unified_diff(before, after, lineterm="")
+                              if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    return out
 
 
 def counts(found: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -77,7 +76,8 @@ def collect(args: argparse.Namespace) -> None:
     if not found or all(outcome == "not_checked" for outcome, _ in found.values()):
         sys.exit(f"no checked mutants under {workdir}/mutants for {args.mutated}: the run failed, nothing written")
     rerun = carried = 0
-    if args.carry:  # an `after` run re-ran the before run's survivors only; the rest keep their outcome
+    same_subset: dict[str, Any] = {}
+    if args.carry:  # an `after` run re-ran all but the before run's kills; those keep their outcome
         before = json.loads(Path(args.carry).read_text())["outcomes"]
         for name, (outcome, source) in list(found.items()):
             if outcome == "not_checked" and name in before:
@@ -85,11 +85,13 @@ def collect(args: argparse.Namespace) -> None:
                 carried += 1
             else:
                 rerun += 1
-    survivors = {name: diff_of(workdir, name, source)
-                 for name, (outcome, source) in sorted(found.items()) if outcome == "survived"}
+        checked_before = {n for n, o in before.items() if o in ("killed", "survived", "timeout")}
+        same_subset = {"on_mutants_checked_before": counts({n: v for n, v in found.items() if n in checked_before})}
+    survivors = diffs_of(workdir, [(name, source) for name, (outcome, source) in sorted(found.items())
+                                   if outcome == "survived"])
     run = {"group": args.group, "label": args.label, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "tool": "mutmut 3.3.1", "mutated": args.mutated, "tests": args.tests, "seconds": args.seconds,
-           **counts(found), "rerun": rerun, "carried_from_before": carried, "survivors": survivors,
+           **counts(found), **same_subset, "rerun": rerun, "carried_from_before": carried, "survivors": survivors,
            "outcomes": {name: outcome for name, (outcome, _) in sorted(found.items())}}
     RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / f"{args.group}.{args.label}.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
@@ -118,9 +120,9 @@ def merge() -> None:
 
 
 def rerun(group: str) -> None:
-    """Print the mutants an `after` run must check again: the before run's survivors and timeouts."""
+    """Print the mutants an `after` run must check: all but those the before run killed."""
     before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
-    print("\n".join(name for name, outcome in before.items() if outcome in ("survived", "timeout")))
+    print("\n".join(name for name, outcome in before.items() if outcome != "killed"))
 
 
 def main() -> None:

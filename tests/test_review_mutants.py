@@ -135,6 +135,23 @@ def test_an_edit_recomputes_the_guards_of_the_new_text_and_variants(review: Revi
     assert review.guards_of(calm, variants=[])["contact_data"] is False
 
 
+def test_guards_read_the_brands_current_charter(review: ReviewService):
+    from copilot.types import Charter, Passage, Term
+
+    draft_id = _draft(review, body="Une vraie affaire en or, répondez en commentaire.")
+    assert review.guards_of(review.get(draft_id))["banned_terms"] == []
+    charter = Charter(languages=["fr"], passages=[Passage(id="p1", section="Lexique", text="Jamais « affaire en or ».")],
+                      banned_terms=[Term(term="affaire en or", passage_id="p1")])
+    review.store.add_charter_version("acme", charter.model_dump(mode="json"), "Jamais « affaire en or ».", "markdown")
+    assert review.guards_of(review.get(draft_id))["banned_terms"] == ["affaire en or"]
+    _to(review, draft_id, "in_review")
+    with pytest.raises(GuardsFailed) as refused:
+        review.decide(draft_id, action="approve", comment=None, actor="editor")
+    assert refused.value.extra["failed_guards"][0] == "banned_terms"
+    other = _draft(review, brand="other", body="Une vraie affaire en or.")  # another brand's charter says nothing
+    assert review.guards_of(review.get(other))["banned_terms"] == []
+
+
 @pytest.mark.parametrize("status", ["approved", "rejected", "published"])
 def test_a_final_draft_cannot_be_edited(review: ReviewService, status: str):
     draft_id = _draft(review)
