@@ -5,7 +5,8 @@
 #
 # `after` re-runs every mutant the group's `before` run did not kill (with the test files
 # added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
-# MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
+# MUTATION_AFTER_SCOPE=checked limits it to the before run's survivors and timeouts (what it did not reach stays
+# not checked). MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
 # mutants it checked and counts the rest as not checked.
 #
 # The run happens in a scratch directory (MUTATION_WORKDIR, default /tmp/mutation-<group>) so the checkout never
@@ -75,7 +76,8 @@ EOF
 names=()
 carry=()
 if [ "$label" = after ] && [ -f "$ROOT/bench/results/mutation/$group.before.json" ]; then
-  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group")
+  scope=(); [ "${MUTATION_AFTER_SCOPE:-all}" = checked ] && scope=(--checked-only)
+  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" "${scope[@]}")
   carry=(--carry "$ROOT/bench/results/mutation/$group.before.json")
   [ ${#names[@]} -gt 0 ] || { echo "nothing survived the before run of $group"; exit 0; }
 fi

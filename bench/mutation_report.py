@@ -119,10 +119,12 @@ def merge() -> None:
     out.write_text(json.dumps({"benchmark": "mutation", "groups": groups}, indent=2) + "\n", encoding="utf-8")
 
 
-def rerun(group: str) -> None:
-    """Print the mutants an `after` run must check: all but those the before run killed."""
+def rerun(group: str, *, checked_only: bool = False) -> None:
+    """Print the mutants an `after` run must check: all but those the before run killed (or, with
+    `checked_only`, just its survivors and timeouts, when there is no time to check the rest)."""
     before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
-    print("\n".join(name for name, outcome in before.items() if outcome != "killed"))
+    skip = ("killed", "not_checked", "no_tests") if checked_only else ("killed",)
+    print("\n".join(name for name, outcome in before.items() if outcome not in skip))
 
 
 def main() -> None:
@@ -137,12 +139,14 @@ def main() -> None:
     c.add_argument("--tests", nargs="+", required=True)
     c.add_argument("--carry", default=None, help="the before run whose outcomes the mutants not re-run keep")
     sub.add_parser("merge")
-    sub.add_parser("rerun").add_argument("group")
+    r = sub.add_parser("rerun")
+    r.add_argument("group")
+    r.add_argument("--checked-only", action="store_true")
     args = parser.parse_args()
     if args.command == "collect":
         collect(args)
     elif args.command == "rerun":
-        rerun(args.group)
+        rerun(args.group, checked_only=args.checked_only)
     else:
         merge()
 

@@ -244,3 +244,14 @@ def test_family_spans():
     assert family_spans("no_shouting", "a GREAT ride") == []
     text = "Use code RIDE20 at checkout"
     assert [text[a:b] for a, b in family_spans("no_promo_codes", text)] == ["code RIDE20"]
+
+
+def test_shouting_spans_from_the_first_to_the_last_shouted_word():
+    text = "A GREAT ride, REALLY, with AMAZING people"
+    assert shouting(text) == [(text.index("GREAT"), text.index("AMAZING") + len("AMAZING"))]
+
+
+def test_the_charter_clause_is_found_whatever_its_case():
+    capital = charter(passages=[Passage(id="p-caps", section="Tone", text="No Shouting in posts.")])
+    flags = shouting_flags("Great RIDE today, AMAZING people", capital)
+    assert flags[0].severity == "medium" and flags[0].charter_clause.passage_id == "p-caps"  # type: ignore[union-attr]
