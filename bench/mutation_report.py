@@ -112,9 +112,9 @@ def merge() -> None:
     for group, entry in groups.items():
         notes = judged.get(group, {})
         entry["judged_equivalent_or_irrelevant"] = notes
-        after = entry.get("after")
-        if after is not None:
-            entry["unexplained_survivors_after"] = [m for m in after["survivors"] if m not in notes]
+        final = entry.get("followup") or entry.get("after")  # a follow-up run re-checks the after run's survivors
+        if final is not None:
+            entry["unexplained_survivors_after"] = [m for m in final["survivors"] if m not in notes]
     out = BENCH / "results" / "mutation.json"
     out.write_text(json.dumps({"benchmark": "mutation", "groups": groups}, indent=2) + "\n", encoding="utf-8")
 

@@ -109,6 +109,7 @@ def test_an_edit_needs_the_current_version(review: ReviewService):
     with pytest.raises(DraftVersionConflict) as stale:
         review.edit(draft_id, if_match=2, title=None, body="x", variants=None, note=None, actor="e")
     assert stale.value.extra == {"current_version": 1} and stale.value.field == "If-Match"
+    assert stale.value.detail == "If-Match 2 is stale; the draft is at version 1"
     assert review.get(draft_id).body == CLEAN
 
 
@@ -274,7 +275,8 @@ def test_a_lost_race_is_reported_not_swallowed(review: ReviewService):
         d, action="reject", from_status="in_review", to_status="rejected", version=1, actor="rival", comment=None)))
     with pytest.raises(IllegalTransition) as moved:
         rejected_meanwhile.edit(reviewed, if_match=1, title=None, body="mine", variants=None, note=None, actor="e")
-    assert moved.value.field == "status" and store.get_draft(reviewed).body == CLEAN
+    assert moved.value.field == "status" and "changed status meanwhile" in moved.value.detail
+    assert store.get_draft(reviewed).body == CLEAN
 
     other = _draft(review)
     editing = ReviewService(_RacingStore(store, lambda d: store.revise_draft(
