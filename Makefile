@@ -19,7 +19,8 @@ install: $(BIN)/copilot
 run: install
 	$(BIN)/copilot serve --with-sample
 
-# SQLite and embedded Chroma first, then the same store and API tests against a throwaway PostgreSQL.
+# SQLite and embedded Chroma first (the desk's browser tests included: they need /usr/bin/chromium and fail
+# without it), then the same store and API tests against a throwaway PostgreSQL.
 test: install
 	$(BIN)/python -m pytest
 	bash tests/postgres.sh
@@ -30,7 +31,7 @@ test-llm: install
 
 bench: install
 	$(BIN)/python bench/ingest.py && $(BIN)/python bench/search.py && $(BIN)/python bench/drift.py \
-		&& $(BIN)/python bench/rituals.py && $(BIN)/python bench/community.py
+		&& $(BIN)/python bench/rituals.py && $(BIN)/python bench/community.py && $(BIN)/python bench/desk.py
 
 openapi: install
 	$(BIN)/copilot openapi > openapi.yaml

@@ -1,11 +1,16 @@
-"""Command line: serve, demo, ingest, search, charter parse, eval, keys, openapi."""
+"""Command line: serve, demo, brands, ingest, search, charter parse, eval, keys, openapi.
+
+Known errors (a brand that does not exist, a store that does not answer, a file the parser refuses) print one line
+saying what to do, without a traceback; anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 from urllib.parse import urlencode
 
 import typer
@@ -16,9 +21,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Community ma
 charter_app = typer.Typer(no_args_is_help=True, help="Charter tools.")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluations that print JSON metrics.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+brands_app = typer.Typer(no_args_is_help=True, help="Brands.")
 app.add_typer(charter_app, name="charter")
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.add_typer(brands_app, name="brands")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -32,7 +40,51 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _with_fix(exc: Exception) -> str:
+    """A known error as one line, with what to do about it."""
+    from copilot.errors import NotFound, ServiceUnavailable
+
+    detail = getattr(exc, "detail", str(exc))
+    if isinstance(exc, NotFound) and detail.startswith("brand '"):
+        brand = detail.split("'")[1]
+        return (f"{detail}. Create it with `copilot brands create {brand} --name \"…\"`, or import history into a "
+                f"new brand with `copilot ingest FILE --brand {brand} --create`; `copilot brands list` shows them.")
+    if isinstance(exc, ServiceUnavailable):
+        return f"{detail}. Is the database (COPILOT_DATABASE_URL) or the Chroma server (COPILOT_CHROMA_URL) up?"
+    field = getattr(exc, "field", None)
+    return detail + (f" (field: {field})" if field else "")
+
+
+def friendly(command: F) -> F:
+    """Known errors of a command end it with one line and exit code 2 instead of a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from copilot.errors import CopilotError
+
+        try:
+            return command(*args, **kwargs)
+        except CopilotError as exc:
+            _fail(_with_fix(exc))
+
+    return run  # type: ignore[return-value]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr fed with the number of records processed so far."""
+    with typer.progressbar(length=0, label=label, show_pos=True, file=sys.stderr) as bar:
+        last = [0]
+
+        def advance(n: int) -> None:
+            bar.update(n - last[0])
+            last[0] = n
+
+        yield advance
+
+
 @app.command()
+@friendly
 def serve(with_sample: bool = typer.Option(False, help="load the sample brand in knowledge/ first"),
           host: Optional[str] = None, port: Optional[int] = None) -> None:
     """Run the API (uvicorn)."""
@@ -44,32 +96,42 @@ def serve(with_sample: bool = typer.Option(False, help="load the sample brand in
     settings = get_settings()
     runtime = _runtime()
     if with_sample:
-        summary = load_sample(runtime)
-        typer.echo(f"sample brand '{SAMPLE_BRAND}' loaded: {json.dumps(summary['messages'])}")
+        with _progress(f"sample brand '{SAMPLE_BRAND}'") as advance:
+            summary = load_sample(runtime, progress=advance)
+        typer.echo(f"sample brand '{SAMPLE_BRAND}' loaded: {_counts(summary['messages'])}")
     h, p = host or settings.host, port or settings.port
     # A real admin key is a secret: the examples name the variable, never its value.
     key = DEV_ADMIN_KEY if settings.admin_key.get_secret_value() == DEV_ADMIN_KEY else "$COPILOT_ADMIN_KEY"
     auth = f'"Authorization: Bearer {key}"'
     base = f"http://{h}:{p}/v1/brands/{SAMPLE_BRAND}"
     query = urlencode({"q": SAMPLE_QUERIES[0]})
-    typer.echo("\nTry:\n"
+    typer.echo(f"\nDocs: http://{h}:{p}/docs (every operation, tried from the browser)\nTry:\n"
                f"  curl -s -H {auth} '{base}/search?{query}'\n"
                f"  curl -s -H {auth} '{base}/charter'\n"
-               f"  curl -s -H {auth} '{base}/members?role=staff'\n")
+               f"  curl -s -H {auth} '{base}/members?role=staff'\n"
+               "Your own brand: the README's quickstart (six calls).\n")
     uvicorn.run(create_app(settings, copilot=runtime), host=h, port=p, log_level="info")
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """`{"inserted": 3, "updated": 0, …}` -> `3 inserted, 0 updated, …`."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
 @app.command()
+@friendly
 def demo() -> None:
     """A short tour of the sample brand."""
     from copilot.sample import SAMPLE_BRAND, SAMPLE_PROMO_POST, SAMPLE_QUERIES, SAMPLE_RITUAL, load_sample
 
     runtime = _runtime()
-    summary = load_sample(runtime)
+    with _progress(f"loading the sample brand '{SAMPLE_BRAND}'") as advance:
+        summary = load_sample(runtime, progress=advance)
     charter = runtime.charter(SAMPLE_BRAND)
+    passages = len(charter.passages)  # the charter is searchable too: its passages are stored beside the history
     typer.echo(f"# {charter.title} — {SAMPLE_BRAND}")
-    typer.echo(f"history: {runtime.store.count_messages(SAMPLE_BRAND)} messages "
-               f"(this load: {json.dumps(summary['messages'])})")
+    typer.echo(f"history: {runtime.store.count_messages(SAMPLE_BRAND) - passages} messages "
+               f"(this load: {_counts(summary['messages'])}), plus the charter's {passages} passages")
     typer.echo(f"values: {', '.join(v.text for v in charter.values)}")
     typer.echo(f"rituals: {', '.join(f'{r.name} ({r.cadence})' for r in charter.rituals)}")
     typer.echo(f"promotion: at most {charter.promotion_policy.max_promotional_share} of brand posts\n")
@@ -79,6 +141,7 @@ def demo() -> None:
             typer.echo(f"  [{hit.kind}] {hit.id} {hit.author_name or ''}: {hit.snippet[:110]}")
     from copilot.features.rituals import RitualRequest
 
+    typer.echo("\ndrafting a ritual post…", err=True)
     draft = runtime.rituals.draft(SAMPLE_BRAND, RitualRequest(ritual=SAMPLE_RITUAL, variants=1), actor="demo")
     engine = draft.payload["engine"] + (" (degraded: " + draft.payload["degraded_reason"] + ")"
                                         if draft.payload.get("degraded") else "")
@@ -94,7 +157,46 @@ def demo() -> None:
     runtime.close()
 
 
+@brands_app.command("create")
+@friendly
+def brands_create(brand: str = typer.Argument(..., help="the brand's id: a lower-case slug, e.g. acme"),
+                  name: str = typer.Option(..., help="the brand's display name"),
+                  language: str = typer.Option("fr", help="fr or en: the default language of drafts")) -> None:
+    """Create a brand."""
+    from copilot.api.schemas import BrandIn
+    from pydantic import ValidationError
+
+    try:
+        BrandIn(id=brand, name=name, language=language)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} (ids are lower-case slugs of 3-40 "
+              "characters: letters, digits, dashes)")
+    runtime = _runtime()
+    row = runtime.store.create_brand(brand, name, language)
+    typer.echo(f"brand '{row.id}' created. Next: `copilot keys create --brand {row.id} --actor editor --scope draft "
+               f"--scope review`, then a charter and history (README, quickstart).")
+    runtime.close()
+
+
+@brands_app.command("list")
+@friendly
+def brands_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every brand in the store."""
+    runtime = _runtime()
+    rows = runtime.store.list_brands()
+    if as_json:
+        typer.echo(json.dumps([{"id": b.id, "name": b.name, "language": b.language,
+                                "messages": runtime.store.count_messages(b.id)} for b in rows], ensure_ascii=False))
+    elif not rows:
+        typer.echo("no brand yet: `copilot brands create ID --name NAME`")
+    for b in [] if as_json else rows:
+        typer.echo(f"{b.id}\t{b.language}\t{runtime.store.count_messages(b.id)} stored\t{b.name}")
+    runtime.close()
+
+
 @app.command()
+@friendly
 def ingest(files: list[Path] = typer.Argument(..., exists=True, help="files to import, in order"),
            brand: str = typer.Option(..., "--brand", "-b"),
            format: Optional[str] = typer.Option(None, "--format", "-f",
@@ -108,23 +210,18 @@ def ingest(files: list[Path] = typer.Argument(..., exists=True, help="files to i
         runtime.store.create_brand(brand, brand, "fr")
     totals: dict[str, object] = {}
     for path in files:
-        with typer.progressbar(length=0, label=path.name, show_pos=True) as bar:
-            last = [0]
-
-            def progress(n: int) -> None:
-                bar.update(n - last[0])
-                last[0] = n
-
+        with _progress(path.name) as progress:
             try:
                 report = runtime.ingest_file(brand, path, format, progress=progress)
             except CopilotError as exc:
-                _fail(f"{path}: {exc.detail}")
+                _fail(f"{path}: {_with_fix(exc)}")
         totals[path.name] = report.as_dict()
     typer.echo(json.dumps(totals, indent=2, ensure_ascii=False))
     runtime.close()
 
 
 @app.command()
+@friendly
 def search(query: str, brand: str = typer.Option(..., "--brand", "-b"), limit: int = 10,
            mode: str = typer.Option("hybrid", help="hybrid, lexical or dense"),
            kind: Optional[str] = None, channel: Optional[str] = None, author: Optional[str] = None,
@@ -133,17 +230,21 @@ def search(query: str, brand: str = typer.Option(..., "--brand", "-b"), limit: i
     from copilot.errors import CopilotError
 
     runtime = _runtime()
+    runtime.store.get_brand(brand)
     try:
         hits = runtime.retriever.search(brand, query, limit=limit, mode=mode,  # type: ignore[arg-type]
                                         filters={"kind": kind, "channel": channel, "author": author})
     except CopilotError as exc:
-        _fail(exc.detail)
+        _fail(_with_fix(exc))
     if as_json:
         typer.echo(json.dumps([{"id": h.id, "source": h.source, "kind": h.kind, "score": h.score,
-                                "snippet": h.snippet} for h in hits], indent=2, ensure_ascii=False))
+                                "snippet": h.snippet, "matched_terms": h.matched_terms,
+                                "dense_similarity": h.dense_similarity, "duplicate_ids": h.duplicate_ids}
+                               for h in hits], indent=2, ensure_ascii=False))
     else:
         for h in hits:
-            typer.echo(f"{h.score:.4f}  [{h.kind}] {h.id}  {h.snippet[:120]}")
+            copies = f" (+{h.duplicates} same)" if h.duplicates else ""
+            typer.echo(f"{h.score:.4f}  [{h.kind}] {h.id}{copies}  {h.snippet[:120]}")
     runtime.close()
 
 
@@ -173,18 +274,27 @@ def charter_parse(file: Path = typer.Argument(..., exists=True, dir_okay=False),
 
 
 @eval_app.command("retrieval")
+@friendly
 def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
-                   brand: str = typer.Option(..., "--brand", "-b"),
+                   brand: list[str] = typer.Option(..., "--brand", "-b",
+                                                   help="the brand, or CORPUS=BRAND for each corpus the rows name"),
                    mode: str = typer.Option("hybrid", help="hybrid, lexical, dense or all"),
+                   fusion: str = typer.Option("score", help="hybrid fusion: score, weighted_rrf, rrf or all"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
-    """Recall@5 and MRR of labelled queries against a loaded brand."""
-    from copilot.evals import evaluate_retrieval, read_queries
+    """Recall@5, MRR and nDCG@10 of labelled queries against loaded brands, per language and corpus."""
+    from copilot.evals import compare_retrieval, read_queries
 
+    pairs = [b.split("=", 1) for b in brand]
+    target: str | dict[str, str] = dict(pairs) if all(len(p) == 2 for p in pairs) else brand[0]  # type: ignore[arg-type]
     runtime = _runtime()
-    queries = read_queries(data)
-    modes = ["lexical", "dense", "hybrid"] if mode == "all" else [mode]
-    results = {m: evaluate_retrieval(runtime.retriever, brand, queries, mode=m) for m in modes}
-    out = results[modes[0]] if len(modes) == 1 else {"by_mode": results, **results["hybrid"]}
+    try:
+        for name in (target.values() if isinstance(target, dict) else [target]):
+            runtime.store.get_brand(name)  # a missing brand says how to load it, before any query runs
+        queries = read_queries(data)
+        out = compare_retrieval(runtime.retriever, target, queries, modes=None if mode == "all" else [mode],
+                                fusions=None if fusion == "all" else [fusion])
+    except KeyError as exc:  # a missing brand (CopilotError) is told by @friendly, with how to create it
+        _fail(f"no --brand CORPUS=BRAND for corpus {exc}")
     typer.echo(json.dumps(out, indent=2 if not as_json else None))
     runtime.close()
 
@@ -253,6 +363,7 @@ def eval_typing(data: Path = typer.Option(..., exists=True, dir_okay=False),
 
 
 @keys_app.command("create")
+@friendly
 def keys_create(brand: str = typer.Option(..., "--brand", "-b"), actor: str = typer.Option(...),
                 scope: list[str] = typer.Option(["read"], help="read, draft, review, admin")) -> None:
     """Create an API key for a brand and print it once."""

@@ -24,34 +24,92 @@ def _read_rows(path: Path, parse: Callable[[dict[str, Any]], dict[str, Any]], ex
 
 
 def read_queries(path: Path) -> list[dict[str, Any]]:
-    """Rows `{"query", "relevant_ids": [...], "lang"?}`."""
+    """Rows `{"query", "relevant_ids": [id or [copies of one text], ...], "lang"?, "corpus"?}`; each entry of
+    `relevant_ids` is one relevant item, found when any of its ids is shown (copies of one text count once)."""
     def parse(row: dict[str, Any]) -> dict[str, Any]:
         assert isinstance(row["query"], str) and row["query"].strip()
         assert isinstance(row["relevant_ids"], list) and row["relevant_ids"]
-        return row
+        groups = [[g] if isinstance(g, str) else list(g) for g in row["relevant_ids"]]
+        assert all(g and all(isinstance(x, str) for x in g) for g in groups)
+        return {**row, "groups": groups}
 
-    return _read_rows(path, parse, '{"query": str, "relevant_ids": [str, ...]}')
+    return _read_rows(path, parse, '{"query": str, "relevant_ids": [str or [str, ...], ...]}')
 
 
-def _metrics(rows: list[tuple[float, float]]) -> dict[str, float]:
+def rank_metrics(shown: list[set[str]], groups: list[list[str]], *, k: int = 10) -> dict[str, float]:
+    """recall@5, reciprocal rank and nDCG@k (binary gains) of one ranked list. `shown[i]` holds the ids the i-th
+    hit stands for (itself and the copies collapsed into it); a relevant group counts once, at its first hit."""
+    import math
+
+    first: dict[int, int] = {}
+    for rank, ids in enumerate(shown[:k]):
+        for g, group in enumerate(groups):
+            if g not in first and ids & set(group):
+                first[g] = rank
+    recall = sum(r < 5 for r in first.values()) / len(groups)
+    rr = 1.0 / (min(first.values()) + 1) if first else 0.0
+    dcg = sum(1.0 / math.log2(r + 2) for r in first.values())
+    idcg = sum(1.0 / math.log2(r + 2) for r in range(min(len(groups), k)))
+    return {"recall_at_5": recall, "mrr": rr, "ndcg_at_10": dcg / idcg}
+
+
+def _metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     n = len(rows)
-    return {"recall_at_5": round(sum(r for r, _ in rows) / n, 4) if n else 0.0,
-            "mrr": round(sum(m for _, m in rows) / n, 4) if n else 0.0, "n": n}
+    keys = ("recall_at_5", "mrr", "ndcg_at_10")
+    return {**{key: round(sum(r[key] for r in rows) / n, 4) if n else 0.0 for key in keys}, "n": n}
 
 
-def evaluate_retrieval(retriever: Retriever, brand: str, queries: list[dict[str, Any]], *,
+def evaluate_retrieval(retriever: Retriever, brand: str | dict[str, str], queries: list[dict[str, Any]], *,
                        mode: Mode = "hybrid", k: int = 10) -> dict[str, Any]:
-    """Recall@5 (share of relevant ids in the top 5) and MRR@k, overall and per language."""
-    per_lang: dict[str, list[tuple[float, float]]] = {}
-    scored: list[tuple[float, float]] = []
+    """Recall@5, MRR@k and nDCG@k, overall, per query language and per corpus. `brand` is one brand id, or a map
+    from each row's `corpus` to the brand holding it."""
+    groups_of: dict[str, dict[str, list[dict[str, float]]]] = {"by_lang": {}, "by_corpus": {}}
+    scored: list[dict[str, float]] = []
     for q in queries:
-        ids = [h.id for h in retriever.search(brand, q["query"], limit=k, mode=mode)]
-        relevant = set(q["relevant_ids"])
-        recall = len(relevant & set(ids[:5])) / len(relevant)
-        rr = next((1.0 / (i + 1) for i, x in enumerate(ids) if x in relevant), 0.0)
-        scored.append((recall, rr))
-        per_lang.setdefault(q.get("lang", "unknown"), []).append((recall, rr))
-    return {**_metrics(scored), "mode": mode, "by_lang": {lang: _metrics(v) for lang, v in sorted(per_lang.items())}}
+        target = brand if isinstance(brand, str) else brand[q["corpus"]]
+        hits = retriever.search(target, q["query"], limit=k, mode=mode)
+        groups = q.get("groups") or [[x] for x in q["relevant_ids"]]
+        row = rank_metrics([{h.id, *h.duplicate_ids} for h in hits], groups, k=k)
+        scored.append(row)
+        groups_of["by_lang"].setdefault(q.get("lang", "unknown"), []).append(row)
+        groups_of["by_corpus"].setdefault(q.get("corpus", "unknown"), []).append(row)
+    return {**_metrics(scored), "mode": mode,
+            **{name: {key: _metrics(v) for key, v in sorted(g.items())} for name, g in groups_of.items()}}
+
+
+def compare_retrieval(retriever: Retriever, brand: str | dict[str, str], queries: list[dict[str, Any]], *,
+                      modes: list[str] | None = None, fusions: list[str] | None = None) -> dict[str, Any]:
+    """Every mode (and every hybrid fusion) side by side, with the best single ranking as the baseline: for each
+    metric, the hybrid's margin over max(lexical, dense), overall and per query language. The single rankings are
+    measured without the relevance floor (their strongest form); the hybrid as the product runs it."""
+    from copilot.retrieve import FUSIONS
+
+    modes = modes or ["lexical", "dense", "hybrid"]
+    chosen, floor = retriever.fusion, retriever.floor
+    results: dict[str, Any] = {}
+    try:
+        for mode in modes:
+            retriever.floor = floor if mode == "hybrid" else False
+            for fusion in (fusions or list(FUSIONS)) if mode == "hybrid" else [chosen]:
+                retriever.fusion = fusion  # type: ignore[assignment]
+                name = f"hybrid:{fusion}" if mode == "hybrid" else mode
+                results[name] = evaluate_retrieval(retriever, brand, queries, mode=mode)  # type: ignore[arg-type]
+    finally:
+        retriever.fusion, retriever.floor = chosen, floor
+    default = results.get(f"hybrid:{chosen}") or next(iter(results.values()))
+    out: dict[str, Any] = {**default, "default_fusion": chosen, "by_mode": results}  # top level: the default
+    if "lexical" in results and "dense" in results:
+        out["margin_over_best_single"] = {name: _margins(r, results["lexical"], results["dense"])
+                                          for name, r in results.items() if name.startswith("hybrid")}
+    return out
+
+
+def _margins(hybrid: dict[str, Any], lexical: dict[str, Any], dense: dict[str, Any]) -> dict[str, Any]:
+    keys = ("recall_at_5", "mrr", "ndcg_at_10")
+    out: dict[str, Any] = {k: round(hybrid[k] - max(lexical[k], dense[k]), 4) for k in keys}
+    out["by_lang"] = {lang: {k: round(v[k] - max(lexical["by_lang"][lang][k], dense["by_lang"][lang][k]), 4)
+                             for k in keys} for lang, v in hybrid["by_lang"].items()}
+    return out
 
 
 def read_labelled(path: Path) -> list[dict[str, Any]]:

@@ -4,18 +4,67 @@ kept in the database and updated in the same transaction as the messages (`copil
 A message is searchable by keyword the moment its write commits, on every replica, and nothing is rebuilt: there is
 no in-memory index to warm, persist or invalidate. SQLite uses FTS5 (BM25 with a rare-terms-first candidate pass);
 PostgreSQL uses its full-text search (`tsvector`, French/English configurations, `unaccent` when available).
+
+Besides the ranking, a search says how much it can be trusted for this query (`LexicalResult.coverage`): the share
+of the query's information (each word's IDF, the rarest of its French and English stems) that the brand's
+collection holds at all. A French question about English posts usually shares no word with them, so its coverage is
+near 0 and hybrid fusion leans on the dense ranking instead of letting unrelated keyword matches outvote it.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from copilot.store.keywords import KeywordHits
+from copilot.text import detect_language
 
 
 class KeywordStore(Protocol):
     """What keyword search needs from the store."""
 
-    def keyword_search(self, brand_id: str, query: str, *, k: int,
-                       filters: dict[str, Any]) -> list[tuple[str, float]]: ...
+    def keyword_hits(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any]) -> KeywordHits: ...
+
+
+@dataclass
+class LexicalResult:
+    """A keyword ranking: (uid, BM25 score, matched query words) best first, and the evidence behind it."""
+
+    ranked: list[tuple[str, float, tuple[str, ...]]] = field(default_factory=list)
+    coverage: float = 0.0  # share of the query's IDF mass found in the collection, 0..1
+    lang: str = "en"       # the query's detected language
+    missing: tuple[str, ...] = ()  # query words no message of the brand contains
+    weights: dict[str, float] = field(default_factory=dict)  # each query word's IDF (absent words: the highest)
+
+    def share(self, words: tuple[str, ...]) -> float:
+        """The share of the query's information that `words` (a hit's matched words) carry, 0..1."""
+        total = sum(self.weights.values())
+        return sum(self.weights.get(w, 0.0) for w in words) / total if total else 0.0
+
+
+def idf(df: int, docs: int) -> float:
+    """BM25's (Lucene) inverse document frequency; a term absent from the collection gets the highest value."""
+    return math.log(1 + (docs - df + 0.5) / (df + 0.5))
+
+
+def explain(hits: KeywordHits, query: str) -> LexicalResult:
+    """Matched query words per hit, and the query's coverage by the collection."""
+    docs = max(hits.docs, 1)
+    word_of = {stem: word for word, stems in reversed(list(hits.words.items())) for stem in stems}
+    present, total, missing, weights = 0.0, 0.0, [], {}
+    for word, stems in hits.words.items():
+        known = [hits.df[s] for s in stems if hits.df.get(s)]
+        weight = weights[word] = idf(max(known), docs) if known else idf(0, docs)  # the commonest reading
+        total += weight
+        if known:
+            present += weight
+        else:
+            missing.append(word)
+    ranked = [(uid, score, tuple(dict.fromkeys(word_of.get(t, t) for t in terms)))
+              for uid, score, terms in hits.ranked]
+    return LexicalResult(ranked=ranked, coverage=present / total if total else 0.0,
+                         lang=detect_language(query), missing=tuple(missing), weights=weights)
 
 
 class KeywordSearch:
@@ -26,6 +75,10 @@ class KeywordSearch:
 
     def search(self, brand: str, query: str, *, k: int, filters: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Top-k (uid, score) among messages passing the filters (kind, channel, author, since, until)."""
+        return [(uid, score) for uid, score, _ in self.explained(brand, query, k=k, filters=filters).ranked]
+
+    def explained(self, brand: str, query: str, *, k: int, filters: dict[str, Any] | None = None) -> LexicalResult:
+        """The top-k ranking with each hit's matched words and the query's coverage by the collection."""
         if not query.strip() or k <= 0:
-            return []
-        return self.store.keyword_search(brand, query, k=k, filters=filters or {})
+            return LexicalResult(lang=detect_language(query))
+        return explain(self.store.keyword_hits(brand, query, k=k, filters=filters or {}), query)

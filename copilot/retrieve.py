@@ -1,28 +1,65 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25, in the database) rankings fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25, in the database) rankings, each weighed by the evidence it
+has for this query, fused; copies of one text collapsed; hits without evidence dropped; each hit says why.
 
-RRF (Cormack, Clarke & Büttcher, SIGIR 2009): score(d) = Σ_r 1 / (k + rank_r(d)), k = 60. It needs no score
-calibration between the cosine and BM25 scales, which is why it is the default here.
+Fusion (the three are measured side by side by `copilot eval retrieval --fusion all`, docs/retrieval.md):
+- `score` (default): CombSUM of per-ranking normalised scores, each ranking weighed per query (`evidence`).
+  Keyword hits score the share of the query's information they hold (each word's IDF; `LexicalResult.share`),
+  dense hits their similarity min-max normalised over the candidates. The keyword weight is `LEXICAL_WEIGHT`
+  times the square root of the query's coverage by the collection, so a French question about English posts,
+  whose words the brand never uses, cannot let stray keyword matches outvote the embedder; the dense weight is
+  the best-minus-tenth similarity gap over `DENSE_SPREAD`, so a flat list (the embedder cannot tell) weighs little.
+  The spread is a property of the embedder's similarity scale: score fusion is the default only for an embedder
+  measured here (the local MiniLM); any other embedder gets `rrf` unless asked otherwise.
+- `weighted_rrf`: reciprocal rank fusion with the same weights.
+- `rrf`: reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), score(d) = Σ_r 1 / (k + rank_r(d)),
+  k = 60: no calibration, but every ranking has the same say whatever it found.
+Then, for a query of two words or more, the hits holding every word come first (`_complete_first`).
+
+Near-duplicates: messages whose text is the same once case, accents, punctuation and spacing are folded are one
+hit: the earliest stands for the others (`duplicate_ids`, among the candidates). The collapse runs on each
+ranking before fusion, so six copies of one sentence do not push six other messages down either list.
+
+Relevance floor (`_with_evidence`): a hit needs a keyword match holding `LEXICAL_EVIDENCE` of the query's
+information, or a similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one; so a
+search can return fewer than `limit`. Relative, not absolute: all-MiniLM-L6-v2 gives a French text and an
+English question similarities around 0.1-0.3 even when it is the right answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from copilot.embed import Embedder
 from copilot.index import VectorIndex
-from copilot.lexical import KeywordSearch
+from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
 from copilot.text import snippet
 
 RRF_K = 60
+LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds every query word
+# Best-minus-tenth similarity at which the dense ranking gets its full weight (1), per embedder: similarity scales
+# differ between models, so score fusion runs only for an embedder measured here; any other gets plain RRF.
+DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2}
+DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at k x 10, then k x 50 nearest before Chroma's filter
+MIN_WEIGHT = 0.05       # no ranking is silenced completely
+DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the candidates' tail to the best (0..1)
+LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
+COMBINING = re.compile(r"[\u0300-\u036f]")  # the accents NFKD splits off Latin letters
+NON_WORD = re.compile(r"[\W_]+")
+LONG_TEXT = 1200
 Mode = Literal["hybrid", "lexical", "dense"]
+Fusion = Literal["rrf", "weighted_rrf", "score"]
+FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted_rrf", "score")
 
 
 @dataclass
 class Hit:
-    """One search result."""
+    """One search result, with why it matched."""
 
     id: str
     uid: str
@@ -38,50 +75,212 @@ class Hit:
     score: float
     lexical_rank: int | None
     dense_rank: int | None
+    matched_terms: list[str] = field(default_factory=list)
+    lexical_score: float | None = None
+    dense_similarity: float | None = None
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        """How many other messages with the same text this hit stands for."""
+        return len(self.duplicate_ids)
 
 
-def fuse(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion of ranked id lists, best first."""
+@dataclass
+class Ranking:
+    """One side's collapsed ranking: group keys best first, their raw scores, their scores normalised to 0..1 (what
+    score fusion adds up) and the side's weight for this query."""
+
+    keys: list[str]
+    scores: list[float]
+    norm: list[float] = field(default_factory=list)
+    weight: float = 1.0
+
+
+def fuse(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[str, float]]:
+    """(Weighted) reciprocal rank fusion of ranked id lists, best first."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[i]
         for rank, uid in enumerate(ranking, start=1):
-            scores[uid] = scores.get(uid, 0.0) + 1.0 / (k + rank)
+            scores[uid] = scores.get(uid, 0.0) + w / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse_scores(rankings: list[Ranking]) -> list[tuple[str, float]]:
+    """Weighted CombSUM of the rankings' normalised scores, best first (ties: the earlier ranking's order)."""
+    scores: dict[str, float] = {}
+    order: dict[str, int] = {}
+    for r in rankings:
+        for i, (key, n) in enumerate(zip(r.keys, r.norm)):
+            scores[key] = scores.get(key, 0.0) + r.weight * n
+            order.setdefault(key, i)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]], kv[0]))
+
+
+def evidence(coverage: float, similarities: list[float], spread: float = 0.2) -> tuple[float, float]:
+    """(keyword weight, dense weight) for one query: how much each ranking can tell.
+
+    Keyword: `LEXICAL_WEIGHT` times the square root of the query's coverage by the collection (a query whose words
+    the brand never uses gets nothing from keywords). Dense: the gap between the best similarity and the tenth,
+    relative to the embedder's `spread` (capped at 1): when every candidate is about as similar, it cannot tell."""
+    lexical = LEXICAL_WEIGHT * math.sqrt(max(coverage, 0.0))
+    dense = 0.0
+    if len(similarities) > 1:
+        dense = min(1.0, max(0.0, similarities[0] - similarities[min(9, len(similarities) - 1)]) / spread)
+    return max(lexical, MIN_WEIGHT), max(dense, MIN_WEIGHT)
+
+
+def text_key(title: str | None, text: str) -> str:
+    """What makes two messages copies of each other: their words, case, accents and punctuation folded. A long text
+    is keyed by its first 800 and last 300 characters and its length to within 50 (folding all of a 5,000-character
+    post for each of ~80 candidates would cost a search 10-30 ms)."""
+    whole = f"{title or ''} {text}"
+    if len(whole) > LONG_TEXT:
+        return f"{_fold(whole[:800])} … {_fold(whole[-300:])} #{len(whole) // 50}"
+    return _fold(whole)
+
+
+def _fold(text: str) -> str:
+    return NON_WORD.sub(" ", COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))).strip()
 
 
 class Retriever:
     """Searches one brand's history and charter."""
 
-    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch):
+    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch, *,
+                 fusion: Fusion | None = None, floor: bool = True):
         self.store, self.index, self.embedder, self.keywords = store, index, embedder, keywords
+        self.spread = DENSE_SPREAD.get(embedder.name)
+        # Score fusion needs the embedder's similarity scale (measured: docs/retrieval.md); RRF needs none.
+        self.fusion: Fusion = fusion or ("score" if self.spread else "rrf")
+        self.floor = floor
 
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
         """Ranked hits for `query` within the brand, honouring kind/channel/author/date filters."""
         filters = filters or {}
         depth = max(limit * 4, 40)
-        lexical_ids: list[str] = []
-        dense_ids: list[str] = []
+        lexical = LexicalResult()
+        dense: list[tuple[str, float]] = []
         if mode in ("hybrid", "lexical"):
-            lexical_ids = [u for u, _ in self.keywords.search(brand, query, k=depth, filters=filters)]
+            lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
         if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed([query])[0]
-            dense_ids = [u for u, _ in self.index.query(brand, vector, k=depth, filters=filters)]
-        fused = fuse([r for r in (lexical_ids, dense_ids) if r])[:limit]
-        return self._hydrate(brand, query, fused, lexical_ids, dense_ids)
+            dense = self._dense(brand, self.embedder.embed([query])[0], depth, filters, need=limit)
+        candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
+        rows = self.store.get_messages(brand, list(candidates))
+        groups = _groups(rows)
+        lex = _collapse([(u, s) for u, s, _ in lexical.ranked], groups)
+        den = _collapse(dense, groups)
+        _normalise(lex, den, lexical, groups)
+        if mode == "hybrid":
+            lex.weight, den.weight = evidence(lexical.coverage, den.scores, self.spread or 0.2)
+            fused = _complete_first(self._fuse(lex, den), lex, lexical)
+        else:
+            side = lex if mode == "lexical" else den
+            fused = list(zip(side.keys, side.scores))
+        if self.floor:
+            fused = _with_evidence(fused, lex, den)
+        return self._hydrate(query, fused[:limit], groups, rows, lexical, lex, den)
 
-    def _hydrate(self, brand: str, query: str, fused: list[tuple[str, float]], lexical_ids: list[str],
-                 dense_ids: list[str]) -> list[Hit]:
-        rows = self.store.get_messages(brand, [u for u, _ in fused])
-        lex_rank = {u: i + 1 for i, u in enumerate(lexical_ids)}
-        dense_rank = {u: i + 1 for i, u in enumerate(dense_ids)}
+    def _dense(self, brand: str, vector: Any, k: int, filters: dict[str, Any], *,
+               need: int | None = None) -> list[tuple[str, float]]:
+        """Up to k nearest messages passing the filters: nearest ids over-fetched unfiltered (cheap), filtered in
+        the database; Chroma's own filtered search (exact but slow at scale) only when fewer than `need` (default k)
+        pass: a page of results needs `limit` dense candidates, the rest only feeds fusion."""
+        if all(v in (None, "") for v in filters.values()):
+            return self.index.query(brand, vector, k=k, filters={})
+        for wide in (k * factor for factor in DENSE_OVERFETCH):
+            ranked = self.index.query(brand, vector, k=wide, filters={})
+            passing = self.store.passing_uids(brand, [u for u, _ in ranked], filters)
+            kept = [(u, s) for u, s in ranked if u in passing]
+            if len(kept) >= (need or k) or len(ranked) < wide:
+                return kept[:k]
+        return self.index.query(brand, vector, k=k, filters=filters)
+
+    def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
+        sides = [r for r in (lex, den) if r.keys]
+        if self.fusion == "score":
+            return fuse_scores(sides)
+        weights = [r.weight for r in sides] if self.fusion == "weighted_rrf" else None
+        return fuse([r.keys for r in sides], weights=weights)
+
+    def _hydrate(self, query: str, fused: list[tuple[str, float]], groups: dict[str, list[str]], rows: dict[str, Any],
+                 lexical: LexicalResult, lex: Ranking, den: Ranking) -> list[Hit]:
+        lex_rank = {k: i + 1 for i, k in enumerate(lex.keys)}
+        dense_rank = {k: i + 1 for i, k in enumerate(den.keys)}
+        lex_score, similarity = dict(zip(lex.keys, lex.scores)), dict(zip(den.keys, den.scores))
+        key_of = {uid: key for key, uids in groups.items() for uid in uids}
+        terms: dict[str, tuple[str, ...]] = {}
+        for u, _, t in lexical.ranked:
+            terms.setdefault(key_of.get(u, ""), t)
         hits = []
-        for uid, score in fused:
-            row = rows.get(uid)
-            if row is None:  # deleted since it was indexed
-                continue
+        for key, score in fused:
+            uid, *copies = groups[key]
+            row = rows[uid]
             hits.append(Hit(id=row.source_id, uid=uid, source=row.source, kind=row.kind, channel=row.channel,
                             author=row.author, author_name=row.author_name, created_at=row.created_at,
                             title=row.title, snippet=snippet(row.text, query), permalink=row.permalink,
-                            score=round(score, 6), lexical_rank=lex_rank.get(uid), dense_rank=dense_rank.get(uid)))
+                            score=round(score, 6), lexical_rank=lex_rank.get(key), dense_rank=dense_rank.get(key),
+                            matched_terms=list(terms.get(key, ())),
+                            lexical_score=_rounded(lex_score.get(key)), dense_similarity=_rounded(similarity.get(key)),
+                            duplicate_ids=[rows[c].source_id for c in copies]))
         return hits
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _groups(rows: dict[str, Any]) -> dict[str, list[str]]:
+    """Group key -> uids of the same text, the earliest message first (it stands for the others)."""
+    out: dict[str, list[str]] = {}
+    for uid, row in sorted(rows.items(), key=lambda kv: (kv[1].created_at, kv[0])):
+        out.setdefault(text_key(row.title, row.text), []).append(uid)
+    return out
+
+
+def _collapse(ranked: list[tuple[str, float]], groups: dict[str, list[str]]) -> Ranking:
+    """A ranking over group keys: each text once, at its best position; messages deleted since indexing dropped."""
+    key_of = {uid: key for key, uids in groups.items() for uid in uids}
+    keys: list[str] = []
+    scores: list[float] = []
+    seen: set[str] = set()
+    for uid, score in ranked:
+        key = key_of.get(uid)
+        if key is not None and key not in seen:
+            seen.add(key)
+            keys.append(key)
+            scores.append(score)
+    return Ranking(keys, scores)
+
+
+def _normalise(lex: Ranking, den: Ranking, lexical: LexicalResult, groups: dict[str, list[str]]) -> None:
+    """Keyword hits: the share of the query's information they match (BM25 only breaks ties); dense hits: min-max
+    of the similarity over the candidates (the tail of the list is 0, the best 1)."""
+    key_of = {uid: key for key, uids in groups.items() for uid in uids}
+    share: dict[str, float] = {}
+    for uid, _, words in lexical.ranked:
+        share.setdefault(key_of.get(uid, ""), lexical.share(words))
+    top = lex.scores[0] if lex.scores else 1.0
+    lex.norm = [share.get(k, 0.0) + 1e-3 * s / (top or 1.0) for k, s in zip(lex.keys, lex.scores)]
+    if den.scores:
+        high, low = den.scores[0], den.scores[-1]
+        den.norm = [(s - low) / (high - low) if high > low else 1.0 for s in den.scores]
+
+
+def _complete_first(fused: list[tuple[str, float]], lex: Ranking, lexical: LexicalResult) -> list[tuple[str, float]]:
+    """Hits holding every word of a query of two words or more come first (in fused order): when the collection
+    has each word and one message has them all, it is what was asked for (and a dense-only hit cannot outrank it)."""
+    if len(lexical.weights) < 2:
+        return fused
+    complete = {k for k, n in zip(lex.keys, lex.norm) if n >= 1.0 - 1e-6}
+    return [kv for kv in fused if kv[0] in complete] + [kv for kv in fused if kv[0] not in complete]
+
+
+def _with_evidence(fused: list[tuple[str, float]], lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
+    """Keep hits with some evidence: a keyword match carrying `LEXICAL_EVIDENCE` of the query's information, or a
+    similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one."""
+    lexical = {k for k, n in zip(lex.keys, lex.norm) if n >= LEXICAL_EVIDENCE}
+    dense = {k for k, n in zip(den.keys, den.norm) if n >= DENSE_EVIDENCE}
+    return [(k, s) for k, s in fused if k in lexical or k in dense]

@@ -28,6 +28,7 @@ from copilot.errors import (DraftVersionConflict, GuardsFailed, IllegalTransitio
                             PreconditionRequired)
 from copilot.features.charters import current_charter
 from copilot.features.rituals import failing_guards, guards
+from copilot.reports import Decision, DraftHistory, Revision
 from copilot.store import Store
 
 TRANSITIONS: dict[str, tuple[frozenset[str], str, str]] = {
@@ -101,7 +102,7 @@ class ReviewService:
         if row.status not in sources:
             raise IllegalTransition(f"cannot {action.replace('_', ' ')} a draft that is '{row.status}' "
                                     f"(allowed from: {', '.join(sorted(sources))})", field="action",
-                                    extra={"status": row.status})
+                                    extra={"draft_status": row.status})
         extra: dict[str, Any] = {"published_permalink": permalink} if action == "publish" and permalink else {}
         override = None
         if action == "approve":
@@ -124,18 +125,19 @@ class ReviewService:
             if if_match is not None:
                 _check_version(if_match, current_row.version)
             raise IllegalTransition(f"the draft changed meanwhile (now '{current_row.status}', version "
-                                    f"{current_row.version})", field="action", extra={"status": current_row.status})
+                                    f"{current_row.version})", field="action", extra={"draft_status": current_row.status})
         return updated
 
-    def history(self, draft_id: str, *, brand: str | None = None) -> dict[str, Any]:
+    def history(self, draft_id: str, *, brand: str | None = None) -> DraftHistory:
         """Revisions and decisions with who and when."""
         self.get(draft_id, brand=brand)
         revisions, decisions = self.store.draft_history(draft_id)
-        return {"revisions": [{"version": r.version, "title": r.title, "body": r.body, "variants": r.variants,
-                               "actor": r.actor, "note": r.note, "created_at": r.created_at} for r in revisions],
-                "decisions": [{"action": d.action, "from_status": d.from_status, "to_status": d.to_status,
-                               "version": d.version, "actor": d.actor, "comment": d.comment, "created_at": d.created_at}
-                              for d in decisions]}
+        return DraftHistory(
+            draft_id=draft_id,
+            revisions=[Revision(version=r.version, title=r.title, body=r.body, variants=r.variants or [], actor=r.actor,
+                                note=r.note, created_at=r.created_at) for r in revisions],
+            decisions=[Decision(action=d.action, from_status=d.from_status, to_status=d.to_status, version=d.version,
+                                actor=d.actor, comment=d.comment, created_at=d.created_at) for d in decisions])
 
 
 def _check_version(if_match: int, current: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from copilot.runtime import Copilot
 
@@ -15,11 +16,13 @@ SAMPLE_RITUAL = "Jeudi réparation"
 SAMPLE_PROMO_POST = "PROMO FLASH -30% ce soir seulement, partage et tague 3 amis !!!"
 
 
-def load_sample(copilot: Copilot, *, knowledge: Path = KNOWLEDGE) -> dict[str, object]:
-    """Create the sample brand if needed and (re)load its charter and history; idempotent."""
+def load_sample(copilot: Copilot, *, knowledge: Path = KNOWLEDGE,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Create the sample brand if needed and (re)load its charter and history; idempotent. `progress` gets the
+    number of history records read so far."""
     if copilot.store.find_brand(SAMPLE_BRAND) is None:
         copilot.store.create_brand(SAMPLE_BRAND, "Roue Libre", "fr")
     charter_path = knowledge / "charter.md"
     _, _, created = copilot.put_charter(SAMPLE_BRAND, charter_path.read_text(encoding="utf-8"), filename=charter_path.name)
-    report = copilot.ingest_file(SAMPLE_BRAND, knowledge / "history.jsonl", "jsonl")
+    report = copilot.ingest_file(SAMPLE_BRAND, knowledge / "history.jsonl", "jsonl", progress=progress)
     return {"brand": SAMPLE_BRAND, "charter_new_version": created, **report.as_dict()}

@@ -10,8 +10,8 @@ ALLOWED = {
     "sqlalchemy": ("copilot/store/",),
     "chromadb": ("copilot/index.py",),
     "litellm": ("copilot/llm.py",),
-    "fastapi": ("copilot/api/",),
-    "starlette": ("copilot/api/",),
+    "fastapi": ("copilot/api/", "copilot/desk/routes.py"),  # the desk's pages are served by the same app
+    "starlette": ("copilot/api/", "copilot/desk/routes.py"),
     "slack_bolt": ("copilot/slack/",),
     "slack_sdk": ("copilot/slack/",),
     "onnxruntime": ("copilot/embed.py",),

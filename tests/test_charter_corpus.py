@@ -148,7 +148,7 @@ UNSEEN = Path(__file__).parent / "charters_unseen"
 # (banned terms F1 0.00, preferred 0.22, exclamation 2/5, emoji 4/5); the term reader was then improved on them
 # (generic polarity cues, emphasis, generic keys): these floors keep what that fixed. Rituals, promotional share
 # and posts per day were not worked on (rituals F1 0.63, share 2/5, posts per day 3/5).
-UNSEEN_MIN_F1 = {"banned_terms": 0.9, "preferred_terms": 0.9, "rules": 0.9}
+UNSEEN_MIN_F1 = {"banned_terms": 0.95, "preferred_terms": 0.9, "rules": 0.9}
 
 
 def test_outsider_charters_after_the_term_reader_was_improved_on_them():
@@ -162,15 +162,29 @@ def test_outsider_charters_after_the_term_reader_was_improved_on_them():
 UNSEEN_B = Path(__file__).parent / "charters_unseen_b"
 
 
-def test_second_outsider_set_measured_once_and_never_tuned_on():
-    """tests/charters_unseen_b: four more outsider charters, measured once after the term reader's changes and
-    never tuned on. What it showed (the honest number for charters we have not seen): language 4/4, register 4/4,
-    emoji 3/4, exclamation 1/4, share 2/4, posts per day 3/4, rituals F1 1.00, rules F1 0.95, but banned terms F1
-    0.00 and preferred terms F1 0.44: word-ban phrasing varies more than patterns can follow (the LLM-assisted
-    reading is meant for that). The floors below catch a regression of what does work."""
+def test_second_outsider_set_first_measured_untouched_then_tuned_on():
+    """tests/charters_unseen_b: four more outsider charters. First measured untouched (after the changes made on
+    tests/charters_unseen): language 4/4, register 4/4, rituals F1 1.00, rules F1 0.95, but banned terms F1 0.00
+    and preferred terms F1 0.44. The term reader was then improved on them (cross-sentence pairs, verdicts after a
+    group, "so are", replacement mappings, lists explained by the text beside them): banned 0.72, preferred 0.78.
+    A development set since; tests/charters_unseen_c is the untouched one."""
     s = score(corpus=UNSEEN_B)
     assert s.total == 4 and s.right["language"] == 4 and s.right["register"] == 4
     assert s.f1("rules")[2] >= 0.9 and s.f1("rituals")[2] >= 0.9 and s.f1("ritual_cadences")[2] >= 0.9, s.summary()
+    assert s.f1("banned_terms")[2] >= 0.7 and s.f1("preferred_terms")[2] >= 0.75, s.summary()
+
+
+UNSEEN_C = Path(__file__).parent / "charters_unseen_c"
+
+
+def test_third_outsider_set_measured_once_never_tuned_on():
+    """tests/charters_unseen_c: four outsider charters measured once, after all the changes above, and never tuned
+    on — the figures to quote for charters the parser has not seen: language, register, emoji and exclamation
+    limits 4/4, rituals F1 1.00, banned terms F1 0.86, rules 0.80, preferred terms 0.44 (a two-column table read
+    the wrong way round), promotional share 1/4, posts per day 2/4. Floors catch a regression; they are not goals."""
+    s = score(corpus=UNSEEN_C)
+    assert s.total == 4 and all(s.right[k] == 4 for k in ("language", "register", "emoji_limit", "exclamation_limit"))
+    assert s.f1("rituals")[2] >= 0.9 and s.f1("banned_terms")[2] >= 0.8 and s.f1("rules")[2] >= 0.75, s.summary()
 
 
 def test_corpus_has_fourteen_charters_with_expectations():

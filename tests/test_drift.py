@@ -189,10 +189,13 @@ def _corpus_charters(folder: Path) -> dict:
     # on (charter term reader; the "do not use" words of preferred terms; scarcity, gated and share-ask phrasing;
     # stated limits at medium severity): F1 0.93, FPR 0.05. A development set since.
     ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.88, "fpr": 0.07}),
-    # A second outsider set, never tuned on: F1 0.49 (English 0.24, French 0.67), FPR 0.06 when first measured
-    # (TF-IDF baseline F1 0.49, FPR 0.14); 0.65 (English 0.50, French 0.77), FPR 0.06 after the changes made on the
-    # first set. The floor catches a regression; it is not a goal.
-    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.6, "fpr": 0.08}),
+    # A second outsider set: F1 0.49 (English 0.24, French 0.67), FPR 0.06 when first measured (TF-IDF baseline F1
+    # 0.49, FPR 0.14); 0.65 after the changes made on the first set; then its charters were tuned on (the term
+    # reader only): 0.73, FPR 0.06. A development set since.
+    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.7, "fpr": 0.08}),
+    # A third outsider set, measured once after all of the above and never tuned on: F1 0.78 (English 0.62, French
+    # 0.93), FPR 0.11; the TF-IDF baseline F1 0.47, FPR 0.20. A floor against regressions, not a goal.
+    ("tests/data/drift_unseen_c.jsonl", "tests/charters_unseen_c", {"f1": 0.72, "fpr": 0.15}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)

@@ -33,7 +33,7 @@ def test_edit_during_review_returns_the_draft_and_a_stale_approval_is_refused(cl
                         headers=keys["review"] | {"If-Match": f'"{seen["version"]}"'})
     assert stale.status_code == 412 and stale.json()["current_version"] == seen["version"] + 1
     blind = client.post(f"{url}/decisions", json={"action": "approve"}, headers=keys["review"])
-    assert blind.status_code == 409 and blind.json()["status"] == "drafted"
+    assert blind.status_code == 409 and blind.json()["draft_status"] == "drafted"
     assert copilot.store.get_draft(seen["id"]).status == "drafted"
 
     history = client.get(f"{url}/history", headers=keys["read"]).json()

@@ -65,7 +65,7 @@ def test_every_action_from_every_status(review: ReviewService, action: str, stat
     else:
         with pytest.raises(IllegalTransition) as refused:
             review.decide(draft_id, action=action, comment=None, actor="editor")
-        assert refused.value.field == "action" and refused.value.extra == {"status": status}
+        assert refused.value.field == "action" and refused.value.extra == {"draft_status": status}
         assert f"'{status}'" in refused.value.detail and action.replace("_", " ") in refused.value.detail
         assert review.get(draft_id).status == status
 
@@ -266,7 +266,7 @@ def test_a_lost_race_is_reported_not_swallowed(review: ReviewService):
         d, action="reject", from_status="in_review", to_status="rejected", version=1, actor="rival", comment=None)))
     with pytest.raises(IllegalTransition) as lost:
         rejecting.decide(draft_id, action="request_changes", comment=None, actor="editor")
-    assert lost.value.extra == {"status": "rejected"} and "'rejected'" in lost.value.detail
+    assert lost.value.extra == {"draft_status": "rejected"} and "'rejected'" in lost.value.detail
     assert store.get_draft(draft_id).status == "rejected"
 
     reviewed = _draft(review)

@@ -59,6 +59,27 @@ def test_exact_kpis_on_a_small_history(copilot: Copilot):
     assert k["advocacy"] == {"advocacy": 1, "thanks": 1}
 
 
+def test_a_reply_stamped_before_its_question_is_not_a_response(copilot: Copilot):
+    # Exports carry clock skew: a reply dated a minute before the question it answers (seen in real data and in
+    # the sample history) must not make the waiting time negative.
+    copilot.store.create_brand("skew", "Skew", "en")
+    t0 = NOW - timedelta(days=3)
+    copilot.ingestor.ingest("skew", [
+        msg(1, "a", t0, "How do I reset it?", kind="question"),
+        msg(2, "b", t0 - timedelta(minutes=5), "Hold the button.", kind="answer", reply_to="1"),
+        msg(3, "c", t0 + timedelta(hours=6), "Or unplug it for a minute.", kind="answer", reply_to="1"),
+        msg(4, "b", t0 + timedelta(hours=1), "Is it waterproof?", kind="question"),
+        msg(5, "a", t0 - timedelta(hours=2), "Yes.", kind="answer", reply_to="4"),
+    ])
+    r = copilot.vitality.report("skew", window_days=28, now=NOW)["kpis"]["responsiveness"]
+    assert r["member_questions"] == 2 and r["median_first_response_hours"] == 6.0  # only the reply after question 1
+    assert r["unanswered_48h_share"] == 0.5  # question 4 got no reply after it was asked
+    load_sample(copilot)  # its history has 37 replies stamped before their question
+    weekly = copilot.vitality.report("roue-libre", window_days=28, now=NOW)["weekly"]
+    medians = [w["median_first_response_hours"] for w in weekly if w["median_first_response_hours"] is not None]
+    assert medians and min(medians) >= 0, medians
+
+
 def _weeks(copilot: Copilot, brand: str, per_week: list[int], *, channel_for=lambda wk: "atelier",
            tense_last: int = 0) -> None:
     copilot.store.create_brand(brand, brand, "fr")

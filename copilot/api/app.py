@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from copilot import __version__
+from copilot.api import openapi
 from copilot.api.routes import brands, community, drafts, drift, history, ops, rituals, search, slack
+from copilot.desk.routes import mount as mount_desk
 from copilot.errors import PROBLEM_BASE, CopilotError, PayloadTooLarge, ServiceUnavailable
 from copilot.runtime import Copilot
 from copilot.settings import Settings, get_settings
@@ -118,7 +120,9 @@ def build_app(settings: Settings) -> FastAPI:
     for module in (brands, history, search, drift, rituals, community, drafts, ops, slack):
         app.include_router(module.router)
     app.include_router(slack.api)
+    mount_desk(app)  # the editors' desk: HTML pages over the same services
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, imports=settings.max_import_bytes)  # type: ignore[arg-type]
+    openapi.install(app)
     return app
 
 

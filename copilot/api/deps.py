@@ -12,7 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from copilot.errors import Forbidden, NotFound, Unauthenticated
 from copilot.runtime import Copilot
 
-bearer = HTTPBearer(auto_error=False, description="an API key: the admin key or a brand key `cpk_…`")
+bearer = HTTPBearer(auto_error=False, description="an API key: the admin key (COPILOT_ADMIN_KEY) or a brand key "
+                    "`cpk_…` with scopes read, draft, review, admin (admin implies all, any key may read). Each "
+                    "operation lists the scope it needs in its security requirement.")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def brand_access(scope: str) -> Callable[..., str]:
-    """Dependency: the path's brand, if the caller may use it with `scope` (404 for other brands)."""
+    """Dependency: the path's brand, if the caller may use it with `scope` (404 for other brands). The scope it
+    checks is the one the contract lists for the operation (`required_scope`, read by `copilot.api.openapi`)."""
 
     def check(brand: str, principal: PrincipalDep, copilot: CopilotDep) -> str:
         if not principal.is_admin and principal.brand != brand:
@@ -70,8 +73,20 @@ def brand_access(scope: str) -> Callable[..., str]:
             raise Forbidden(f"this key lacks the '{scope}' scope")
         return brand
 
+    check.required_scope = scope  # type: ignore[attr-defined]
     return check
 
 
+def global_admin(principal: PrincipalDep) -> Principal:
+    """Dependency: the settings' admin key (COPILOT_ADMIN_KEY), not a brand key."""
+    if not principal.is_admin:
+        raise Forbidden("only the admin key (COPILOT_ADMIN_KEY) can do this; brand keys cannot")
+    return principal
+
+
+global_admin.required_scope = "admin"  # type: ignore[attr-defined]
+
 ReadBrand = Annotated[str, Depends(brand_access("read"))]
+DraftBrand = Annotated[str, Depends(brand_access("draft"))]
 AdminBrand = Annotated[str, Depends(brand_access("admin"))]
+GlobalAdmin = Annotated[Principal, Depends(global_admin)]

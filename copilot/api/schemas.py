@@ -3,29 +3,62 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from copilot.features.drift import Flag
+from copilot.reports import (DraftGuards, DraftHistory, DriftCheck, Engine, FeedReport, Grounding, LearnedFrom,
+                             LLMUsage, PromptRef, SlackPost, SpotlightReport, VitalityReport)
 from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
 
 MAX_BATCH = 1000
+DraftStatus = Literal["drafted", "in_review", "approved", "changes_requested", "rejected", "published"]
+DraftKind = Literal["ritual", "shoutout", "rewrite"]
+ImportFormat = Literal["auto", "jsonl", "slack", "discord", "stackexchange", "markdown"]
+# The response bodies that services build themselves (typed all the way from the feature to the route).
+__all__ = ["DraftHistory", "DriftCheck", "FeedReport", "SpotlightReport", "VitalityReport"]
+
+
+class ProblemError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="where: `body.messages.5.created_at`, `query.q`, `If-Match`…")
+    message: str
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem document."""
+    """RFC 9457 problem document: every error the API answers has this shape and a stable `type`."""
 
-    type: str
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "https://copilot.dev/problems/invalid-input", "title": "Invalid input", "status": 422,
+        "detail": "query.q: Field required", "field": "query.q", "instance": "/v1/brands/acme/search",
+        "errors": [{"field": "query.q", "message": "Field required"}]}]})
+    type: str = Field(description="a stable URI per kind of error (`…/problems/not-found`, `…/guards-failed`…)")
     title: str
     status: int
-    detail: str
-    instance: str | None = None
-    field: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    detail: str = Field(description="what went wrong and how to fix it, for a person")
+    instance: str | None = Field(default=None, description="the request path")
+    field: str | None = Field(default=None, description="the offending field, header or parameter")
+    errors: list[ProblemError] | None = Field(default=None, description="every invalid field (422)")
+    current_version: int | None = Field(default=None, description="412: the draft's current version")
+    draft_status: DraftStatus | None = Field(default=None, description="409: the draft's status now")
+    failed_guards: list[str] | None = Field(default=None, description="409 guards-failed: the guards the draft fails")
+
+
+class Root(BaseModel):
+    """Where to start: the interactive docs and the contract."""
+
+    name: str
+    version: str
+    docs: str = Field(description="interactive API documentation (Swagger UI)")
+    openapi: str = Field(description="the OpenAPI contract as JSON (openapi.yaml in the repository)")
+    desk: str = Field(description="the editors' desk (HTML pages)")
+    health: str
 
 
 class BrandIn(Input):
+    """A new brand: its id (a slug used in every path), display name and default language."""
+
     model_config = ConfigDict(extra="forbid")
     id: Slug = Field(description="lower-case slug, 3-40 characters")
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -33,13 +66,19 @@ class BrandIn(Input):
 
 
 class BrandOut(BaseModel):
+    """A brand: every other resource lives under it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "acme", "name": "Acme", "language": "en", "created_at": "2026-11-28T08:00:00Z"}]})
     id: str
     name: str
-    language: str
+    language: Literal["fr", "en"]
     created_at: datetime
 
 
 class KeyIn(Input):
+    """A key to create for the brand."""
+
     model_config = ConfigDict(extra="forbid")
     actor: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="who uses the key; recorded in review history")
@@ -47,18 +86,27 @@ class KeyIn(Input):
 
 
 class KeyOut(BaseModel):
+    """An API key bound to one brand (never its secret)."""
+
     id: str
     actor: str
-    scopes: list[str]
+    scopes: list[Scope]
     created_at: datetime
     revoked_at: datetime | None = None
 
 
 class KeyCreated(KeyOut):
+    """A new key, with its secret (shown once, stored hashed)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "5f0c…", "actor": "editor", "scopes": ["draft", "review"], "created_at": "2026-11-28T08:00:00Z",
+         "revoked_at": None, "key": "cpk_…"}]})
     key: str = Field(description="the secret, shown once")
 
 
 class CharterIn(Input):
+    """A charter as the brand wrote it: Markdown (optionally with YAML front matter), YAML or JSON."""
+
     model_config = ConfigDict(extra="forbid")
     content: Annotated[str, StringConstraints(min_length=1, max_length=500_000)]
     format: Literal["markdown", "yaml", "json"] | None = Field(default=None, description="detected when omitted")
@@ -75,18 +123,28 @@ class CharterFindingsIn(Input):
 
 
 class CharterVersionOut(BaseModel):
+    """One stored version of the brand's charter."""
+
     version: int
-    source_format: str
+    source_format: Literal["markdown", "yaml", "json"]
     created_at: datetime
     digest: str
 
 
 class CharterOut(CharterVersionOut):
+    """A charter version and what the parser understood of it."""
+
     created: bool = Field(default=False, description="false when the same content was already the latest version")
     charter: Charter
 
 
 class MemberOut(BaseModel):
+    """A community member, with the role and consent editors set."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "source": "native", "source_id": "ana", "name": "Ana", "role": "member",
+        "consent_spotlight": "opt_in", "consent_analytics": "unknown", "joined_at": "2026-09-01T00:00:00Z"}]})
+
     id: int
     source: str
     source_id: str
@@ -98,6 +156,8 @@ class MemberOut(BaseModel):
 
 
 class MemberPage(BaseModel):
+    """A page of members."""
+
     items: list[MemberOut]
     total: int
     limit: int
@@ -105,6 +165,8 @@ class MemberPage(BaseModel):
 
 
 class MemberPatch(Input):
+    """What to change on a member: role and/or consent."""
+
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     consent_spotlight: Consent | None = None
@@ -112,30 +174,78 @@ class MemberPatch(Input):
 
 
 class HistoryBatch(Input):
+    """Members and messages to upsert, keyed by (source, source_id); validated whole."""
+
     model_config = ConfigDict(extra="forbid")
     members: list[MemberRecord] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
 
 
+class MemberCounts(BaseModel):
+    """What an import did to members."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class MessageCounts(MemberCounts):
+    """What an import did to messages (`deleted`: records marked deleted in the source)."""
+
+    deleted: int = 0
+
+
+class RecordError(BaseModel):
+    """A record that could not be read, skipped while its neighbours were imported."""
+
+    location: str = Field(description="file, line and column, or the record's position")
+    message: str
+
+
 class IngestOut(BaseModel):
-    members: dict[str, int]
-    messages: dict[str, int]
-    embedded: int
-    errors: list[dict[str, str]]
+    """What a batch or an import wrote."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "members": {"inserted": 2, "updated": 0, "unchanged": 0},
+        "messages": {"inserted": 3, "updated": 0, "unchanged": 0, "deleted": 0},
+        "embedded": 3, "errors": [], "error_count": 0}]})
+    members: MemberCounts
+    messages: MessageCounts
+    embedded: int = Field(description="messages whose vectors were (re)computed")
+    errors: list[RecordError] = Field(description="the first errors (error_count has them all)")
     error_count: int
 
 
+class DraftJobCounts(BaseModel):
+    """What an asynchronous draft job wrote."""
+
+    drafts: int
+
+
 class JobOut(BaseModel):
+    """A background job (an import, or a draft asked with `Prefer: respond-async`): status, progress and, once
+    done, what it wrote."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "9f1c…", "brand": "acme", "kind": "import", "format": "jsonl", "status": "succeeded",
+        "file_name": "history.jsonl", "total": 21, "processed": 21,
+        "counts": {"members": {"inserted": 5, "updated": 0, "unchanged": 0},
+                   "messages": {"inserted": 16, "updated": 0, "unchanged": 0, "deleted": 0},
+                   "embedded": 16, "errors": [], "error_count": 0},
+        "errors": [], "error_count": 0, "detail": None, "draft_id": None,
+        "created_at": "2026-11-28T08:00:00Z", "updated_at": "2026-11-28T08:00:02Z"}]})
+
     id: str
     brand: str
-    kind: str
-    format: str
+    kind: Literal["import", "ritual_draft"]
+    format: ImportFormat | Literal["json"] = Field(description="the import's format; `json` for a draft job")
     status: Literal["queued", "running", "succeeded", "failed"]
     file_name: str | None = None
-    total: int | None = None
+    total: int | None = Field(default=None, description="records to read, once known")
     processed: int
-    counts: dict[str, Any]
-    errors: list[dict[str, Any]]
+    counts: IngestOut | DraftJobCounts | None = Field(default=None, description="null until the job has written "
+                                                                           "something")
+    errors: list[RecordError]
     error_count: int
     detail: str | None = None
     draft_id: str | None = Field(default=None, description="an asynchronous draft's id, once the job succeeded: "
@@ -155,23 +265,48 @@ class SearchHit(BaseModel):
     title: str | None = None
     snippet: str
     permalink: str | None = None
-    score: float
+    score: float = Field(description="hybrid: the weighted sum of the keyword and dense evidence (each normalised to "
+                                     "0..1 and weighed by how much that side can tell for this query); lexical or "
+                                     "dense mode: that ranking's own score (BM25, cosine similarity)")
     lexical_rank: int | None = None
     dense_rank: int | None = None
+    matched_terms: list[str] = Field(default_factory=list, description="the query's words this message holds "
+                                                                        "(French or English stems), rarest first")
+    lexical_score: float | None = Field(default=None, description="BM25 score, when the keyword side found it")
+    dense_similarity: float | None = Field(default=None, description="cosine similarity of the query and message "
+                                                                     "embeddings, when the dense side found it")
+    duplicates: int = Field(default=0, description="how many other messages among the candidates have the same "
+                                                   "text (case, accents and punctuation folded); shown once")
+    duplicate_ids: list[str] = Field(default_factory=list, description="their ids")
 
 
 class SearchOut(BaseModel):
+    """Search results, best first."""
+
     query: str
-    mode: str
+    mode: Literal["hybrid", "lexical", "dense"]
     results: list[SearchHit]
 
 
+class HealthChecks(BaseModel):
+    """What readiness checked (liveness checks nothing: empty)."""
+
+    store: str | None = None
+    vector_index: str | None = None
+    llm: str | None = None
+    analytics_snapshots: str | None = None
+
+
 class Health(BaseModel):
-    status: str
-    checks: dict[str, str] = Field(default_factory=dict)
+    """Liveness or readiness."""
+
+    status: Literal["ok", "ready"]
+    checks: HealthChecks = Field(default_factory=HealthChecks)
 
 
 class DriftCheckIn(Input):
+    """A text to check for promotional drift against the charter and the brand's feed."""
+
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     channel: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -182,64 +317,17 @@ class DriftCheckIn(Input):
                                                          "(needs the draft scope)")
 
 
-class FeedQuota(BaseModel):
-    brand_posts: int
-    promotional_posts: int
-    promo_share: float
-    max_promotional_share: float | None = None
 
 
-class DriftCheckOut(BaseModel):
-    score: float
-    verdict: Literal["ok", "watch", "drift"]
-    promotional: bool
-    language: str
-    flags: list[Flag]
-    rewrite: str | None = None
-    engine: str
-    degraded: bool
-    degraded_reason: str | None = None
-    feed: FeedQuota
-    charter_version: int | None = None
-    rewrite_draft_id: str | None = None
 
 
-class WeeklyDrift(BaseModel):
-    week_start: datetime
-    brand_posts: int
-    promotional_posts: int
-    promo_share: float
-    asks: int
-    messages: int
-    brand_share: float
-    mean_drift_score: float
 
 
-class DriftReportOut(BaseModel):
-    window: dict[str, Any]
-    brand_posts: int
-    promotional_posts: int
-    promo_share: float
-    max_promotional_share: float | None = None
-    over_quota: bool
-    quota_judged: bool = Field(default=True, description="false when the window holds too few brand posts for a share")
-    quota_note: str | None = None
-    quota_passage_id: str | None = None
-    asks_total: int
-    asks_per_week: float
-    member_contributions: int
-    unacknowledged: int
-    unacknowledged_share: float
-    unacknowledged_examples: list[dict[str, Any]]
-    messages: int
-    brand_messages: int
-    brand_share: float
-    weekly: list[WeeklyDrift]
-    worst_posts: list[dict[str, Any]]
-    definitions: dict[str, str]
 
 
 class RitualDraftIn(Input):
+    """What to draft: a ritual of the charter (by name) or a built-in kind."""
+
     model_config = ConfigDict(extra="forbid")
     ritual: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="a ritual of the charter (by name) or a built-in kind: weekly_challenge, qa_session, "
@@ -252,37 +340,56 @@ class RitualDraftIn(Input):
 
 
 class DraftOut(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
+    """A draft for editors to review; its `ETag` header is the version to send back in `If-Match`."""
+
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [{
+        "id": "2b7e…", "brand": "acme", "kind": "ritual", "ritual": "Rules clinic", "status": "drafted",
+        "version": 1, "title": "Rules clinic: ask, players answer",
+        "body": "Rules clinic is open: what tripped your table up this week? Ask below, experienced players answer.",
+        "variants": [], "language": "en", "register": None, "suggested_channel": "rules",
+        "suggested_time": "2026-12-02T18:00:00+00:00", "citations": ["rituals-1", "m11"],
+        "guards": {"banned_terms": [], "drift": {"score": 0.0, "verdict": "ok", "flags": []},
+                   "length": {"chars": 98, "max": 1500, "ok": True}, "emoji": {"count": 0, "limit": 2, "ok": True},
+                   "exclamation": {"count": 0, "limit": 1, "ok": True}, "unknown_member_tokens": [],
+                   "instructions": [], "contact_data": False, "ok": True},
+        "engine": "rules", "model": None, "degraded": False, "degraded_reason": None,
+        "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
+        "grounding": {"topics": ["storm cards"], "past_editions": [{"id": "m10", "replies": 3, "member_to_member": 2}]},
+        "learned_from": {"examples": [], "avoided": []}, "slack": None, "published_permalink": None,
+        "created_by": "editor", "created_at": "2026-11-28T08:01:00Z"}]})
     id: str
     brand: str
-    kind: str
+    kind: DraftKind
     ritual: str | None = None
-    status: str
+    status: DraftStatus
     version: int
     title: str
     body: str
     variants: list[str] = Field(default_factory=list)
     language: str | None = None
-    register: str | None = None
+    register: Literal["tu", "vous"] | None = None
     suggested_channel: str | None = None
     suggested_time: str | None = None
-    citations: list[str] = Field(default_factory=list)
-    guards: dict[str, Any] = Field(default_factory=dict)
-    engine: str = "rules"
+    citations: list[str] = Field(default_factory=list, description="charter passage and message ids used")
+    guards: DraftGuards = Field(default_factory=DraftGuards)
+    engine: Engine = "rules"
     model: str | None = None
     degraded: bool = False
     degraded_reason: str | None = None
-    prompt: dict[str, Any] = Field(default_factory=dict)
-    usage: dict[str, Any] = Field(default_factory=dict)
-    grounding: dict[str, Any] = Field(default_factory=dict)
-    learned_from: dict[str, Any] = Field(default_factory=dict)
-    slack: dict[str, Any] | None = None
+    prompt: PromptRef | None = None
+    usage: LLMUsage | None = None
+    grounding: Grounding | None = None
+    learned_from: LearnedFrom | None = None
+    slack: SlackPost | None = None
     published_permalink: str | None = None
     created_by: str
     created_at: datetime
 
 
 class UsageDay(BaseModel):
+    """LLM calls of one day (or the totals, `day` then being the first day followed by `..`)."""
+
     day: str
     calls: int
     failures: int
@@ -292,12 +399,16 @@ class UsageDay(BaseModel):
 
 
 class UsageOut(BaseModel):
+    """LLM usage of a brand per day."""
+
     brand: str
     days: list[UsageDay]
     totals: UsageDay
 
 
 class SpotlightRecordIn(Input):
+    """A spotlight that happened."""
+
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     featured_at: Timestamp | None = Field(default=None, description="defaults to now; not in the future")
@@ -306,6 +417,8 @@ class SpotlightRecordIn(Input):
 
 
 class SpotlightRecordOut(BaseModel):
+    """A recorded spotlight: the member is skipped by suggestions during the cooldown."""
+
     id: int
     member_id: int
     featured_at: datetime
@@ -315,30 +428,20 @@ class SpotlightRecordOut(BaseModel):
 
 
 class ShoutoutDraftIn(Input):
+    """A member to thank in a shout-out draft."""
+
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(ge=1, le=2**31 - 1)  # members.id is a 32-bit integer on PostgreSQL
     window_days: int = Field(default=30, ge=1, le=365)
 
 
-class SpotlightOut(BaseModel):
-    window: dict[str, Any]
-    channel: str | None = None
-    cooldown_days: int
-    suggestions: list[dict[str, Any]]
-    excluded: dict[str, int]
-    model: str
 
 
-class VitalityOut(BaseModel):
-    window: dict[str, Any]
-    kpis: dict[str, Any]
-    weekly: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
-    definitions: dict[str, str]
-    excluded: dict[str, int]
 
 
 class DraftPage(BaseModel):
+    """A page of drafts, newest first."""
+
     items: list[DraftOut]
     total: int
     limit: int
@@ -346,6 +449,8 @@ class DraftPage(BaseModel):
 
 
 class DraftPatch(Input):
+    """An edit of a draft: the fields given replace the current ones in a new revision."""
+
     model_config = ConfigDict(extra="forbid")
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)] | None = None
@@ -354,6 +459,8 @@ class DraftPatch(Input):
 
 
 class DecisionIn(Input):
+    """A review decision on a draft."""
+
     model_config = ConfigDict(extra="forbid")
     action: Literal["submit", "approve", "request_changes", "reject", "publish"]
     comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
@@ -362,19 +469,42 @@ class DecisionIn(Input):
                                                              "comment saying why, recorded in the history")
 
 
-class DraftHistory(BaseModel):
-    draft_id: str
-    revisions: list[dict[str, Any]]
-    decisions: list[dict[str, Any]]
 
 
 class ErasureOut(BaseModel):
+    """What erasing a member removed."""
+
     member_id: int
     messages: int
     drafts_redacted: int
 
 
+class ExportedMessage(BaseModel):
+    """A message written by the member, as stored."""
+
+    id: str
+    source: str
+    channel: str | None = None
+    created_at: datetime
+    kind: str
+    title: str | None = None
+    text: str
+    reply_to: str | None = None
+    reactions: dict[str, int] = Field(default_factory=dict, description="emoji -> count")
+    permalink: str | None = None
+
+
+class ExportedSpotlight(BaseModel):
+    """A time the member was featured."""
+
+    featured_at: datetime
+    channel: str | None = None
+    note: str | None = None
+
+
 class MemberExport(BaseModel):
-    member: dict[str, Any]
-    messages: list[dict[str, Any]]
-    spotlight_records: list[dict[str, Any]]
+    """Everything stored about a member (data subject access)."""
+
+    member: MemberOut
+    messages: list[ExportedMessage]
+    spotlight_records: list[ExportedSpotlight]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from copilot.features import drift_rules as R
 from copilot.features.charter_checks import rule_flags
 from copilot.phrases import say
+from copilot.report import Report
 from copilot.text import detect_language, words
 from copilot.textrules import (EMOJI, LINK, TU, VOUS, exclamation_spans, phone_spans, shouted_spans,
                                term_hits)
@@ -29,14 +30,14 @@ MIN_QUOTA_POSTS = 10  # below this many brand posts in the window, a share of pr
 DRIFT_AT, WATCH_AT = 0.6, 0.4
 
 
-class CharterClause(BaseModel):
+class CharterClause(Report):
     """The charter passage a flag breaks."""
 
     passage_id: str
     text: str
 
 
-class Flag(BaseModel):
+class Flag(Report):
     """One problem found in a text, with its exact character span."""
 
     type: str

@@ -10,6 +10,7 @@ from copilot.features.charters import current_charter
 from copilot.features.drift import DriftResult, check_text
 from copilot.features.feed import Feed, utcnow
 from copilot.features.snapshot import Snapshots
+from copilot.reports import DriftCheck, FeedQuota, FeedReport
 from copilot.store import Store
 from copilot.types import Charter
 
@@ -29,7 +30,7 @@ class DriftService:
         self.store, self.judge, self.clock = store, judge, clock
         self.feed = Feed(store, snapshots)
 
-    def check(self, brand: str, text: str, *, lang: str | None = None, scheduled_at: datetime | None = None) -> dict[str, Any]:
+    def check(self, brand: str, text: str, *, lang: str | None = None, scheduled_at: datetime | None = None) -> DriftCheck:
         """Rules first; the judge (when configured) refines them; if it fails the rules answer, marked degraded."""
         started = time.monotonic()
         charter, version = current_charter(self.store, brand)
@@ -44,9 +45,9 @@ class DriftService:
                 result = self.judge.judge(text, result, charter=charter, feed=feed, brand=brand, started=started)
             except Exception as exc:  # any judge failure: the rules stand, and the response says why
                 result = result.model_copy(update={"degraded": True, "degraded_reason": f"llm judge failed: {exc}"})
-        return {**result.model_dump(), "feed": feed, "charter_version": version}
+        return DriftCheck(**result.model_dump(), feed=FeedQuota(**feed), charter_version=version)
 
-    def report(self, brand: str, *, window_days: int, now: datetime | None = None) -> dict[str, Any]:
+    def report(self, brand: str, *, window_days: int, now: datetime | None = None) -> FeedReport:
         """The feed audit."""
         charter, _ = current_charter(self.store, brand)
         return self.feed.report(brand, charter, now=now or self.clock(), window_days=window_days)

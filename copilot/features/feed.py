@@ -18,6 +18,7 @@ from copilot.features import drift_rules as R
 from copilot.features.drift import MIN_QUOTA_POSTS, DriftResult, FeedStats, check_text
 from copilot.features.snapshot import Snapshot, Snapshots
 from copilot.phrases import say
+from copilot.reports import FeedReport
 from copilot.store import Store
 from copilot.types import Charter
 
@@ -83,7 +84,7 @@ class Feed:
         flags = [p["result"].promotional for p in posts]
         return FeedStats(brand_posts=len(posts), promotional_posts=sum(flags), recent_promotional=flags[-10:])
 
-    def report(self, brand: str, charter: Charter | None, *, now: datetime, window_days: int) -> dict[str, Any]:
+    def report(self, brand: str, charter: Charter | None, *, now: datetime, window_days: int) -> FeedReport:
         """The drift audit of the brand's own feed over the window."""
         since = now - timedelta(days=window_days)
         posts = self._brand_posts(brand, charter, since, now)
@@ -98,7 +99,7 @@ class Feed:
         brand_msgs = int(staff[window].sum())
         unack = _unacknowledged(snap, window, roles, staff, now)
         lang = charter.languages[0] if charter and charter.languages else self.store.get_brand(brand).language
-        return {
+        return FeedReport.model_validate({
             "window": {"since": since, "until": now, "days": window_days, "as_of": snap.as_of},
             "brand_posts": len(posts), "promotional_posts": promo,
             "promo_share": round(promo / len(posts), 4) if posts else 0.0,
@@ -119,7 +120,7 @@ class Feed:
             "weekly": _weekly(posts, snap, window, staff, since, now),
             "worst_posts": _worst(self.store, brand, posts),
             "definitions": DEFINITIONS,
-        }
+        })
 
 
 def _unacknowledged(snap: Snapshot, window: slice, roles: dict[str, Any], staff: np.ndarray,

@@ -23,6 +23,7 @@ from copilot.features.shoutout import llm_shoutout, template_shoutout
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.llm import LLM
 from copilot.phrases import say
+from copilot.reports import SpotlightReport
 from copilot.store import Store
 
 WEIGHTS = {"solutions": 3.0, "first_answers": 2.0, "help_given": 1.5, "thanks_received": 1.0,
@@ -156,7 +157,7 @@ class SpotlightService:
         self.store, self.snapshots, self.llm, self.clock = store, snapshots, llm, clock
 
     def suggest(self, brand: str, *, window_days: int = 30, limit: int = 5, channel: str | None = None,
-                cooldown_days: int = 60, now: datetime | None = None) -> dict[str, Any]:
+                cooldown_days: int = 60, now: datetime | None = None) -> SpotlightReport:
         """Ranked suggestions with breakdown, why, evidence, consent and a shout-out."""
         now = now or self.clock()
         snap = self.snapshots.get(brand)
@@ -173,10 +174,11 @@ class SpotlightService:
         voice = self._voice(brand)
         suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi, voice)
                        for i, score, breakdown in ranked]
-        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
-                           "as_of": snap.as_of},
-                "channel": channel, "cooldown_days": cooldown_days, "suggestions": suggestions,
-                "excluded": reasons, "model": MODEL_DESCRIPTION}
+        return SpotlightReport.model_validate({
+            "window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
+                       "as_of": snap.as_of},
+            "channel": channel, "cooldown_days": cooldown_days, "suggestions": suggestions,
+            "excluded": reasons, "model": MODEL_DESCRIPTION})
 
     def _voice(self, brand: str) -> dict[str, Any]:
         """What shout-outs need to speak like the brand: its name, language, charter and register."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
 from copilot.phrases import say
+from copilot.reports import VitalityReport
 from copilot.store import Store
 
 WEEK = 7 * 86400
@@ -71,6 +72,9 @@ class Cohorts:
         rows = np.arange(start, snap.n)
         replies = rows[(snap.parent[rows] >= 0) & (snap.author[rows] >= 0)]
         others = replies[snap.author[replies] != snap.author[snap.parent[replies]]]
+        # A reply stamped before its question (clock skew, an export's rounding, a bad import) says nothing about
+        # how fast anyone answered: it would make waiting times negative.
+        others = others[snap.created[others] >= snap.created[snap.parent[others]]]
         if not len(others):
             return
         parents = snap.parent[others]
@@ -91,7 +95,7 @@ class VitalityService:
         self.store, self.snapshots, self.clock = store, snapshots, clock
         self._cohorts: dict[str, tuple[tuple[Any, ...], Cohorts]] = {}
 
-    def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> dict[str, Any]:
+    def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> VitalityReport:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
         now = now or self.clock()
         snap = self.snapshots.get(brand)
@@ -111,10 +115,11 @@ class VitalityService:
                    **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
                   for i in range(n_weeks)]
         alerts = weak_signals(ctx, hi, known, lang=self.store.get_brand(brand).language)
-        return {"window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
-                           "as_of": snap.as_of},
-                "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
-                "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}}
+        return VitalityReport.model_validate({
+            "window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
+                       "as_of": snap.as_of},
+            "kpis": kpis, "weekly": weekly, "alerts": alerts, "definitions": DEFINITIONS,
+            "excluded": {"staff_and_bots": len(roles["staff"] | roles["bot"]), "opted_out": len(roles["no_analytics"])}})
 
     def _cohorts_of(self, brand: str, snap: Snapshot, brand_side: np.ndarray, brand_accounts: set[Any]) -> Cohorts:
         """Cohorts depend on the rows and on who is the brand: reused while both hold, extended when the snapshot

@@ -75,7 +75,10 @@ WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horair
 BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|evit|proscri|never|jamais|don't|ne pas|blacklist|not this|"
                      r"off the table|non merci|no thanks")
 PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
-GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser")
+GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser", "write",
+             "ecrire", "employer", "dites")
+# A mapping of short terms under such a key reads "replaced term: term to use" ({"vitre": "écran"}).
+REPLACEMENT_KEY = re.compile(r"remplac|replac|swap|substitu|au lieu|instead|a la place|correspondance|mapping")
 REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "not this", "on ne dit pas", "plutot que", "au lieu de",
                  "ne pas dire", "rather than", "replaces", "remplace", "pas", "pas ca", "non")
 GENERIC_KEY = re.compile(r"words?|terms?|mots?|termes?|list[es]?|items?|entries|vocabular\w{1,3}|expressions?")
@@ -506,12 +509,17 @@ class _Structured:
     def __init__(self, builder: _Builder) -> None:
         self.b = builder
         self.texts: list[str] = []
+        self.context = ""  # the scalar values beside the list being read
 
     def walk(self, path: list[str], value: Any) -> None:
         """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections."""
         words = [_humanize(k) for k in path]
         sec = Section(heading=path[-1], level=len(path) + 1, path=path)
         if isinstance(value, dict):
+            if self._replacements(sec, T.fold(words[-1]), value):
+                return
+            # What the scalars beside a list say about it ("reason": "these words are never used").
+            self.context = " ".join(str(v) for v in value.values() if _scalar(v))
             labels: list[str | None] = []
             for k, v in value.items():
                 if _scalar(v):
@@ -563,7 +571,8 @@ class _Structured:
         """A list of words under a ban or preference key, or of {term, instead_of} pairs."""
         pairs = all(isinstance(v, dict) and _pick(v, GOOD_KEYS) is not None for v in items)
         short = all(isinstance(v, str) and T.term_like(v.strip()) for v in items)
-        banned = bool(BAN_KEY.search(key))
+        banned = bool(BAN_KEY.search(key)) or short and GENERIC_KEY.fullmatch(key.split()[-1] if key else "") is not None \
+            and bool(T.NEGATION.search(T.fold(self.context))) and bool(T.WORD_CUE.search(T.fold(self.context)))
         if not items or not (pairs or short and (banned or PREFER_KEY.search(key))):
             return False
         target = self.b.charter.banned_terms if banned else self.b.charter.preferred_terms
@@ -575,6 +584,17 @@ class _Structured:
             instead = instead if isinstance(instead, list) else [instead] if instead else []
             target.append(Term(term=term, instead_of=[str(x) for x in instead], passage_id=pid))
             self.texts.append(term)
+        return True
+
+    def _replacements(self, sec: Section, key: str, value: dict[str, Any]) -> bool:
+        """{"replaced term": "term to use", …} under a replacements key."""
+        if not REPLACEMENT_KEY.search(key) or not value or not all(
+                isinstance(v, str) and T.term_like(v.strip()) and T.term_like(str(k).strip()) for k, v in value.items()):
+            return False
+        for old, new in value.items():
+            pid = self.b.passage(sec.heading, f"{old}: {new}", " / ".join(sec.path))
+            self.b.charter.preferred_terms.append(Term(term=new.strip(), instead_of=[str(old).strip()], passage_id=pid))
+            self.texts += [str(old), new]
         return True
 
     def _items(self, sec: Section, category: str | None, items: list[Any]) -> bool:

@@ -267,6 +267,7 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
 
     about_words = lexicon or bool(WORD_CUE.search(fold(block)))
     previous: str | None = None  # the polarity of the previous sentence's terms, for 'So are "x" and "y".'
+    avoided: list[str] = []  # the terms the previous sentence (read by polarity) avoided
     for sentence in sentences(block):
         spans, folded = quoted(sentence), fold(sentence)
         pairs = _pairs(sentence, spans, lexicon=lexicon)
@@ -284,10 +285,27 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
             reading.pairs.append((bold, banned))
         else:
             reading.banned += banned
-        previous = "avoid" if banned else "say" if pairs or listed else None
+        if pairs or listed or banned:
+            previous = "avoid" if banned else "say"
         if about_words and not (pairs or listed or banned):
-            previous = _by_polarity(sentence, reading, previous)
+            before = len(reading.banned), len(reading.pairs)
+            found = _by_polarity(sentence, reading, previous)
+            # 'On évite de parler de « a ». Ce sont des « b ».': the second sentence says what to use instead.
+            if found == "say" and previous == "avoid" and avoided and len(reading.pairs) == before[1] + 1 \
+                    and not reading.pairs[-1][1]:
+                reading.pairs[-1] = (reading.pairs[-1][0], avoided)
+                reading.banned = [t for t in reading.banned if t not in avoided]
+            avoided = reading.banned[before[0]:] if found == "avoid" else []
+            previous = found
+            continue
+        avoided = []
+        if not spans:  # a sentence without terms ends what 'So are …' could continue
+            previous = None
     settle()
+    said = [goods for goods, bads in reading.pairs if not bads]  # terms to use with nothing they replace
+    reading.pairs = [(goods, bads) for goods, bads in reading.pairs if bads]
+    if lexicon:
+        reading.preferred += [t for goods in said for t in goods]
     return reading
 
 
@@ -301,8 +319,12 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
                       r"emploi\w{0,5}|appel\w{0,5}|nomm\w{0,5}|ce sont|c'est|are|sont|we (?:run|offer|host|say))\b")
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
-                      r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never)")
+                      r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
+                      r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
+                      r"s'emploient) (?:pas|jamais|plus))")
 CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus)\b")
+SAME_AS_BEFORE = re.compile(r"\b(?:so (?:are|is)|as (?:are|is)|de meme (?:que|pour)|ainsi que|tout comme|as well as|"
+                            r"pareil pour|same (?:for|goes for))\W{0,3}$")
 BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
 
 
@@ -327,6 +349,8 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
         tail = folded[q.end:terms[i + 1].start if i + 1 < len(terms) else len(folded)]
         if i == 0 and previous and CONTINUES.search(folded):
             polarity.append(previous)
+        elif i > 0 and SAME_AS_BEFORE.search(lead):  # '"a" is off the table, and so are "b" and "c"'
+            polarity.append(polarity[-1])
         elif neg or pos:
             polarity.append("avoid" if max(neg, default=-1) > max(pos, default=-1) else "say")
         elif NEG_TAIL.search(tail):
@@ -337,7 +361,8 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
     # A group without a cue before a verdict ('« a » ou « b » : non merci') takes the verdict.
     for i in range(len(terms) - 1, -1, -1):
         if polarity[i] is None and i + 1 < len(terms) and polarity[i + 1] == "avoid" and \
-                NEG_TAIL.search(folded[terms[i].end:]) is None and ALTERNATIVE.fullmatch(folded[terms[i].end:terms[i + 1].start]):
+                NEG_TAIL.search(folded[terms[i].end:]) is None and (ALTERNATIVE.fullmatch(between := folded[
+                    terms[i].end:terms[i + 1].start]) or SEPARATOR.fullmatch(between)):
             polarity[i] = "avoid"
     if polarity and polarity[0] is None and "avoid" in polarity:  # 'we run a **course**, never a "package"'
         polarity = ["say" if p is None else p for p in polarity]
@@ -347,6 +372,8 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
         reading.pairs.append((say, avoid))
     elif avoid:
         reading.banned += avoid
+    elif say:  # what to use; the next sentence of the block may not say what it replaces (see read_terms)
+        reading.pairs.append((say, []))
     return "avoid" if avoid and not say else "say" if say and not avoid else None
 
 

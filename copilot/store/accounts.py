@@ -41,6 +41,11 @@ class AccountsRepo(RepoBase):
         with self.session() as s:
             return s.get(Brand, brand_id)
 
+    def list_brands(self) -> list[Brand]:
+        """Every brand, by id."""
+        with self.session() as s:
+            return list(s.scalars(select(Brand).order_by(Brand.id)))
+
 
     def bump_revision(self, brand_id: str) -> int:
         """Mark the brand's searchable content as changed; returns the new revision."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,16 +35,29 @@ class WorkflowRepo(RepoBase):
             return s.get(Draft, draft_id)
 
     def list_drafts(self, brand_id: str, *, status: str | None = None, kind: str | None = None, ritual: str | None = None,
+                    created_by: str | None = None, since: datetime | None = None,
                     limit: int = 50, offset: int = 0) -> tuple[list[Draft], int]:
         """A page of drafts, newest first, and the total."""
         with self.session() as s:
             q = select(Draft).where(Draft.brand_id == brand_id)
-            for column, value in ((Draft.status, status), (Draft.kind, kind), (Draft.ritual, ritual)):
+            for column, value in ((Draft.status, status), (Draft.kind, kind), (Draft.ritual, ritual),
+                                  (Draft.created_by, created_by)):
                 if value is not None:
                     q = q.where(column == value)
+            if since is not None:
+                q = q.where(Draft.created_at >= since)
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             rows = list(s.scalars(q.order_by(Draft.created_at.desc(), Draft.id).limit(limit).offset(offset)))
         return rows, int(total)
+
+    def draft_facets(self, brand_id: str) -> dict[str, dict[str, int]]:
+        """How many drafts of the brand per status, ritual and author (the review queue's filters)."""
+        out: dict[str, dict[str, int]] = {}
+        with self.session() as s:
+            for name, column in (("status", Draft.status), ("ritual", Draft.ritual), ("author", Draft.created_by)):
+                rows = s.execute(select(column, func.count()).where(Draft.brand_id == brand_id).group_by(column))
+                out[name] = {str(value): int(n) for value, n in rows if value is not None}
+        return out
 
     def revise_draft(self, draft_id: str, *, expected_version: int, title: str, body: str, variants: list[str],
                      actor: str, note: str | None, payload: dict[str, Any] | None = None,

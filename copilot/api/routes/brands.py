@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
-from copilot.api.routes import PROBLEMS
+from copilot.api.deps import AdminBrand, CopilotDep, GlobalAdmin, PrincipalDep, ReadBrand
+from copilot.api.routes import PROBLEMS, problem
 from copilot.api.schemas import (BrandIn, BrandOut, CharterFindingsIn, CharterIn, CharterOut, CharterVersionOut,
                                  KeyCreated, KeyIn, KeyOut)
-from copilot.errors import Forbidden, InvalidInput
+from copilot.errors import InvalidInput
 from copilot.types import Charter
 
 router = APIRouter(prefix="/v1", tags=["brands"], responses=PROBLEMS)
@@ -22,20 +22,30 @@ def _key_out(row: object) -> KeyOut:
 
 
 @router.post("/brands", status_code=status.HTTP_201_CREATED, response_model=BrandOut, operation_id="createBrand",
-             responses={409: {**PROBLEMS[422], "description": "brand id taken"}})
-def create_brand(body: BrandIn, principal: PrincipalDep, copilot: CopilotDep) -> BrandOut:
-    """Create a brand (admin key only)."""
-    if not principal.is_admin:
-        raise Forbidden("only the admin key can create brands")
+             responses={409: problem("brand id taken")})
+def create_brand(body: BrandIn, principal: GlobalAdmin, copilot: CopilotDep) -> BrandOut:
+    """Create a brand (the admin key only). Then: a key (`createKey`), a charter (`putCharter`), history
+    (`upsertHistory` or `createImport`)."""
     row = copilot.store.create_brand(body.id, body.name, body.language)
-    return BrandOut(id=row.id, name=row.name, language=row.language, created_at=row.created_at)
+    return _brand_out(row)
+
+
+@router.get("/brands", response_model=list[BrandOut], operation_id="listBrands")
+def list_brands(principal: PrincipalDep, copilot: CopilotDep) -> list[BrandOut]:
+    """The brands this key can see: every brand for the admin key, its own brand for a brand key."""
+    if principal.is_admin:
+        return [_brand_out(row) for row in copilot.store.list_brands()]
+    return [_brand_out(copilot.store.get_brand(principal.brand))] if principal.brand else []
+
+
+def _brand_out(row: object) -> BrandOut:
+    return BrandOut(id=row.id, name=row.name, language=row.language, created_at=row.created_at)  # type: ignore[attr-defined]
 
 
 @router.get("/brands/{brand}", response_model=BrandOut, operation_id="getBrand")
 def get_brand(brand: ReadBrand, copilot: CopilotDep) -> BrandOut:
     """A brand."""
-    row = copilot.store.get_brand(brand)
-    return BrandOut(id=row.id, name=row.name, language=row.language, created_at=row.created_at)
+    return _brand_out(copilot.store.get_brand(brand))
 
 
 @router.post("/brands/{brand}/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated,

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from copilot.api.deps import AdminBrand, CopilotDep, PrincipalDep, ReadBrand
 from copilot.api.routes import PROBLEMS
-from copilot.api.schemas import (ErasureOut, HistoryBatch, IngestOut, JobOut, MemberExport, MemberOut, MemberPage,
-                                 MemberPatch)
+from copilot.api.schemas import (ErasureOut, HistoryBatch, ImportFormat, IngestOut, JobOut, MemberExport, MemberOut,
+                                 MemberPage, MemberPatch)
 from copilot.errors import InvalidInput, NotFound, PayloadTooLarge
 
 router = APIRouter(prefix="/v1", tags=["history"], responses=PROBLEMS)
-ImportFormat = Literal["auto", "jsonl", "slack", "discord", "stackexchange", "markdown"]
 
 
 def _member_out(row: object) -> MemberOut:
@@ -103,8 +102,9 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
 
 def job_out(job: object) -> JobOut:
     """A job as the API shows it."""
-    data = {k: getattr(job, k) for k in JobOut.model_fields if k not in ("brand", "draft_id")}
-    return JobOut(brand=job.brand_id, draft_id=(job.result or {}).get("draft_id"), **data)  # type: ignore[attr-defined]
+    data = {k: getattr(job, k) for k in JobOut.model_fields if k not in ("brand", "draft_id", "counts")}
+    return JobOut(brand=job.brand_id, draft_id=(job.result or {}).get("draft_id"),  # type: ignore[attr-defined]
+                  counts=job.counts or None, **data)  # type: ignore[attr-defined]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, operation_id="getJob")

@@ -5,34 +5,46 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from copilot.api.deps import CopilotDep, PrincipalDep, ReadBrand, brand_access
-from copilot.api.routes import PROBLEMS
+from copilot.api.deps import CopilotDep, DraftBrand, PrincipalDep, ReadBrand
+from copilot.api.routes import ETAG, PROBLEMS
 from copilot.api.routes.history import job_out
 from copilot.api.schemas import DraftOut, JobOut, RitualDraftIn, UsageDay, UsageOut
 from copilot.features.rituals import RitualRequest
 from copilot.types import utc
 
 router = APIRouter(prefix="/v1", tags=["rituals"], responses=PROBLEMS)
-DraftBrand = Annotated[str, Depends(brand_access("draft"))]
+LOCATION = {"Location": {"description": "the job to poll: `/v1/jobs/{id}`", "schema": {"type": "string"}},
+            "Preference-Applied": {"description": "`respond-async`", "schema": {"type": "string"}}}
+# Payload keys that are None when a draft has no such record (a shout-out has no grounding, templates no model).
+_OPTIONAL = ("prompt", "usage", "grounding", "learned_from")
 
 
 def draft_out(row: Any) -> DraftOut:
-    """A stored draft as the API shows it."""
+    """A stored draft as the API shows it (its payload is the JSON the feature saved with it)."""
+    payload = {k: v for k, v in (row.payload or {}).items() if k in DraftOut.model_fields
+               and not (k in _OPTIONAL and not v)}
     return DraftOut(id=row.id, brand=row.brand_id, kind=row.kind, ritual=row.ritual, status=row.status,
                     version=row.version, title=row.title, body=row.body, created_by=row.created_by,
-                    created_at=row.created_at, **{k: v for k, v in (row.payload or {}).items()
-                                                  if k in DraftOut.model_fields})
+                    created_at=row.created_at, **payload)
+
+
+def set_etag(response: Response, version: int) -> None:
+    """The draft's version as its ETag, what `If-Match` takes back."""
+    response.headers["ETag"] = f'"{version}"'
 
 
 @router.post("/brands/{brand}/rituals/drafts", status_code=status.HTTP_201_CREATED, response_model=DraftOut,
              operation_id="draftRitual",
-             responses={202: {"model": JobOut, "description": "with `Prefer: respond-async`: the draft is made in the "
-                                                               "background; poll the job at `Location`"}})
+             responses={201: {"description": "the draft", "headers": ETAG},
+                        202: {"model": JobOut, "headers": LOCATION,
+                              "description": "with `Prefer: respond-async`: the draft is made in the background; poll "
+                                             "the job at `Location`"}})
 def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep, copilot: CopilotDep,
+                 response: Response,
                  prefer: Annotated[str | None, Header(description="`respond-async` answers 202 at once with a job "
                                                                   "to poll (for slow models)")] = None) -> Any:
     """Draft a ritual post grounded in the charter and recent conversation; saved for review. A slow model
@@ -50,7 +62,9 @@ def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep
         copilot.jobs.submit(job.id)
         return JSONResponse(jsonable_encoder(job_out(job)), status_code=status.HTTP_202_ACCEPTED,
                             headers={"Location": f"/v1/jobs/{job.id}", "Preference-Applied": "respond-async"})
-    return draft_out(copilot.rituals.draft(brand, req, actor=principal.actor))
+    row = copilot.rituals.draft(brand, req, actor=principal.actor)
+    set_etag(response, row.version)
+    return draft_out(row)
 
 
 @router.get("/brands/{brand}/usage", response_model=UsageOut, operation_id="llmUsage")

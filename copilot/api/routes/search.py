@@ -25,7 +25,9 @@ def search(brand: ReadBrand, copilot: CopilotDep,
            channel: Annotated[str | None, Query(max_length=200)] = None,
            author: Annotated[str | None, Query(max_length=200, description="the author: their source id, name or first name")] = None,
            since: Timestamp | None = None, until: Timestamp | None = None) -> SearchOut:
-    """Search with dense + BM25 fusion and metadata filters."""
+    """Search with dense + BM25 fusion (each side weighed by its evidence for the query) and metadata filters.
+    Copies of one text are one result; results without enough evidence are left out, so fewer than `limit` can
+    come back. Each result says why it matched (matched words, dense similarity)."""
     if not q.strip():
         raise InvalidInput("q must contain non-blank text", field="q")
     if since and until and since > until:

@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from copilot.api.deps import CopilotDep, PrincipalDep
-from copilot.api.routes import PROBLEMS
+from copilot.api.routes import ETAG, PROBLEMS, problem
 from copilot.api.routes.drafts import owned_draft
-from copilot.api.routes.rituals import draft_out
+from copilot.api.routes.rituals import draft_out, set_etag
 from copilot.api.schemas import DraftOut
 from copilot.errors import NotFound, ServiceUnavailable
 
 router = APIRouter(tags=["slack"])
-api = APIRouter(prefix="/v1", tags=["slack"], responses={**PROBLEMS, 503: {**PROBLEMS[422],
-                                                                           "description": "Slack unavailable"}})
+api = APIRouter(prefix="/v1", tags=["slack"], responses={**PROBLEMS, 503: problem("Slack unavailable")})
 
 
 def _integration(request: Request) -> Any:
@@ -51,9 +50,10 @@ async def slack_interactions(request: Request) -> Response:
     return await _dispatched(request)
 
 
-@api.post("/drafts/{draft_id}/slack", response_model=DraftOut, operation_id="sendDraftToSlack")
+@api.post("/drafts/{draft_id}/slack", response_model=DraftOut, operation_id="sendDraftToSlack",
+          responses={200: {"description": "the draft, with where it was posted", "headers": ETAG}})
 async def send_to_slack(draft_id: Annotated[str, Depends(owned_draft("draft"))], principal: PrincipalDep,
-                        copilot: CopilotDep, request: Request) -> DraftOut | JSONResponse:
+                        copilot: CopilotDep, request: Request, response: Response) -> DraftOut:
     """Post a draft to the editors' Slack channel with Approve / Request changes / Reject buttons; a draft that
     is still `drafted` is submitted for review first."""
     import anyio
@@ -72,4 +72,6 @@ async def send_to_slack(draft_id: Annotated[str, Depends(owned_draft("draft"))],
     except Exception as exc:
         raise ServiceUnavailable(f"Slack did not accept the message: {type(exc).__name__}") from exc
     copilot.store.set_draft_payload(draft_id, {"slack": where})
-    return draft_out(copilot.store.get_draft(draft_id))
+    row = copilot.store.get_draft(draft_id)
+    set_etag(response, row.version)
+    return draft_out(row)
