@@ -116,7 +116,12 @@ def merge() -> None:
         if final is not None:
             entry["unexplained_survivors_after"] = [m for m in final["survivors"] if m not in notes]
     out = BENCH / "results" / "mutation.json"
-    out.write_text(json.dumps({"benchmark": "mutation", "groups": groups}, indent=2) + "\n", encoding="utf-8")
+    how = ("survived_rate = survived / checked. 'before' ran the existing tests; 'after' re-ran every mutant the "
+           "before run did not kill with the new *_mutants.py tests added (kills carried), within a time budget, so "
+           "'not_checked' mutants were never reached; 'followup' re-ran the after run's survivors once more tests "
+           "were written. on_mutants_checked_before restricts a run to the mutants its --carry run had checked.")
+    out.write_text(json.dumps({"benchmark": "mutation", "how_to_read": how, "groups": groups}, indent=2) + "\n",
+                   encoding="utf-8")
 
 
 def rerun(group: str, *, checked_only: bool = False) -> None:
