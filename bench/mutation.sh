@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Mutation check (issue 17): run mutmut 3 on one module group, in a scratch copy, with only that group's tests.
+#
+#   bash bench/mutation.sh review|drift|spotlight [before|after]
+#
+# `after` re-runs every mutant the group's `before` run did not kill (with the test files
+# added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
+# MUTATION_AFTER_SCOPE=checked limits it to the before run's survivors and timeouts (what it did not reach stays
+# not checked). MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
+# mutants it checked and counts the rest as not checked.
+#
+# The run happens in a scratch directory (MUTATION_WORKDIR, default /tmp/mutation-<group>) so the checkout never
+# gets a `mutants/` tree or a `[tool.mutmut]` section that would change what `make test` does. Every copilot
+# module is copied, but only the group's files are mutated (`do_not_mutate` lists the others). The summary and
+# the survivors go to bench/results/mutation/<group>.<label>.json; bench/mutation_report.py merges them into
+# bench/results/mutation.json with the survivors judged equivalent.
+#
+# mutmut is not a dev dependency: its 3.3.1 wheel installs a top-level `tests` package into site-packages, which
+# shadows this project's `tests` namespace (`from tests.conftest import ...` then fails). Install it with
+# `pip install mutmut==3.3.1` and remove `site-packages/tests/` afterwards; this script copes either way by
+# making the scratch copy's `tests/` a regular package, which comes first on the path.
+set -euo pipefail
+
+group="${1:?usage: bench/mutation.sh review|drift|spotlight [before|after]}"
+label="${2:-run}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY="${PY:-$ROOT/.venv/bin/python}"
+[ -x "$PY" ] || PY=/work/main/.venv/bin/python
+"$PY" -c "import mutmut" 2>/dev/null || { echo "mutmut is not installed: $PY -m pip install mutmut==3.3.1" >&2; exit 2; }
+
+case "$group" in
+  review)    mutate=(copilot/review.py)
+             tests=(tests/test_review.py tests/test_review_integrity.py tests/test_review_mutants.py) ;;
+  # tests/test_phrases.py is left out: it reads the phrase keys from the source files, and mutmut's copy of a
+  # mutated file holds every mutant's variant of them ("XXdrift.bannedXX"), so it fails before any mutant runs.
+  drift)     mutate=(copilot/features/drift.py copilot/features/charter_checks.py)
+             tests=(tests/test_drift.py tests/test_charter.py tests/test_charter_corpus.py tests/test_charter_reading.py
+                    tests/test_drift_mutants.py) ;;
+  spotlight) mutate=(copilot/features/spotlight.py)
+             tests=(tests/test_spotlight.py tests/test_spotlight_mutants.py) ;;
+  *) echo "unknown group '$group' (review, drift, spotlight)" >&2; exit 2 ;;
+esac
+
+existing=()
+for t in "${tests[@]}"; do
+  # `before` measures the suite as it was: the tests written from the survivors (*_mutants.py) are left out.
+  [ "$label" = before ] && [[ "$t" == *_mutants.py ]] && continue
+  [ -f "$ROOT/$t" ] && existing+=("$t")
+done
+
+work="${MUTATION_WORKDIR:-/tmp/mutation-$group}"
+rm -rf "$work"
+mkdir -p "$work"
+cp -r "$ROOT/copilot" "$ROOT/tests" "$ROOT/prompts" "$ROOT/knowledge" "$ROOT/pyproject.toml" "$work/"
+find "$work" -name __pycache__ -prune -exec rm -rf {} +
+touch "$work/tests/__init__.py"
+# tests/conftest.py finds the shared datasets at <checkout>/../shared/data; inside mutmut the checkout is
+# <work>/mutants, so <work>/shared must lead there.
+ln -s "$(cd "$ROOT/../shared" && pwd)" "$work/shared"
+
+toml_list() { local out="" x; for x in "$@"; do out+="\"$x\", "; done; printf '[%s]' "${out%, }"; }
+others=()
+while IFS= read -r f; do
+  keep=0; for m in "${mutate[@]}"; do [ "$f" = "$m" ] && keep=1; done
+  [ $keep = 1 ] || others+=("$f")
+done < <(cd "$work" && find copilot -name '*.py' | sort)
+cat >> "$work/pyproject.toml" <<EOF
+
+[tool.mutmut]
+paths_to_mutate = ["copilot/"]
+do_not_mutate = $(toml_list "${others[@]}")
+also_copy = ["prompts/", "knowledge/"]
+tests_dir = $(toml_list "${existing[@]}")
+EOF
+
+names=()
+carry=()
+if [ "$label" = after ] && [ -f "$ROOT/bench/results/mutation/$group.before.json" ]; then
+  scope=(); [ "${MUTATION_AFTER_SCOPE:-all}" = checked ] && scope=(--checked-only)
+  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" "${scope[@]}")
+  carry=(--carry "$ROOT/bench/results/mutation/$group.before.json")
+  [ ${#names[@]} -gt 0 ] || { echo "nothing survived the before run of $group"; exit 0; }
+fi
+echo "mutating ${mutate[*]} with ${existing[*]} in $work (${#names[@]} named mutants; none named = all)"
+start=$(date +%s)
+(cd "$work" && env -u PYTHONPATH COPILOT_TEST_ALLOW_SKIP=0 timeout "${MUTATION_TIMEOUT:-1500}" \
+   "$PY" "$ROOT/bench/mutmut_run.py" run --max-children "${MUTATION_CHILDREN:-2}" "${names[@]}") || echo "mutmut run ended with status $?" >&2
+elapsed=$(( $(date +%s) - start ))
+"$PY" "$ROOT/bench/mutation_report.py" collect "$group" "$label" --workdir "$work" --seconds "$elapsed" \
+  --mutated "${mutate[@]}" --tests "${existing[@]}" "${carry[@]}"

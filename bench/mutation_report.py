@@ -1,0 +1,160 @@
+"""Summarise a mutmut 3 run (bench/mutation.sh) and merge the runs into bench/results/mutation.json.
+
+`collect` reads the `.meta` files mutmut leaves next to each mutated module in <workdir>/mutants, counts the
+outcomes, records every survivor with its diff, and writes bench/results/mutation/<group>.<label>.json; it then
+rebuilds bench/results/mutation.json from all the runs and from bench/mutation_equivalents.json, where a person
+lists the survivors judged equivalent or not worth a test, one line of reason each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RUNS = BENCH / "results" / "mutation"
+EQUIVALENTS = BENCH / "mutation_equivalents.json"
+# mutmut 3.3.1's own table (mutmut.__main__.status_by_exit_code), reduced to the outcomes reported here.
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no_tests", 33: "no_tests", 34: "skipped",
+          35: "suspicious", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          -11: "segfault", None: "not_checked"}
+
+
+def outcomes(workdir: Path, mutated: list[str]) -> dict[str, tuple[str, str]]:
+    """Mutant name -> (outcome, source path) for every mutant of the mutated files."""
+    found: dict[str, tuple[str, str]] = {}
+    for source in mutated:
+        meta = workdir / "mutants" / f"{source}.meta"
+        if not meta.exists():
+            continue
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            found[name] = (STATUS.get(code, f"exit_{code}"), source)
+    return found
+
+
+def diffs_of(workdir: Path, names: list[tuple[str, str]]) -> dict[str, str]:
+    """The changed lines of each (mutant, source file), as `mutmut show` prints them; each file parsed once."""
+    from difflib import unified_diff
+
+    import libcst as cst
+    from mutmut.__main__ import read_mutant_function, read_original_function
+
+    modules: dict[str, Any] = {}
+    out = {}
+    for name, source in names:
+        if source not in modules:
+            modules[source] = cst.parse_module((workdir / "mutants" / source).read_text(encoding="utf-8"))
+        module = modules[source]
+        before = cst.Module([read_original_function(module, name)]).code.strip().split("\n")
+        after = cst.Module([read_mutant_function(module, name)]).code.strip().split("\n")
+        out[name] = "\n".join(line for line in unified_diff(before, after, lineterm="")
+                              if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    return out
+
+
+def counts(found: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Totals per outcome; the surviving rate is over the mutants whose tests ran to an end (killed, survived or
+    timed out), so a run stopped by its time budget reports its checked part, with `not_checked` beside it."""
+    tally: dict[str, int] = {}
+    for outcome, _ in found.values():
+        tally[outcome] = tally.get(outcome, 0) + 1
+    main = ("killed", "survived", "timeout", "no_tests", "not_checked")
+    checked = sum(tally.get(k, 0) for k in ("killed", "survived", "timeout"))
+    return {"total": len(found), "checked": checked, **{k: tally.get(k, 0) for k in main},
+            "other": {k: v for k, v in tally.items() if k not in main},
+            "survived_rate": round(tally.get("survived", 0) / checked, 4) if checked else None}
+
+
+def collect(args: argparse.Namespace) -> None:
+    """Write one run's summary, then rebuild mutation.json."""
+    workdir = Path(args.workdir)
+    found = outcomes(workdir, args.mutated)
+    if not found or all(outcome == "not_checked" for outcome, _ in found.values()):
+        sys.exit(f"no checked mutants under {workdir}/mutants for {args.mutated}: the run failed, nothing written")
+    rerun = carried = 0
+    same_subset: dict[str, Any] = {}
+    if args.carry:  # an `after` run re-ran all but the before run's kills; those keep their outcome
+        before = json.loads(Path(args.carry).read_text())["outcomes"]
+        for name, (outcome, source) in list(found.items()):
+            if outcome == "not_checked" and name in before:
+                found[name] = (before[name], source)
+                carried += 1
+            else:
+                rerun += 1
+        checked_before = {n for n, o in before.items() if o in ("killed", "survived", "timeout")}
+        same_subset = {"on_mutants_checked_before": counts({n: v for n, v in found.items() if n in checked_before})}
+    survivors = diffs_of(workdir, [(name, source) for name, (outcome, source) in sorted(found.items())
+                                   if outcome == "survived"])
+    run = {"group": args.group, "label": args.label, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "tool": "mutmut 3.3.1", "mutated": args.mutated, "tests": args.tests, "seconds": args.seconds,
+           **counts(found), **same_subset, "rerun": rerun, "carried_from_before": carried, "survivors": survivors,
+           "outcomes": {name: outcome for name, (outcome, _) in sorted(found.items())}}
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS / f"{args.group}.{args.label}.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in run.items() if k not in ("survivors", "outcomes")}, indent=2))
+    merge()
+
+
+def merge() -> None:
+    """bench/results/mutation.json: before/after per group, and the survivors judged equivalent."""
+    judged: dict[str, dict[str, str]] = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+    groups: dict[str, Any] = {}
+    for path in sorted(RUNS.glob("*.json")):
+        run = json.loads(path.read_text())
+        entry = groups.setdefault(run["group"], {"mutated": run["mutated"]})
+        entry[run["label"]] = {k: v for k, v in run.items()
+                               if k not in ("group", "label", "mutated", "survivors", "outcomes")}
+        entry[run["label"]]["survivors"] = sorted(run["survivors"])
+    for group, entry in groups.items():
+        notes = judged.get(group, {})
+        entry["judged_equivalent_or_irrelevant"] = notes
+        final = entry.get("followup") or entry.get("after")  # a follow-up run re-checks the after run's survivors
+        if final is not None:
+            entry["unexplained_survivors_after"] = [m for m in final["survivors"] if m not in notes]
+    out = BENCH / "results" / "mutation.json"
+    how = ("survived_rate = survived / checked. 'before' ran the existing tests; 'after' re-ran every mutant the "
+           "before run did not kill with the new *_mutants.py tests added (kills carried), within a time budget, so "
+           "'not_checked' mutants were never reached; 'followup' re-ran the after run's survivors once more tests "
+           "were written. on_mutants_checked_before restricts a run to the mutants its --carry run had checked.")
+    out.write_text(json.dumps({"benchmark": "mutation", "how_to_read": how, "groups": groups}, indent=2) + "\n",
+                   encoding="utf-8")
+
+
+def rerun(group: str, *, checked_only: bool = False) -> None:
+    """Print the mutants an `after` run must check: all but those the before run killed (or, with
+    `checked_only`, just its survivors and timeouts, when there is no time to check the rest)."""
+    before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
+    skip = ("killed", "not_checked", "no_tests") if checked_only else ("killed",)
+    print("\n".join(name for name, outcome in before.items() if outcome not in skip))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("group")
+    c.add_argument("label")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--seconds", type=int, default=None)
+    c.add_argument("--mutated", nargs="+", required=True)
+    c.add_argument("--tests", nargs="+", required=True)
+    c.add_argument("--carry", default=None, help="the before run whose outcomes the mutants not re-run keep")
+    sub.add_parser("merge")
+    r = sub.add_parser("rerun")
+    r.add_argument("group")
+    r.add_argument("--checked-only", action="store_true")
+    args = parser.parse_args()
+    if args.command == "collect":
+        collect(args)
+    elif args.command == "rerun":
+        rerun(args.group, checked_only=args.checked_only)
+    else:
+        merge()
+
+
+if __name__ == "__main__":
+    main()
