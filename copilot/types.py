@@ -281,6 +281,8 @@ class Charter(BaseModel):
     emoji_limit: int | None = None
     exclamation_limit: int | None = None
     max_posts_per_day: int | None = None
+    max_post_chars: int | None = Field(default=None, description="the longest post the charter allows, in characters "
+                                                                 "(a limit in words is read as 6 characters a word)")
     rules: list[CharterRule] = Field(default_factory=list)
     intro: list[CharterItem] = Field(default_factory=list)
     # With an LLM configured: what the model read that the rules did not, waiting for the CM (`proposals`), what

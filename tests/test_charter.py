@@ -222,3 +222,26 @@ about_us: |
     assert [(r.name, r.cadence) for r in c.rituals] == [("Open Studio", "every first Friday")]
     assert [u.section for u in c.unparsed if u.kind == "section"] == ["about_us"]
     assert [u.kind for u in c.unparsed if "nom_du_document" in u.reason] == ["metadata"]
+
+
+def test_a_post_length_limit_is_read_and_enforced():
+    """Issue 11: 'limits in words or digits (… length …)'. Written apart from the parser's patterns."""
+    from copilot.features.drift import check_text
+    from copilot.features.rituals import MAX_CHARS, guards
+    from copilot.ingest.charter_text import post_length
+
+    assert post_length("Nos publications font 280 caractères maximum.") == 280
+    assert post_length("Keep every post under 120 words.") == 720  # words read as 6 characters each
+    assert post_length("Un message ne dépasse pas 500 signes.") == 500
+    assert post_length("We answer within 24 hours") is None and post_length("We are 300 members strong.") is None
+    charter = parse_charter("# Charte\n\n## Ton\nOn se tutoie. Nos publications font 120 caractères maximum.\n", "markdown")
+    assert charter.max_post_chars == 120 and charter.sources["max_post_chars"]
+    long_post = "Voici le programme de la semaine avec les horaires, les lieux et les animateurs de chaque atelier du club."
+    assert len(long_post) > 100
+    flagged = check_text(long_post + " Inscris-toi en réponse.", charter=charter)
+    assert any(f.type == "off_tone" and "120" in f.explanation for f in flagged.flags)
+    assert not check_text("Atelier jeudi à 18h, au local.", charter=charter).flags
+    assert guards("x" * 130, [], charter)["length"] == {"chars": 130, "max": 120, "ok": False}
+    assert guards("x" * 130, [], None)["length"]["max"] == MAX_CHARS
+    yaml_charter = parse_charter("max_post_chars: 200\ntone: [chaleureux]\n", "yaml")
+    assert yaml_charter.max_post_chars == 200

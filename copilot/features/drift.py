@@ -149,6 +149,11 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
             flags.append(_flag(text, "off_tone", "low", misses[0],
                                say(lang, "drift.register", found=misses[0].group(0), wanted=charter.register),
                                _clause(charter, pid)))
+    if charter.max_post_chars and len(text.strip()) > charter.max_post_chars:
+        pid = charter.sources.get("max_post_chars") or "front-matter"
+        flags.append(_flag(text, "off_tone", "medium", (charter.max_post_chars, len(text)),
+                           say(lang, "drift.length_limit", count=len(text.strip()), limit=charter.max_post_chars),
+                           _clause(charter, pid)))
     for spans, limit, key, hint in ((list(m.span() for m in EMOJI.finditer(text)), charter.emoji_limit,
                                      "drift.emoji_limit", r"emoji"),
                                     (exclamation_spans(text), charter.exclamation_limit, "drift.exclamation_limit",

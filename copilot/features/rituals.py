@@ -357,11 +357,12 @@ def guards(body: str, variants: list[str], charter: Charter | None) -> dict[str,
     banned = terms_used(body, [t.term for t in (charter.banned_terms if charter else [])])
     drift = check_text(body, charter=charter, with_rewrite=False)
     emoji_limit = charter.emoji_limit if charter and charter.emoji_limit is not None else None
+    max_chars = min(MAX_CHARS, charter.max_post_chars) if charter and charter.max_post_chars else MAX_CHARS
     bang_limit = charter.exclamation_limit if charter and charter.exclamation_limit is not None else None
     emojis, bangs = len(EMOJI.findall(body)), len(exclamation_spans(body))
     out = {"banned_terms": banned,
            "drift": {"score": drift.score, "verdict": drift.verdict, "flags": sorted({f.type for f in drift.flags})},
-           "length": {"chars": len(body), "max": MAX_CHARS, "ok": len(body) <= MAX_CHARS},
+           "length": {"chars": len(body), "max": max_chars, "ok": len(body) <= max_chars},
            "emoji": {"count": emojis, "limit": emoji_limit, "ok": emoji_limit is None or emojis <= emoji_limit},
            "exclamation": {"count": bangs, "limit": bang_limit, "ok": bang_limit is None or bangs <= bang_limit},
            "unknown_member_tokens": sorted(set(MEMBER_TOKEN.findall(" ".join([body, *variants])))),

@@ -88,7 +88,8 @@ FORMAT_KEYS = ("format", "description", "what", "quoi", "ou", "details")
 META_KEYS = {"brand": "brand", "marque": "brand", "title": "title", "titre": "title", "language": "language",
              "languages": "languages", "lang": "lang", "langue": "language", "register": "register",
              "registre": "register", "max_promotional_share": "max_promotional_share", "emoji_limit": "emoji_limit",
-             "exclamation_limit": "exclamation_limit", "max_posts_per_day": "max_posts_per_day"}
+             "exclamation_limit": "exclamation_limit", "max_posts_per_day": "max_posts_per_day",
+             "max_post_chars": "max_post_chars"}
 
 
 def _slug(text: str) -> str:
@@ -240,6 +241,8 @@ class _Builder:
         found: dict[str, Any] = dict(T.limits(sentence))
         if (per_day := T.posts_per_day(sentence)) is not None:
             found["max_posts_per_day"] = per_day
+        if (length := T.post_length(sentence)) is not None:
+            found["max_post_chars"] = length
         for key, value in found.items():
             if getattr(c, key) is None:
                 setattr(c, key, value)
@@ -461,7 +464,7 @@ def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
             raise CharterInvalid("max_promotional_share must be a number between 0 and 1",
                                  field="max_promotional_share") from exc
         charter.promotion_policy.passage_id = charter.promotion_policy.passage_id or "front-matter"
-    for key in ("emoji_limit", "exclamation_limit", "max_posts_per_day"):
+    for key in ("emoji_limit", "exclamation_limit", "max_posts_per_day", "max_post_chars"):
         if meta.get(key) is not None:
             if not isinstance(meta[key], int) or meta[key] < 0:
                 raise CharterInvalid(f"{key} must be a non-negative integer", field=key)
@@ -475,7 +478,7 @@ def _apply_meta(charter: Charter, meta: dict[str, Any]) -> Charter:
 
 STRUCTURED_KEYS = {"brand", "title", "language", "languages", "lang", "register", "vision", "values", "tone",
                    "lexicon", "preferred_terms", "banned_terms", "rituals", "promotion_policy", "promotion",
-                   "max_promotional_share", "emoji_limit", "exclamation_limit", "max_posts_per_day"}
+                   "max_promotional_share", "emoji_limit", "exclamation_limit", "max_posts_per_day", "max_post_chars"}
 CHECKED_LISTS = ("vision", "values", "tone", "rituals", "preferred_terms", "banned_terms")
 
 

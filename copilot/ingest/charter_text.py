@@ -157,6 +157,28 @@ POSTS_PER_DAY_RES = [re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,2}}?({POSTS
 POSTING = re.compile(r"publi|post|tweet")
 
 
+LENGTH_UNIT = r"(?:caracteres|characters|chars|signes|mots|words)"
+LENGTH_RES = [re.compile(rf"(?:max(?:imum)?|au plus|at most|pas plus de|no more than|not more than|under|moins de|"
+                         rf"fewer than|less than|jusqu'a|up to|limit\w{{0,5}} (?:a|to)|depass\w{{0,4}} (?:pas )?|exceed\w{{0,2}}|:)\s{{0,3}}(\d{{2,4}})\s{{0,2}}{LENGTH_UNIT}"),
+              re.compile(rf"(\d{{2,4}})\s{{0,2}}{LENGTH_UNIT}\s{{0,3}}(?:max(?:imum)?|au plus|at most|tops|grand maximum|or fewer|"
+                         rf"ou moins|,?\s?pas plus)")]
+POST = re.compile(r"\b(?:posts?|publications?|messages?|texte?s?|billets?|captions?|legendes?)\b")
+
+
+def post_length(text: str) -> int | None:
+    """The longest post a sentence allows, in characters ('280 caractères maximum', 'under 120 words': 6 a word)."""
+    folded = fold(text)
+    if not POST.search(folded):
+        return None
+    for regex in LENGTH_RES:
+        if m := regex.search(folded):
+            value = int(m.group(1))
+            unit = folded[m.end(1):m.end()].strip()
+            chars = value * 6 if re.search(r"mots|words", unit) else value
+            return chars if 40 <= chars <= 20_000 else None
+    return None
+
+
 def posts_per_day(text: str) -> int | None:
     """The most brand posts a day ('deux publications par jour', 'at most 4 posts a day', 'posts per day: 3')."""
     folded = fold(text)
