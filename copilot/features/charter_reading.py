@@ -134,9 +134,9 @@ def _refusal(f: CharterFinding, words: list[str], source: str) -> str | None:
 
 def reading_problems(out: CharterReadingOut, source: str) -> list[str]:
     """Why an answer is not a reading of this charter: most of its findings are not supported by the text."""
-    normalised = _norm(source)
-    refused = [r for f, w in _findings(out) if (r := _refusal(f, w, normalised))]
-    supported = len(_findings(out)) - len(refused)
+    normalised, findings = _norm(source), _findings(out)
+    refused = [r for f, w in findings if (r := _refusal(f, w, normalised))]
+    supported = len(findings) - len(refused)
     return refused if refused and len(refused) >= supported else []
 
 

@@ -19,7 +19,7 @@ from copilot.features.charter_checks import rule_flags
 from copilot.phrases import say
 from copilot.report import Report
 from copilot.text import detect_language, words
-from copilot.textrules import (EMOJI, LINK, TU, VOUS, exclamation_spans, phone_spans, shouted_spans,
+from copilot.textrules import (LINK, TU, VOUS, emoji_spans, exclamation_spans, phone_spans, shouted_spans,
                                term_hits)
 from copilot.types import Charter
 
@@ -154,7 +154,7 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         flags.append(_flag(text, "off_tone", "medium", (charter.max_post_chars, len(text)),
                            say(lang, "drift.length_limit", count=len(text.strip()), limit=charter.max_post_chars),
                            _clause(charter, pid)))
-    for spans, limit, key, hint in ((list(m.span() for m in EMOJI.finditer(text)), charter.emoji_limit,
+    for spans, limit, key, hint in ((emoji_spans(text), charter.emoji_limit,
                                      "drift.emoji_limit", r"emoji"),
                                     (exclamation_spans(text), charter.exclamation_limit, "drift.exclamation_limit",
                                      r"exclamation")):

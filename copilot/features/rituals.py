@@ -53,10 +53,10 @@ KIND_HINTS = [
      r"photos?|montre\w{0,3}|show (?:us|off)|raconte\w{0,3} (?:sa|son|ses|ta|ton|tes|leur)|partage\w{0,3} (?:sa|son|ses|"
      r"ta|ton|tes|leur|votre|vos)|share (?:your|their|what)"),
 ]
-PERIODS = (("monthly", r"mois|month|mensuel"), ("weekly", r"semaine|week|hebdo|lundi|mardi|mercredi|jeudi|vendredi|"
-           r"samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"))
 WEEKDAYS = {"lundi": 0, "monday": 0, "mardi": 1, "tuesday": 1, "mercredi": 2, "wednesday": 2, "jeudi": 3,
             "thursday": 3, "vendredi": 4, "friday": 4, "samedi": 5, "saturday": 5, "dimanche": 6, "sunday": 6}
+PERIODS = (("monthly", r"mois|month|mensuel"),
+           ("weekly", r"semaine|week|hebdo|" + "|".join(WEEKDAYS)))  # a weekday named: it comes back every week
 MAX_CHARS = 1500
 # What a charter's description of a ritual says members will see, as opposed to how the team runs it: the words
 # the post opens with ("starts with « … »") and a list of examples in brackets ("(a, b or c)").
