@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Mutation check (issue 17): run mutmut 3 on one module group, in a scratch copy, with only that group's tests.
 #
-#   bash bench/mutation.sh review|drift|spotlight [before|after]
+#   bash bench/mutation.sh review|drift|spotlight|rituals [before|after]
 #
 # `after` re-runs every mutant the group's `before` run did not kill (with the test files
 # added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
 # MUTATION_AFTER_SCOPE=checked limits it to the before run's survivors and timeouts (what it did not reach stays
 # not checked). MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
-# mutants it checked and counts the rest as not checked.
+# mutants it checked and counts the rest as not checked. MUTATION_CONTINUE=1 with `before` checks only what the
+# group's earlier `before` run did not reach, with the same tests, and keeps that run's outcomes for the rest.
+# Mutants are checked in a seeded random order (MUTATION_ORDER, MUTATION_SEED: see bench/mutmut_run.py), so the
+# part a time-limited run reaches is a random sample of the group's mutants. One child at a time by default
+# (MUTATION_CHILDREN): the machine is shared; run the script under `nice -n 19`.
 #
 # The run happens in a scratch directory (MUTATION_WORKDIR, default /tmp/mutation-<group>) so the checkout never
 # gets a `mutants/` tree or a `[tool.mutmut]` section that would change what `make test` does. Every copilot
@@ -21,7 +25,7 @@
 # making the scratch copy's `tests/` a regular package, which comes first on the path.
 set -euo pipefail
 
-group="${1:?usage: bench/mutation.sh review|drift|spotlight [before|after]}"
+group="${1:?usage: bench/mutation.sh review|drift|spotlight|rituals [before|after]}"
 label="${2:-run}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -38,7 +42,9 @@ case "$group" in
                     tests/test_drift_mutants.py) ;;
   spotlight) mutate=(copilot/features/spotlight.py)
              tests=(tests/test_spotlight.py tests/test_spotlight_mutants.py) ;;
-  *) echo "unknown group '$group' (review, drift, spotlight)" >&2; exit 2 ;;
+  rituals)   mutate=(copilot/features/rituals.py)
+             tests=(tests/test_rituals.py tests/test_rituals_mutants.py) ;;
+  *) echo "unknown group '$group' (review, drift, spotlight, rituals)" >&2; exit 2 ;;
 esac
 
 existing=()
@@ -80,11 +86,18 @@ if [ "$label" = after ] && [ -f "$ROOT/bench/results/mutation/$group.before.json
   mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" "${scope[@]}")
   carry=(--carry "$ROOT/bench/results/mutation/$group.before.json")
   [ ${#names[@]} -gt 0 ] || { echo "nothing survived the before run of $group"; exit 0; }
+elif [ "$label" = before ] && [ "${MUTATION_CONTINUE:-0}" = 1 ]; then
+  previous="$ROOT/bench/results/mutation/$group.before.json"
+  [ -f "$previous" ] || { echo "MUTATION_CONTINUE=1 needs $previous" >&2; exit 2; }
+  cp "$previous" "$work/previous.before.json"  # collect rewrites $previous
+  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" --not-checked)
+  carry=(--carry "$work/previous.before.json")
+  [ ${#names[@]} -gt 0 ] || { echo "the before run of $group checked every mutant"; exit 0; }
 fi
 echo "mutating ${mutate[*]} with ${existing[*]} in $work (${#names[@]} named mutants; none named = all)"
 start=$(date +%s)
 (cd "$work" && env -u PYTHONPATH COPILOT_TEST_ALLOW_SKIP=0 timeout "${MUTATION_TIMEOUT:-1500}" \
-   "$PY" "$ROOT/bench/mutmut_run.py" run --max-children "${MUTATION_CHILDREN:-2}" "${names[@]}") || echo "mutmut run ended with status $?" >&2
+   "$PY" "$ROOT/bench/mutmut_run.py" run --max-children "${MUTATION_CHILDREN:-1}" "${names[@]}") || echo "mutmut run ended with status $?" >&2
 elapsed=$(( $(date +%s) - start ))
 "$PY" "$ROOT/bench/mutation_report.py" collect "$group" "$label" --workdir "$work" --seconds "$elapsed" \
-  --mutated "${mutate[@]}" --tests "${existing[@]}" "${carry[@]}"
+  --mutated "${mutate[@]}" --tests "${existing[@]}" --order "${MUTATION_ORDER:-random}:${MUTATION_SEED:-17}" "${carry[@]}"

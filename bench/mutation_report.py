@@ -91,6 +91,7 @@ def collect(args: argparse.Namespace) -> None:
                                    if outcome == "survived"])
     run = {"group": args.group, "label": args.label, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "tool": "mutmut 3.3.1", "mutated": args.mutated, "tests": args.tests, "seconds": args.seconds,
+           "order": args.order,
            **counts(found), **same_subset, "rerun": rerun, "carried_from_before": carried, "survivors": survivors,
            "outcomes": {name: outcome for name, (outcome, _) in sorted(found.items())}}
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -124,10 +125,14 @@ def merge() -> None:
                    encoding="utf-8")
 
 
-def rerun(group: str, *, checked_only: bool = False) -> None:
+def rerun(group: str, *, checked_only: bool = False, not_checked: bool = False) -> None:
     """Print the mutants an `after` run must check: all but those the before run killed (or, with
-    `checked_only`, just its survivors and timeouts, when there is no time to check the rest)."""
+    `checked_only`, just its survivors and timeouts, when there is no time to check the rest); with
+    `not_checked`, those the before run never reached (to continue it)."""
     before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
+    if not_checked:
+        print("\n".join(name for name, outcome in before.items() if outcome == "not_checked"))
+        return
     skip = ("killed", "not_checked", "no_tests") if checked_only else ("killed",)
     print("\n".join(name for name, outcome in before.items() if outcome not in skip))
 
@@ -143,15 +148,17 @@ def main() -> None:
     c.add_argument("--mutated", nargs="+", required=True)
     c.add_argument("--tests", nargs="+", required=True)
     c.add_argument("--carry", default=None, help="the before run whose outcomes the mutants not re-run keep")
+    c.add_argument("--order", default="fastest", help="the order mutants were checked in (random:<seed> or fastest)")
     sub.add_parser("merge")
     r = sub.add_parser("rerun")
     r.add_argument("group")
     r.add_argument("--checked-only", action="store_true")
+    r.add_argument("--not-checked", action="store_true")
     args = parser.parse_args()
     if args.command == "collect":
         collect(args)
     elif args.command == "rerun":
-        rerun(args.group, checked_only=args.checked_only)
+        rerun(args.group, checked_only=args.checked_only, not_checked=args.not_checked)
     else:
         merge()
 
