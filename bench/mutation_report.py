@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,12 +102,82 @@ def collect(args: argparse.Namespace) -> None:
     merge()
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
+    """The 95 % Wilson interval of a rate k/n: the checked mutants are a sample of the module's (see
+    bench/mutmut_run.py on the random order), so the rate is given with its uncertainty."""
+    if not n:
+        return None
+    p, d = k / n, 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return [round(max(0.0, mid - half), 4), round(min(1.0, mid + half), 4)]
+
+
+def module_of(mutant: str) -> str:
+    """copilot.features.drift.x_check_text__mutmut_3 -> copilot/features/drift.py"""
+    m = re.match(r"^(.*?)\.x[_ǁ]", mutant)
+    return (m.group(1) if m else mutant).replace(".", "/") + ".py"
+
+
+def summary(before: dict[str, str], final: dict[str, str] | None, judged: dict[str, str]) -> list[dict[str, Any]]:
+    """Per module: mutants generated, checked by the before run, and how those same mutants fared before and
+    after the new tests (the after runs re-check the before run's survivors; its kills cannot come back)."""
+    rows = []
+    for module in sorted({module_of(n) for n in before}):
+        names = [n for n in before if module_of(n) == module]
+        checked = [n for n in names if before[n] in ("killed", "survived", "timeout")]
+        after = {n: (final or {}).get(n, before[n]) for n in checked}
+        survived_before = [n for n in checked if before[n] == "survived"]
+        survived_after = [n for n in checked if after[n] == "survived"]
+        unexplained = [n for n in survived_after if n not in judged]
+        rows.append({
+            "module": module, "generated": len(names), "checked": len(checked),
+            "before": {"killed": sum(before[n] == "killed" for n in checked), "survived": len(survived_before),
+                       "timeout": sum(before[n] == "timeout" for n in checked),
+                       "survived_rate": round(len(survived_before) / len(checked), 4) if checked else None,
+                       "survived_rate_95ci": wilson(len(survived_before), len(checked))},
+            "after": None if final is None else {
+                "killed": sum(after[n] == "killed" for n in checked), "survived": len(survived_after),
+                "timeout": sum(after[n] == "timeout" for n in checked),
+                "judged_equivalent": len(survived_after) - len(unexplained), "unexplained": len(unexplained),
+                "survived_rate": round(len(survived_after) / len(checked), 4) if checked else None,
+                "unexplained_rate": round(len(unexplained) / len(checked), 4) if checked else None}})
+        # mutants the before run never reached but an after run did (with the new tests): no before outcome
+        late = [n for n in names if n not in checked and (final or {}).get(n) in ("killed", "survived", "timeout")]
+        if late:
+            rows[-1]["checked_only_after"] = {
+                "checked": len(late), "killed": sum(final[n] == "killed" for n in late),  # type: ignore[index]
+                "survived": sum(final[n] == "survived" for n in late),  # type: ignore[index]
+                "judged_equivalent": sum(final[n] == "survived" and n in judged for n in late)}  # type: ignore[index]
+    return rows
+
+
+def table(groups: dict[str, Any]) -> str:
+    """The per-module summary as a Markdown table (for the closing note)."""
+    lines = ["| module | generated | checked | before: killed / survived (rate, 95% CI) | after: killed / survived"
+             " (equivalent) | after rate | reached only after: killed / survived |", "|---|---|---|---|---|---|---|"]
+    for entry in groups.values():
+        for r in entry.get("summary", []):
+            b, a = r["before"], r["after"]
+            ci = b["survived_rate_95ci"]
+            rate = "-" if b["survived_rate"] is None else f"{b['survived_rate']:.1%} ({ci[0]:.0%}-{ci[1]:.0%})"
+            after = "not run" if a is None else f"{a['killed']} / {a['survived']} ({a['judged_equivalent']})"
+            after_rate = "-" if a is None or a["survived_rate"] is None else \
+                f"{a['survived_rate']:.1%} ({a['unexplained_rate']:.1%} unexplained)"
+            late = r.get("checked_only_after")
+            late_text = f"{late['killed']} / {late['survived']}" if late else "-"
+            lines.append(f"| {r['module']} | {r['generated']} | {r['checked']} | {b['killed']} / {b['survived']} "
+                         f"({rate}) | {after} | {after_rate} | {late_text} |")
+    return "\n".join(lines)
+
+
 def merge() -> None:
     """bench/results/mutation.json: before/after per group, and the survivors judged equivalent."""
     judged: dict[str, dict[str, str]] = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
     groups: dict[str, Any] = {}
+    outcomes_of: dict[tuple[str, str], dict[str, str]] = {}
     for path in sorted(RUNS.glob("*.json")):
         run = json.loads(path.read_text())
+        outcomes_of[(run["group"], run["label"])] = run["outcomes"]
         entry = groups.setdefault(run["group"], {"mutated": run["mutated"]})
         entry[run["label"]] = {k: v for k, v in run.items()
                                if k not in ("group", "label", "mutated", "survivors", "outcomes")}
@@ -113,16 +185,26 @@ def merge() -> None:
     for group, entry in groups.items():
         notes = judged.get(group, {})
         entry["judged_equivalent_or_irrelevant"] = notes
-        final = entry.get("followup") or entry.get("after")  # a follow-up run re-checks the after run's survivors
+        # the latest of the after and follow-up runs (a follow-up re-checks an after run's survivors)
+        label = max((k for k in ("after", "followup") if k in entry), key=lambda k: entry[k]["date"], default=None)
+        final = entry.get(label) if label else None
+        entry["final_run"] = label
         if final is not None:
             entry["unexplained_survivors_after"] = [m for m in final["survivors"] if m not in notes]
+        if (group, "before") in outcomes_of:
+            entry["summary"] = summary(outcomes_of[(group, "before")], outcomes_of.get((group, label)), notes)
     out = BENCH / "results" / "mutation.json"
     how = ("survived_rate = survived / checked. 'before' ran the existing tests; 'after' re-ran every mutant the "
            "before run did not kill with the new *_mutants.py tests added (kills carried), within a time budget, so "
            "'not_checked' mutants were never reached; 'followup' re-ran the after run's survivors once more tests "
-           "were written. on_mutants_checked_before restricts a run to the mutants its --carry run had checked.")
+           "were written. on_mutants_checked_before restricts a run to the mutants its --carry run had checked. 'summary' "
+           "gives per module the mutants generated, those the before run checked, and how those same mutants fared "
+           "before and after the new tests; runs with order random:<seed> checked a uniform random sample, so the "
+           "before rate comes with its 95% Wilson interval. 'judged_equivalent' survivors are explained one by one "
+           "in bench/mutation_equivalents.json.")
     out.write_text(json.dumps({"benchmark": "mutation", "how_to_read": how, "groups": groups}, indent=2) + "\n",
                    encoding="utf-8")
+    print(table(groups))
 
 
 def rerun(group: str, *, checked_only: bool = False, not_checked: bool = False) -> None:
@@ -149,7 +231,7 @@ def main() -> None:
     c.add_argument("--tests", nargs="+", required=True)
     c.add_argument("--carry", default=None, help="the before run whose outcomes the mutants not re-run keep")
     c.add_argument("--order", default="fastest", help="the order mutants were checked in (random:<seed> or fastest)")
-    sub.add_parser("merge")
+    sub.add_parser("merge", help="rebuild bench/results/mutation.json and print the per-module table")
     r = sub.add_parser("rerun")
     r.add_argument("group")
     r.add_argument("--checked-only", action="store_true")
