@@ -255,3 +255,21 @@ def test_the_charter_clause_is_found_whatever_its_case():
     capital = charter(passages=[Passage(id="p-caps", section="Tone", text="No Shouting in posts.")])
     flags = shouting_flags("Great RIDE today, AMAZING people", capital)
     assert flags[0].severity == "medium" and flags[0].charter_clause.passage_id == "p-caps"  # type: ignore[union-attr]
+
+
+def test_post_length_limit_is_a_maximum_on_the_trimmed_text_and_cites_its_clause():
+    limited = charter(max_post_chars=20, passages=[*PASSAGES, Passage(id="p-length", section="Format",
+                                                                     text="Posts stay under 20 characters.")],
+                      sources={"max_post_chars": "p-length"})
+    def length_flags(text: str, ch=limited):
+        return [f for f in charter_flags(text, ch, "en") if f.type == "off_tone"]
+    assert length_flags("a" * 20) == [] and length_flags("  " + "a" * 20 + "\n\n") == []
+    text = "Meet at the club at 6"  # 21 characters
+    (over,) = length_flags(text)
+    assert (over.start, over.end, over.excerpt, over.severity) == (20, 21, "6", "medium")
+    assert over.explanation == "21 characters; the charter allows 20"
+    assert over.charter_clause is not None and over.charter_clause.passage_id == "p-length"
+    # a limit read from the front matter has no passage: the flag says so
+    (front,) = length_flags(text, charter(max_post_chars=20))
+    assert front.charter_clause is not None and front.charter_clause.passage_id == "front-matter"
+    assert length_flags(text, charter()) == []
