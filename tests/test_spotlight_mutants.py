@@ -181,12 +181,14 @@ def test_variety_penalty_is_fifteen_percent_per_shared_profile():
 # ---------------------------------------------------------------- through the service, on a real store
 MEMBERS = [("ana", "Ana", "member", "opt_in"), ("ben", "Ben", "member", "unknown"), ("cy", "Cy", "member", "unknown"),
            ("dee", "Dee", "member", "opt_in"), ("sam", "Sam", "staff", "unknown"), ("fay", "Fay", "member", "opt_out"),
-           ("gus", "Gus", "member", "opt_in")]
+           ("gus", "Gus", "member", "opt_in"), ("hal", "Hal", "member", "opt_in")]
 EXTRA = [
     ("q0", "ben", at(-10), "question", None, 0, False, "help", False),   # the previous window: ana answered once
     ("a0", "ana", at(-10, 1), "answer", "q0", 0, False, "help", False),
     ("a5", "sam", at(1), "answer", "q1", 0, False, "help", False),       # staff answers ben too
     ("p3", "fay", at(20), "post", None, 5, False, "show", False),        # opted out, however good
+    ("h1", "hal", at(-20), "post", None, 4, False, "show", False),       # hal, active in the previous window only:
+    ("h2", "hal", at(-9), "answer", "q0", 0, False, "help", False),      # a popular post, then help to ben
 ]
 TEXTS = {"c1": "Thanks Ana, that fixed it.", "q1": "How do I reset the device?", "q2": "Where is the log file?"}
 
@@ -270,6 +272,9 @@ def test_shoutout_drafts_refuse_staff_opted_out_and_silent_members(community: Co
     assert quiet.body == ("A big thank you to Ben! Over the last weeks, their presence mattered. Did Ben help you "
                           "too? Say so in reply and keep the conversation going.")
     assert quiet.payload["citations"] == [] and quiet.payload["guards"]["ok"]
+    # evidence puts help on someone's question before a post with more reactions
+    hal = community.spotlight.draft_shoutout("tiny", ids["hal"], window_days=28, actor="ed", now=at(0))
+    assert hal.payload["citations"] == ["h2", "h1"]
 
 
 def test_contribution_phrases_round_help_and_skip_zero_counts():
