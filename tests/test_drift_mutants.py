@@ -273,3 +273,29 @@ def test_post_length_limit_is_a_maximum_on_the_trimmed_text_and_cites_its_clause
     (front,) = length_flags(text, charter(max_post_chars=20))
     assert front.charter_clause is not None and front.charter_clause.passage_id == "front-matter"
     assert length_flags(text, charter()) == []
+
+
+def test_rule_and_contact_explanations_are_in_the_posts_language():
+    rules = [CharterRule(type="no_share_asks", text="Ne demandez pas aux membres de relayer.", passage_id="p-rules")]
+    text = "Partagez ce message à vos amis et appelez le 01 23 45 67 89 pour réserver votre place."
+    result = check_text(text, charter=charter(rules=rules, languages=["fr"]))
+    said = {f.type: f.explanation for f in result.flags}
+    assert result.language == "fr"
+    assert said["no_share_asks"] == "demande aux membres de relayer la marque, ce que la charte exclut"
+    assert said["contact_bait"] == "demande aux lecteurs d'appeler ou d'écrire à un numéro"
+
+
+def test_posture_change_says_how_many_recent_posts_were_promotional():
+    feed = FeedStats(brand_posts=40, promotional_posts=2, recent_promotional=[False, True, False, True, True, False])
+    out = quota_flags(PROMO, [flag("hard_sell", start=0, end=7)], charter(), feed)
+    posture = next(f for f in out if f.type == "posture_change")
+    assert posture.explanation == "3 of the brand's last 5 posts were already promotional"
+
+
+def test_a_low_flag_beside_a_price_does_not_stop_a_factual_charter_softening_it():
+    factual = charter(rules=[CharterRule(type="factual_announcements_allowed", text="Announce prices plainly.",
+                                         passage_id="p-promo")])
+    text = "The new saddle bag is available at 49 € in the shop: https://example.org/bag"  # a low link flag too
+    flags = check_text(text, charter=factual).flags
+    assert {(f.type, f.severity) for f in flags} == {("hard_sell", "low"), ("unsolicited_link", "low")}
+    assert ("hard_sell", "medium") in {(f.type, f.severity) for f in check_text(text, charter=charter()).flags}
