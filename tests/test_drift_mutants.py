@@ -299,3 +299,10 @@ def test_a_low_flag_beside_a_price_does_not_stop_a_factual_charter_softening_it(
     flags = check_text(text, charter=factual).flags
     assert {(f.type, f.severity) for f in flags} == {("hard_sell", "low"), ("unsolicited_link", "low")}
     assert ("hard_sell", "medium") in {(f.type, f.severity) for f in check_text(text, charter=charter()).flags}
+
+
+def test_a_register_set_in_the_front_matter_is_cited_as_such():
+    tu = charter(register="tu", languages=["fr"], passages=[p for p in PASSAGES if p.id != "p-register"])
+    (off,) = [f for f in charter_flags("Pouvez-vous nous dire ce que vous pensez ?", tu, "fr") if f.type == "off_tone"]
+    assert off.charter_clause is not None
+    assert (off.charter_clause.passage_id, off.charter_clause.text) == ("front-matter", "front matter")
