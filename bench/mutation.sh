@@ -7,8 +7,9 @@
 # added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
 # MUTATION_AFTER_SCOPE=checked limits it to the before run's survivors and timeouts (what it did not reach stays
 # not checked). MUTATION_TIMEOUT (seconds, default 1500) is the time budget of one run; a run stopped by it reports the
-# mutants it checked and counts the rest as not checked. MUTATION_CONTINUE=1 with `before` checks only what the
-# group's earlier `before` run did not reach, with the same tests, and keeps that run's outcomes for the rest.
+# mutants it checked and counts the rest as not checked. MUTATION_CONTINUE=1 checks only what the group's earlier
+# run of the same label (before, after, followup) did not reach, with that label's tests, and keeps that run's
+# outcomes for the rest.
 # Mutants are checked in a seeded random order (MUTATION_ORDER, MUTATION_SEED: see bench/mutmut_run.py), so the
 # part a time-limited run reaches is a random sample of the group's mutants. One child at a time by default
 # (MUTATION_CHILDREN): the machine is shared; run the script under `nice -n 19`.
@@ -81,18 +82,18 @@ EOF
 
 names=()
 carry=()
-if [ "$label" = after ] && [ -f "$ROOT/bench/results/mutation/$group.before.json" ]; then
+if [ "${MUTATION_CONTINUE:-0}" = 1 ]; then
+  previous="$ROOT/bench/results/mutation/$group.$label.json"
+  [ -f "$previous" ] || { echo "MUTATION_CONTINUE=1 needs $previous" >&2; exit 2; }
+  cp "$previous" "$work/previous.$label.json"  # collect rewrites $previous
+  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" --not-checked --label "$label")
+  carry=(--carry "$work/previous.$label.json")
+  [ ${#names[@]} -gt 0 ] || { echo "the $label run of $group checked every mutant"; exit 0; }
+elif [ "$label" = after ] && [ -f "$ROOT/bench/results/mutation/$group.before.json" ]; then
   scope=(); [ "${MUTATION_AFTER_SCOPE:-all}" = checked ] && scope=(--checked-only)
   mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" "${scope[@]}")
   carry=(--carry "$ROOT/bench/results/mutation/$group.before.json")
   [ ${#names[@]} -gt 0 ] || { echo "nothing survived the before run of $group"; exit 0; }
-elif [ "$label" = before ] && [ "${MUTATION_CONTINUE:-0}" = 1 ]; then
-  previous="$ROOT/bench/results/mutation/$group.before.json"
-  [ -f "$previous" ] || { echo "MUTATION_CONTINUE=1 needs $previous" >&2; exit 2; }
-  cp "$previous" "$work/previous.before.json"  # collect rewrites $previous
-  mapfile -t names < <("$PY" "$ROOT/bench/mutation_report.py" rerun "$group" --not-checked)
-  carry=(--carry "$work/previous.before.json")
-  [ ${#names[@]} -gt 0 ] || { echo "the before run of $group checked every mutant"; exit 0; }
 fi
 echo "mutating ${mutate[*]} with ${existing[*]} in $work (${#names[@]} named mutants; none named = all)"
 start=$(date +%s)

@@ -207,14 +207,15 @@ def merge() -> None:
     print(table(groups))
 
 
-def rerun(group: str, *, checked_only: bool = False, not_checked: bool = False) -> None:
+def rerun(group: str, *, checked_only: bool = False, not_checked: bool = False, label: str = "before") -> None:
     """Print the mutants an `after` run must check: all but those the before run killed (or, with
     `checked_only`, just its survivors and timeouts, when there is no time to check the rest); with
-    `not_checked`, those the before run never reached (to continue it)."""
-    before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
+    `not_checked`, those the `label` run never reached (to continue it)."""
     if not_checked:
-        print("\n".join(name for name, outcome in before.items() if outcome == "not_checked"))
+        previous = json.loads((RUNS / f"{group}.{label}.json").read_text())["outcomes"]
+        print("\n".join(name for name, outcome in previous.items() if outcome == "not_checked"))
         return
+    before = json.loads((RUNS / f"{group}.before.json").read_text())["outcomes"]
     skip = ("killed", "not_checked", "no_tests") if checked_only else ("killed",)
     print("\n".join(name for name, outcome in before.items() if outcome not in skip))
 
@@ -236,11 +237,12 @@ def main() -> None:
     r.add_argument("group")
     r.add_argument("--checked-only", action="store_true")
     r.add_argument("--not-checked", action="store_true")
+    r.add_argument("--label", default="before", help="the run --not-checked continues")
     args = parser.parse_args()
     if args.command == "collect":
         collect(args)
     elif args.command == "rerun":
-        rerun(args.group, checked_only=args.checked_only, not_checked=args.not_checked)
+        rerun(args.group, checked_only=args.checked_only, not_checked=args.not_checked, label=args.label)
     else:
         merge()
 
