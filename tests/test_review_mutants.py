@@ -289,3 +289,25 @@ def test_a_lost_race_is_reported_not_swallowed(review: ReviewService):
         editing_then_deciding = ReviewService(_RacingStore(store, lambda d: store.revise_draft(
             d, expected_version=2, title="t", body="rival again", variants=[], actor="rival", note=None)))
         editing_then_deciding.decide(other, action="submit", comment=None, actor="e", if_match=2)
+
+
+def test_an_override_names_every_failing_guard(review: ReviewService):
+    draft_id = _draft(review, body=LOUD + " Appelez le 01 23 45 67 89.")  # also drifts and holds a phone number
+    _to(review, draft_id, "in_review")
+    review.decide(draft_id, action="approve", comment="annonce validée", actor="editor", override_guards=True)
+    override = review.history(draft_id)["decisions"][-2]
+    assert override["comment"] == "approved despite failing guards (drift, length, contact_data): annonce validée"
+
+
+def test_a_decision_that_lost_a_race_at_the_same_version_is_a_transition_error(review: ReviewService):
+    # The rival's reject does not change the version: the caller's If-Match is still right, so the answer is
+    # 409 naming the new status, not 412.
+    store = review.store
+    draft_id = _draft(review)
+    _to(review, draft_id, "in_review")
+    racing = ReviewService(_RacingStore(store, lambda d: store.decide_draft(
+        d, action="reject", from_status="in_review", to_status="rejected", version=1, actor="rival", comment=None)))
+    with pytest.raises(IllegalTransition) as lost:
+        racing.decide(draft_id, action="approve", comment=None, actor="editor", if_match=1)
+    assert lost.value.field == "action" and lost.value.extra == {"draft_status": "rejected"}
+    assert "now 'rejected', version 1" in lost.value.detail
