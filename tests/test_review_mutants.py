@@ -197,7 +197,7 @@ def test_approving_failing_guards_needs_an_override_with_a_reason(review: Review
     for blank in (None, "", "   "):
         with pytest.raises(InvalidInput) as no_reason:
             review.decide(draft_id, action="approve", comment=blank, actor="editor", override_guards=True)
-        assert no_reason.value.field == "comment"
+        assert no_reason.value.field == "comment" and "needs a comment" in (no_reason.value.detail or "")
     assert review.get(draft_id).status == "in_review"
     row = review.decide(draft_id, action="approve", comment="  texte long voulu  ", actor="editor", override_guards=True)
     assert row.status == "approved" and row.payload["guards"]["ok"] is False
