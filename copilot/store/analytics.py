@@ -17,20 +17,37 @@ MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated
 
 
 class _MembersView:
-    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets."""
+    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets.
 
-    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow]):
+    A view read on top of an earlier one (`base`) says which keys it read again (`changed`), so the role sets
+    and what callers derive from the rows are patched rather than rebuilt over every member."""
+
+    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow], *,
+                 base: "_MembersView | None" = None, changed: Iterable[tuple[str, str]] | None = None):
         self.seq, self.since, self.rows = seq, since, rows
         self.by_key = MappingProxyType(rows)
-        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
-        for key, m in rows.items():
-            if m.role in ("staff", "bot"):
-                out[m.role].add(key)
-            if m.consent_analytics == "opt_out":
-                out["no_analytics"].add(key)
-            if m.consent_spotlight == "opt_out":
-                out["no_spotlight"].add(key)
+        self.base = base.by_key if base is not None and changed is not None else None
+        self.changed = frozenset(changed) if self.base is not None and changed is not None else None
+        if base is not None and self.changed is not None:
+            out = {k: set(v) for k, v in base.roles.items()}
+            for key in self.changed:
+                for found in out.values():
+                    found.discard(key)
+                _add_roles(out, key, rows[key])
+        else:
+            out = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
+            for key, m in rows.items():
+                _add_roles(out, key, m)
         self.roles = {k: frozenset(v) for k, v in out.items()}
+
+
+def _add_roles(out: dict[str, set[tuple[str, str]]], key: tuple[str, str], m: _MemberRow) -> None:
+    if m.role in ("staff", "bot"):
+        out[m.role].add(key)
+    if m.consent_analytics == "opt_out":
+        out["no_analytics"].add(key)
+    if m.consent_spotlight == "opt_out":
+        out["no_spotlight"].add(key)
 
 
 class AnalyticsRepo(RepoBase):
@@ -51,16 +68,18 @@ class AnalyticsRepo(RepoBase):
                 return view
             started = datetime.now(timezone.utc)
             query = self._member_rows(brand_id)
-            if view is None or count < len(view.rows):  # new here, or members erased: read them all
-                rows: dict[tuple[str, str], _MemberRow] = {}
-            else:
-                rows = dict(view.rows)
-                query = query.where(Member.updated_at >= view.since - MEMBERS_SKEW)
+            base = None if view is None or count < len(view.rows) else view  # new here, or members erased: read all
+            rows: dict[tuple[str, str], _MemberRow] = dict(base.rows) if base is not None else {}
+            if base is not None:
+                query = query.where(Member.updated_at >= base.since - MEMBERS_SKEW)
+            changed = []
             for r in conn.execute(query):
-                rows[(r.source, r.source_id)] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role,
-                                                           r.consent_spotlight, r.consent_analytics,
-                                                           _as_utc(r.joined_at) if r.joined_at else None)
-        fresh = _MembersView(seq, started, rows)  # read after the sequence number: at least as new as it
+                key = (r.source, r.source_id)
+                rows[key] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
+                                       r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
+                changed.append(key)
+        # read after the sequence number: at least as new as it
+        fresh = _MembersView(seq, started, rows, base=base, changed=changed if base is not None else None)
         cache[brand_id] = fresh
         return fresh
 
@@ -77,6 +96,13 @@ class AnalyticsRepo(RepoBase):
         """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at);
         read-only and shared between requests."""
         return self._members_view(brand_id).by_key
+
+    def members_delta(self, brand_id: str) -> tuple[Mapping[tuple[str, str], Any], Mapping[tuple[str, str], Any] | None,
+                                                   frozenset[tuple[str, str]] | None]:
+        """`members_by_key`, the mapping it was read on top of (None when read whole) and the keys read again since
+        that one: what lets a caller patch what it derived from the members instead of going over all of them."""
+        view = self._members_view(brand_id)
+        return view.by_key, view.base, view.changed
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
