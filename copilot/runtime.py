@@ -239,6 +239,7 @@ class Copilot:
     def close(self) -> None:
         """Stop the worker and the follower (saving the snapshots) and release connections."""
         self.jobs.stop()
+        self.ingestor.close()
         self.snapshots.stop()
         self.store.close()
 

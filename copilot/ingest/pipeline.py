@@ -8,8 +8,11 @@ embedding (an indexed flag), so a later write or the job worker re-embeds exactl
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from copilot.embed import Embedder
 from copilot.index import VectorIndex
@@ -52,6 +55,7 @@ class Ingestor:
 
     def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, *, batch_size: int = 512):
         self.store, self.index, self.embedder, self.batch_size = store, index, embedder, batch_size
+        self._ahead: ThreadPoolExecutor | None = None
 
     def ingest(self, brand: str, items: Iterable[MemberRecord | MessageRecord | RecordError], *,
                progress: Callable[[int], None] | None = None) -> IngestReport:
@@ -81,6 +85,12 @@ class Ingestor:
                 progress(done)
         return report  # what changed is in the brand's change sequence, written with the messages
 
+    def close(self) -> None:
+        """Stop the embedding-ahead thread (after what it is doing)."""
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True)
+            self._ahead = None
+
     def repair(self, brand: str, *, limit: int = 512) -> int:
         """Embed messages whose vectors are missing or outdated (a write whose indexing failed); returns how many."""
         return self.index_documents(brand, self.store.stale_messages(brand, limit=limit))
@@ -89,21 +99,44 @@ class Ingestor:
         members = [r for r in batch if isinstance(r, MemberRecord)]
         messages = [r for r in batch if isinstance(r, MessageRecord)]
         members += _implied_authors(messages, {(m.source, m.source_id) for m in members})
-        if members:
+        if not messages:
             _count(report.members, self.store.upsert_members(brand, members))
-        if messages:
-            self.store.upsert_channels(brand, {(m.source, m.channel) for m in messages if m.channel})
-            result = self.store.upsert_messages(brand, messages, [digest(m) for m in messages])
-            _count(report.messages, result)
-            self.index.delete(brand, result.to_unindex)
-            report.embedded += self.index_documents(brand, result.to_index)
+            return len(batch)
+        digests = [digest(m) for m in messages]
+        ahead = self._embed_ahead(brand, messages, digests)
+        members_result, result = self.store.upsert_history(brand, members, messages, digests)
+        _count(report.members, members_result)
+        _count(report.messages, result)
+        self.index.delete(brand, result.to_unindex)
+        report.embedded += self.index_documents(brand, result.to_index, ahead=ahead)
         return len(batch)
 
-    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]]) -> int:
-        """Embed and upsert documents into the vector index, then record their hashes as indexed."""
+    def _embed_ahead(self, brand: str, messages: Sequence[MessageRecord], digests: Sequence[str]) -> Future[Any] | None:
+        """Start embedding, while the database write runs, the texts the write will need embedded (new content
+        only: a reaction or a re-import of the same content needs none); None when there are none."""
+        live = [(m, d) for m, d in zip(messages, digests) if not m.deleted]
+        wanted = self.store.needs_embedding(brand, [(m.source, m.source_id, d) for m, d in live]) if live else set()
+        texts = list(dict.fromkeys(embed_text({"title": m.title, "text": m.text}) for m, _ in live
+                                   if (m.source, m.source_id) in wanted))
+        if not texts:
+            return None
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-embed-ahead")
+        return self._ahead.submit(lambda: dict(zip(texts, self.embedder.embed(texts))))
+
+    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]], *, ahead: Future[Any] | None = None) -> int:
+        """Embed and upsert documents into the vector index, then record their hashes as indexed. `ahead` holds
+        vectors computed meanwhile for texts the write expected (by text: what is stored is what gets embedded)."""
         if not docs:
+            if ahead is not None:
+                ahead.cancel()
             return 0
-        vectors = self.embedder.embed([embed_text(d) for d in docs])
+        texts = [embed_text(d) for d in docs]
+        ready: dict[str, Any] = ahead.result() if ahead is not None else {}
+        missing = list(dict.fromkeys(t for t in texts if t not in ready))
+        if missing:
+            ready = {**ready, **dict(zip(missing, self.embedder.embed(missing)))}
+        vectors = np.stack([np.asarray(ready[t], dtype=np.float32) for t in texts])
         metadatas = [{"kind": d["kind"], "channel": d["channel"], "author": d["author"], "source": d["source"],
                       "created": d["created_at"].timestamp()} for d in docs]
         self.index.upsert(brand, [d["uid"] for d in docs], vectors, metadatas)
