@@ -115,6 +115,14 @@ class Copilot:
                                      budget_tokens=settings.llm_max_prompt_tokens)
         self.jobs = JobRunner(self)
         self._scrub_lock = threading.Lock()
+        self.snapshots.primers.append(self._prime_reports)
+
+    def _prime_reports(self, brand: str) -> None:
+        """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author
+        masks, cohorts and the feed's post scores are then ready for the first real request (no LLM is called)."""
+        self.vitality.report(brand)
+        self.spotlight.suggest(brand, limit=0)
+        self.drift.report(brand, window_days=30)
 
     # ------------------------------------------------------------ charter
     def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None,

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -540,6 +540,7 @@ class Snapshots:
         self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
         self.started = False
+        self.primers: list[Callable[[str], None]] = []  # called with a large brand once its snapshot is caught up
         store.listen(self._on_change)
 
     # ------------------------------------------------------------ reading
@@ -639,13 +640,24 @@ class Snapshots:
             st = self._states.setdefault(brand, _State(lin, caught_up=False))
         with st.lock:
             self._follow(brand, st, in_request=False)
-            st.caught_up = True
+        if st.current.n > self.sync_max_rows:
+            self._prime(brand)
+        st.caught_up = True
         if fresh:
             self._save(brand, st, force=True)
         else:
             st.saved_revision, st.saved_at = lin.hwm, time.monotonic()
         self._brands.add(brand)
         return st
+
+    def _prime(self, brand: str) -> None:
+        """Run the primers (the reports' own first requests) on a large brand before it counts as warm, so the
+        first request after /readyz turns green finds member caches, masks and cohorts ready."""
+        for primer in list(self.primers):
+            try:
+                primer(brand)
+            except Exception:  # noqa: BLE001 - a report that cannot be primed is computed by its first request
+                log.warning("priming the reports of brand %s failed", brand, exc_info=True)
 
     # ------------------------------------------------------------ following
     def _on_change(self, brand: str, seq: int) -> None:
