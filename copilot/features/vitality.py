@@ -100,14 +100,15 @@ class VitalityService:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
         now = now or self.clock()
         snap = self.snapshots.get(brand)
-        roles = self.store.member_roles(brand)
+        view = self.store.members_view(brand)  # roles and members from one read
+        roles = view.roles
         brand_side = snap.author_mask(roles["staff"] | roles["bot"])
         opted_out = snap.author_mask(roles["no_analytics"])
         member = (snap.author >= 0) & ~brand_side & ~opted_out
         cohorts = self._cohorts_of(brand, snap, brand_side, roles["staff"] | roles["bot"])
         hi = now.timestamp()
         lo = hi - window_days * 86400
-        known = self._known_members(brand, roles, snap, cohorts, hi)
+        known = self._known_members(brand, view, snap, cohorts, hi)
         ctx = Periods(snap, cohorts, member, brand_side, opted_out, known)
         kpis = ctx.kpis(lo, hi)
         kpis["retention"] = retention(snap, cohorts, member, lo, hi)
@@ -134,10 +135,10 @@ class VitalityService:
         self._cohorts[brand] = (key, cohorts)
         return cohorts
 
-    def _known_members(self, brand: str, roles: dict[str, Any], snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
+    def _known_members(self, brand: str, view: Any, snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
         """Members (not staff, bots or opted out) who joined before `hi` and whose first message, if any, is before
         it: those joined before `hi`, less the few authors first seen at or after it (none when `hi` is now)."""
-        members, base, changed = self.store.members_delta(brand)
+        members, base, changed, roles = view.by_key, view.base, view.changed, view.roles
         skip = roles["staff"] | roles["bot"] | roles["no_analytics"]
         cached = self._joined.get(brand)
         if cached is not None and cached[0] is members and cached[1] == skip:

@@ -16,14 +16,14 @@ from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, 
 MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated this long before are read again
 
 
-class _MembersView:
+class MembersView:
     """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets.
 
     A view read on top of an earlier one (`base`) says which keys it read again (`changed`), so the role sets
     and what callers derive from the rows are patched rather than rebuilt over every member."""
 
     def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow], *,
-                 base: "_MembersView | None" = None, changed: Iterable[tuple[str, str]] | None = None):
+                 base: "MembersView | None" = None, changed: Iterable[tuple[str, str]] | None = None):
         self.seq, self.since, self.rows = seq, since, rows
         self.by_key = MappingProxyType(rows)
         self.base = base.by_key if base is not None and changed is not None else None
@@ -54,11 +54,11 @@ class AnalyticsRepo(RepoBase):
     """Window, conversation and author reads."""
 
     # ------------------------------------------------------------ analytics reads
-    def _members_view(self, brand_id: str) -> "_MembersView":
+    def _members_view(self, brand_id: str) -> "MembersView":
         """The brand's members as light rows plus the role/consent sets, kept per brand and brought up to date when
         `brands.members_seq` moved (any member added, changed or erased, by any replica): only the members updated
         since are read again (all of them when members were erased), so a report never re-reads thousands."""
-        cache: dict[str, _MembersView] = self.__dict__.setdefault("_member_cache", {})
+        cache: dict[str, MembersView] = self.__dict__.setdefault("_member_cache", {})
         count_members = select(func.count(Member.id)).where(Member.brand_id == brand_id).scalar_subquery()
         with self.engine.connect() as conn:
             seq, count = conn.execute(select(Brand.members_seq, count_members).where(Brand.id == brand_id)) \
@@ -79,7 +79,7 @@ class AnalyticsRepo(RepoBase):
                                        r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
                 changed.append(key)
         # read after the sequence number: at least as new as it
-        fresh = _MembersView(seq, started, rows, base=base, changed=changed if base is not None else None)
+        fresh = MembersView(seq, started, rows, base=base, changed=changed if base is not None else None)
         cache[brand_id] = fresh
         return fresh
 
@@ -97,12 +97,11 @@ class AnalyticsRepo(RepoBase):
         read-only and shared between requests."""
         return self._members_view(brand_id).by_key
 
-    def members_delta(self, brand_id: str) -> tuple[Mapping[tuple[str, str], Any], Mapping[tuple[str, str], Any] | None,
-                                                   frozenset[tuple[str, str]] | None]:
-        """`members_by_key`, the mapping it was read on top of (None when read whole) and the keys read again since
-        that one: what lets a caller patch what it derived from the members instead of going over all of them."""
-        view = self._members_view(brand_id)
-        return view.by_key, view.base, view.changed
+    def members_view(self, brand_id: str) -> MembersView:
+        """The members (`by_key`), their role/consent sets (`roles`) and, when it was read on top of an earlier
+        view, that view's mapping (`base`) and the keys read again since (`changed`): one consistent read, and what
+        lets a caller patch what it derived from the members instead of going over all of them (shared: read only)."""
+        return self._members_view(brand_id)
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:
