@@ -7,16 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from copilot.members import ErasureOut, ExportedMessage, ExportedSpotlight, MemberExport, MemberOut
 from copilot.reports import (DraftGuards, DraftHistory, DriftCheck, Engine, FeedReport, Grounding, LearnedFrom,
                              LLMUsage, PromptRef, SlackPost, SpotlightReport, VitalityReport)
 from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
+from copilot.usage import UsageDay, UsageOut
 
 MAX_BATCH = 1000
 DraftStatus = Literal["drafted", "in_review", "approved", "changes_requested", "rejected", "published"]
 DraftKind = Literal["ritual", "shoutout", "rewrite"]
 ImportFormat = Literal["auto", "jsonl", "slack", "discord", "stackexchange", "markdown"]
 # The response bodies that services build themselves (typed all the way from the feature to the route).
-__all__ = ["DraftHistory", "DriftCheck", "FeedReport", "SpotlightReport", "VitalityReport"]
+__all__ = ["DraftHistory", "DriftCheck", "ErasureOut", "ExportedMessage", "ExportedSpotlight", "FeedReport",
+           "MemberExport", "MemberOut", "SpotlightReport", "UsageDay", "UsageOut", "VitalityReport"]
 
 
 class ProblemError(BaseModel):
@@ -136,23 +139,6 @@ class CharterOut(CharterVersionOut):
 
     created: bool = Field(default=False, description="false when the same content was already the latest version")
     charter: Charter
-
-
-class MemberOut(BaseModel):
-    """A community member, with the role and consent editors set."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 3, "source": "native", "source_id": "ana", "name": "Ana", "role": "member",
-        "consent_spotlight": "opt_in", "consent_analytics": "unknown", "joined_at": "2026-09-01T00:00:00Z"}]})
-
-    id: int
-    source: str
-    source_id: str
-    name: str
-    role: Role
-    consent_spotlight: Consent
-    consent_analytics: Consent
-    joined_at: datetime | None = None
 
 
 class MemberPage(BaseModel):
@@ -387,25 +373,6 @@ class DraftOut(BaseModel):
     created_at: datetime
 
 
-class UsageDay(BaseModel):
-    """LLM calls of one day (or the totals, `day` then being the first day followed by `..`)."""
-
-    day: str
-    calls: int
-    failures: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-
-
-class UsageOut(BaseModel):
-    """LLM usage of a brand per day."""
-
-    brand: str
-    days: list[UsageDay]
-    totals: UsageDay
-
-
 class SpotlightRecordIn(Input):
     """A spotlight that happened."""
 
@@ -467,44 +434,3 @@ class DecisionIn(Input):
     permalink: WebUrl | None = Field(default=None, description="where it was posted (publish only; http or https)")
     override_guards: bool = Field(default=False, description="approve although the draft's guards fail; needs a "
                                                              "comment saying why, recorded in the history")
-
-
-
-
-class ErasureOut(BaseModel):
-    """What erasing a member removed."""
-
-    member_id: int
-    messages: int
-    drafts_redacted: int
-
-
-class ExportedMessage(BaseModel):
-    """A message written by the member, as stored."""
-
-    id: str
-    source: str
-    channel: str | None = None
-    created_at: datetime
-    kind: str
-    title: str | None = None
-    text: str
-    reply_to: str | None = None
-    reactions: dict[str, int] = Field(default_factory=dict, description="emoji -> count")
-    permalink: str | None = None
-
-
-class ExportedSpotlight(BaseModel):
-    """A time the member was featured."""
-
-    featured_at: datetime
-    channel: str | None = None
-    note: str | None = None
-
-
-class MemberExport(BaseModel):
-    """Everything stored about a member (data subject access)."""
-
-    member: MemberOut
-    messages: list[ExportedMessage]
-    spotlight_records: list[ExportedSpotlight]

@@ -12,6 +12,7 @@ from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import (ErasureOut, HistoryBatch, ImportFormat, IngestOut, JobOut, MemberExport, MemberOut,
                                  MemberPage, MemberPatch)
 from copilot.errors import InvalidInput, NotFound, PayloadTooLarge
+from copilot.members import export_member as export_member_data
 
 router = APIRouter(prefix="/v1", tags=["history"], responses=PROBLEMS)
 
@@ -48,14 +49,14 @@ def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**
 @router.delete("/brands/{brand}/members/{member_id}", response_model=ErasureOut, operation_id="eraseMember")
 def erase_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)], copilot: CopilotDep) -> ErasureOut:
     """Erase a member: their messages (store, vectors, lexical index), spotlight records, and their name in drafts."""
-    return ErasureOut(member_id=member_id, **copilot.erase_member(brand, member_id))
+    return copilot.erase_member(brand, member_id)
 
 
 @router.get("/brands/{brand}/members/{member_id}/export", response_model=MemberExport, operation_id="exportMember")
 def export_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                   copilot: CopilotDep) -> MemberExport:
     """Everything stored about a member (data subject access)."""
-    return MemberExport.model_validate(copilot.store.export_member(brand, member_id))
+    return export_member_data(copilot.store, brand, member_id)
 
 
 @router.post("/brands/{brand}/history/batch", response_model=IngestOut, operation_id="upsertHistory")
