@@ -213,7 +213,7 @@ def test_the_deploy_recipe_is_what_the_cluster_test_runs():
     same settings."""
     import re
 
-    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").replace("\\\n", " ")  # one line per command
     test = "".join((ROOT / "tests" / name).read_text(encoding="utf-8") for name in ("test_live_cluster.py",
                                                                                    "chroma_server.py"))
     for variable in set(re.findall(r'"(COPILOT_[A-Z_]+)"', test)):
@@ -221,7 +221,12 @@ def test_the_deploy_recipe_is_what_the_cluster_test_runs():
     for program, flags in (("initdb", ["-A", "trust", "-U", "copilot"]), ("createdb", ["-U", "copilot", "copilot"]),
                            ("pg_ctl", ["-w", "-o", "listen_addresses=127.0.0.1", "start"]),
                            ("chroma", ["run", "--path", "--host", "127.0.0.1", "--port"]),
-                           ("copilot", ["serve", "--host", "127.0.0.1", "--port"])):
+                           ("copilot", ["serve", "--host", "127.0.0.1", "--port"]),
+                           # the proxy: its configuration block is read from the page by the test itself
+                           ("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                                        '"/CN=127.0.0.1"', "-addext", '"subjectAltName=IP:127.0.0.1"', "-keyout",
+                                        "-out"]),
+                           ("nginx", ["-p", "-c", "-e", "-s", "quit"])):
         in_doc = [line for line in doc.splitlines() if re.search(rf"(^|[/ ]){program} ", line)]
         assert in_doc and all(any(f in line for line in in_doc) for f in flags), (program, in_doc)
         assert all(f.strip('"') in test for f in flags), (program, flags)
