@@ -32,10 +32,6 @@ class ProblemError(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem document: every error the API answers has this shape and a stable `type`."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "type": "https://copilot.dev/problems/invalid-input", "title": "Invalid input", "status": 422,
-        "detail": "query.q: Field required", "field": "query.q", "instance": "/v1/brands/acme/search",
-        "errors": [{"field": "query.q", "message": "Field required"}]}]})
     type: str = Field(description="a stable URI per kind of error (`…/problems/not-found`, `…/guards-failed`…)")
     title: str
     status: int
@@ -71,8 +67,6 @@ class BrandIn(Input):
 class BrandOut(BaseModel):
     """A brand: every other resource lives under it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "acme", "name": "Acme", "language": "en", "created_at": "2026-11-28T08:00:00Z"}]})
     id: str
     name: str
     language: Literal["fr", "en"]
@@ -101,9 +95,6 @@ class KeyOut(BaseModel):
 class KeyCreated(KeyOut):
     """A new key, with its secret (shown once, stored hashed)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "5f0c…", "actor": "editor", "scopes": ["draft", "review"], "created_at": "2026-11-28T08:00:00Z",
-         "revoked_at": None, "key": "cpk_…"}]})
     key: str = Field(description="the secret, shown once")
 
 
@@ -191,10 +182,6 @@ class RecordError(BaseModel):
 class IngestOut(BaseModel):
     """What a batch or an import wrote."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "members": {"inserted": 2, "updated": 0, "unchanged": 0},
-        "messages": {"inserted": 3, "updated": 0, "unchanged": 0, "deleted": 0},
-        "embedded": 3, "errors": [], "error_count": 0}]})
     members: MemberCounts
     messages: MessageCounts
     embedded: int = Field(description="messages whose vectors were (re)computed")
@@ -211,15 +198,6 @@ class DraftJobCounts(BaseModel):
 class JobOut(BaseModel):
     """A background job (an import, or a draft asked with `Prefer: respond-async`): status, progress and, once
     done, what it wrote."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "9f1c…", "brand": "acme", "kind": "import", "format": "jsonl", "status": "succeeded",
-        "file_name": "history.jsonl", "total": 21, "processed": 21,
-        "counts": {"members": {"inserted": 5, "updated": 0, "unchanged": 0},
-                   "messages": {"inserted": 16, "updated": 0, "unchanged": 0, "deleted": 0},
-                   "embedded": 16, "errors": [], "error_count": 0},
-        "errors": [], "error_count": 0, "detail": None, "draft_id": None,
-        "created_at": "2026-11-28T08:00:00Z", "updated_at": "2026-11-28T08:00:02Z"}]})
 
     id: str
     brand: str
@@ -328,22 +306,7 @@ class RitualDraftIn(Input):
 class DraftOut(BaseModel):
     """A draft for editors to review; its `ETag` header is the version to send back in `If-Match`."""
 
-    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [{
-        "id": "2b7e…", "brand": "acme", "kind": "ritual", "ritual": "Rules clinic", "status": "drafted",
-        "version": 1, "title": "Rules clinic: ask, players answer",
-        "body": "Rules clinic is open: what tripped your table up this week? Ask below, experienced players answer.",
-        "variants": [], "language": "en", "register": None, "suggested_channel": "rules",
-        "suggested_time": "2026-12-02T18:00:00+00:00", "citations": ["rituals-1", "m11"],
-        "guards": {"banned_terms": [], "drift": {"score": 0.0, "verdict": "ok", "flags": []},
-                   "length": {"chars": 98, "max": 1500, "ok": True}, "emoji": {"count": 0, "limit": 2, "ok": True},
-                   "exclamation": {"count": 0, "limit": 1, "ok": True}, "unknown_member_tokens": [],
-                   "instructions": [], "contact_data": False, "ok": True},
-        "engine": "rules", "model": None, "degraded": False, "degraded_reason": None,
-        "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
-        "grounding": {"topics": ["storm cards"], "past_editions": [{"id": "m10", "replies": 3, "member_to_member": 2}]},
-        "learned_from": {"examples": [], "avoided": []}, "slack": None, "published_permalink": None,
-        "created_by": "editor", "created_at": "2026-11-28T08:01:00Z"}]})
+    model_config = ConfigDict(protected_namespaces=())
     id: str
     brand: str
     kind: DraftKind
