@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 
@@ -64,7 +64,7 @@ def upsert_history(brand: AdminBrand, body: HistoryBatch, copilot: CopilotDep) -
     """Idempotent upsert of up to 1,000 members and 1,000 messages, keyed by (source, source_id).
     The batch is validated whole: one invalid item rejects it (422 naming the item) and nothing is written."""
     report = copilot.ingestor.ingest(brand, [*body.members, *body.messages])
-    return IngestOut(**report.as_dict())
+    return IngestOut.model_validate(report, from_attributes=True)
 
 
 @router.post("/brands/{brand}/imports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut,
@@ -101,11 +101,12 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
     return job_out(job)
 
 
-def job_out(job: object) -> JobOut:
+def job_out(job: Any) -> JobOut:
     """A job as the API shows it."""
-    data = {k: getattr(job, k) for k in JobOut.model_fields if k not in ("brand", "draft_id", "counts")}
-    return JobOut(brand=job.brand_id, draft_id=(job.result or {}).get("draft_id"),  # type: ignore[attr-defined]
-                  counts=job.counts or None, **data)  # type: ignore[attr-defined]
+    return JobOut(id=job.id, brand=job.brand_id, kind=job.kind, format=job.format, status=job.status,
+                  file_name=job.file_name, total=job.total, processed=job.processed, counts=job.counts or None,
+                  errors=job.errors, error_count=job.error_count, detail=job.detail,
+                  draft_id=(job.result or {}).get("draft_id"), created_at=job.created_at, updated_at=job.updated_at)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, operation_id="getJob")
