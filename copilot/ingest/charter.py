@@ -29,7 +29,7 @@ from copilot.types import (Charter, CharterItem, CharterRule, Passage, Promotion
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "promotion": ("promotion", "promotionnel", "publicit", "advertis", "self-promo", "spam", "commercial",
-                  "autopromo", "sponsor"),
+                  "autopromo", "sponsor", "selling", "vendre", "ventes", "sales"),
     "rituals": ("rituel", "ritual", "rendez-vous", "rdv", "evenement", "event", "club", "seminaire", "seminar",
                 "meeting", "reunion", "animation", "tradition", "newsletter", "infolettre", "hebdo", "weekly",
                 "recurring", "recurrent", "regular", "regulier", "programs", "programmes"),
@@ -68,7 +68,14 @@ WHITESPACE_RUN = re.compile(r"\s{2,}")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 TABLE_RULE = re.compile(r":?-{2,}:?")
 # Table headers: which column holds the replaced terms, a ritual's name, its cadence.
-REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\b|\bpas\b|don't|ne dit|banned|interdit")
+REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\b|\bpas\b|don't|ne dit|banned|interdit|"
+                             r"tempt|about to|old\b|ancien|before|avant")
+# A header that names the term to use even though it says "instead" ("…type this instead", "dites plutôt").
+GOOD_TAIL = re.compile(r"\b(?:instead|plutot|a la place|rather)\W{0,3}$")
+GOOD_COLUMN = re.compile(r"(?:instead|plutot|a la place|rather)\W{0,3}$|\b(?:say|use|write|type|prefer\w{0,4}|on dit|"
+                         r"dites|ecri\w{0,4}|utilis\w{0,4}|new|nouveau|apres|after)\b")
+# A column explaining a row ("Why", "Pourquoi", "Reason"): its table pairs nothing with anything.
+REASON_COLUMN = re.compile(r"\b(?:why|pourquoi|reason|raison|because|parce|explanation|explication|note|comment)\b")
 NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|program|thread|\bquoi\b")
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
@@ -155,6 +162,20 @@ class _Context:
     forbidding: bool
 
 
+def _replaced_column(header: list[str]) -> int | None:
+    """In a two-term table, the column of the terms to replace: its header says so ("Instead of", "Not this",
+    "If you're about to type…"), and the other one does not explain ("Why not") or name the term to use."""
+    if len(header) < 2 or any(REASON_COLUMN.search(h) for h in header):
+        return None
+    bad = [i for i, h in enumerate(header) if REPLACED_COLUMN.search(GOOD_TAIL.sub("", h))]
+    good = [i for i, h in enumerate(header) if GOOD_COLUMN.search(h) and i not in bad]
+    if len(bad) == 1:
+        return bad[0]
+    if len(good) == 1 and len(header) == 2:
+        return 1 - good[0]
+    return None
+
+
 class _Builder:
     """Accumulates a Charter while walking sections."""
 
@@ -176,7 +197,8 @@ class _Builder:
                 labels: list[str | None] | None = None, read: bool = False) -> None:
         """Keep every block as a passage, read it, and report the blocks nothing could be read from."""
         title = " / ".join(sec.path) or "intro"
-        heading_forbids = bool(T.NEGATION.search(T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))))
+        heading = T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))
+        heading_forbids = bool(T.NEGATION.search(heading) or BAN_KEY.search(heading))
         pids, leftovers, lead_in_forbids = [], [], False
         for block, label in zip(sec.blocks, labels or [None] * len(sec.blocks)):
             pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
@@ -292,7 +314,7 @@ class _Builder:
     def _table(self, rows: list[list[str]], pid: str, ctx: _Context) -> bool:
         """A terms table (Preferred | Instead of), a rituals table (Ritual | When | …), or rows read as lines."""
         header, body = [T.fold(cell) for cell in rows[0]], rows[1:]
-        replaced = next((i for i, h in enumerate(header) if REPLACED_COLUMN.search(h)), None)
+        replaced = _replaced_column(header)
         name = next((i for i, h in enumerate(header) if NAME_COLUMN.search(h)), None)
         when = next((i for i, h in enumerate(header) if WHEN_COLUMN.search(h)), None)
         if replaced is not None and len(header) >= 2:
@@ -301,6 +323,12 @@ class _Builder:
                 bads = [T.unquote(b) for b in re.split(r",|;|\s(?:ou|or)\s", row[replaced]) if T.unquote(b)]
                 self.charter.preferred_terms.append(Term(term=T.unquote(row[good]), instead_of=bads, passage_id=pid))
             return bool(body)
+        if replaced is None and ctx.forbidding and GENERIC_KEY.fullmatch(header[0].strip(" *")):
+            # "Words that are off the table" | "Word | Why": the first column lists banned words.
+            terms = [T.unquote(r[0]) for r in body if r and T.term_like(T.unquote(r[0]))]
+            self.charter.banned_terms += [Term(term=t, passage_id=pid) for t in terms]
+            if terms:
+                return True
         if name is not None and when is not None and name != when:
             for row in (r for r in body if len(r) > max(name, when)):
                 rest = " — ".join(cell for i, cell in enumerate(row) if i not in (name, when))
@@ -496,6 +524,16 @@ def _pick(mapping: dict[str, Any], names: tuple[str, ...]) -> Any:
     return next((v for k, v in mapping.items() if T.fold(_humanize(k)) in names), None)
 
 
+def _other_term(pair: dict[str, Any]) -> str | None:
+    """In a {term to use, other} pair whose other key is not a known one ({"ifTempted": "x", "write": "y"}), the
+    other short value is the term it replaces, unless its key explains (why, note, reason)."""
+    others = [(k, v) for k, v in pair.items() if T.fold(_humanize(k)) not in GOOD_KEYS]
+    if len(others) == 1 and isinstance(others[0][1], str) and T.term_like(others[0][1].strip()) \
+            and not REASON_COLUMN.search(T.fold(_humanize(others[0][0]))):
+        return others[0][1].strip()
+    return None
+
+
 def _text_of(v: dict[str, Any]) -> str | None:
     text = _pick(v, NAME_KEYS + ("text", "term", "terme"))
     return text if isinstance(text, str) else None
@@ -583,7 +621,7 @@ class _Structured:
             pid = self.b.passage(sec.heading, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v,
                                  " / ".join(sec.path))
             term = str(_pick(v, GOOD_KEYS)) if isinstance(v, dict) else v.strip()
-            instead = _pick(v, REPLACED_KEYS) if isinstance(v, dict) and not banned else []
+            instead = (_pick(v, REPLACED_KEYS) or _other_term(v)) if isinstance(v, dict) and not banned else []
             instead = instead if isinstance(instead, list) else [instead] if instead else []
             target.append(Term(term=term, instead_of=[str(x) for x in instead], passage_id=pid))
             self.texts.append(term)
