@@ -281,3 +281,22 @@ def test_a_term_table_is_read_whichever_column_holds_the_term_to_use():
     assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("members", ["clients"])]
     assert [t.term for t in c.banned_terms] == ["insane"]
     assert "no_tag_asks" in {r.type for r in c.rules}
+
+
+def test_word_lists_pairs_and_limits_in_the_shapes_a_fourth_outsider_set_used():
+    """Phrasings written for this test, of the classes the fourth outsider set exposed."""
+    from copilot.ingest import charter_text as T
+    assert T.read_terms("On évite de dire cheap, low-cost et discount.").banned == ["cheap", "low-cost", "discount"]
+    assert T.read_terms("We avoid talking about competitors.").banned == []  # a topic, not words
+    assert T.read_terms("Say “neighbours” and “friends”, never “users”.", lexicon=True).pairs == \
+        [(["neighbours", "friends"], ["users"])]
+    c = parse_charter('{"words": {"we_prefer": {"apprentices": ["newbies", "juniors"]}}, "tone": {"emoji": '
+                      '"Emojis? We do without."}}', "json")
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("apprentices", ["newbies", "juniors"])]
+    assert c.emoji_limit == 0
+    md = ("# The Riverside Club: how we post\n\nA page for volunteers.\n\n## Club history\n\nFounded in 1950.\n\n"
+          "## Write to us\n\nUse the form.\n\n## Rituals\n\n- The **Sunday Swap**, every Sunday, in the hall.\n")
+    c = parse_charter(md, "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Sunday Swap", "every Sunday")]
+    assert {u.section for u in c.unparsed} == {"Club history", "Write to us"}
+    assert [i.text for i in c.intro] == ["A page for volunteers."]

@@ -202,6 +202,23 @@ def test_promotional_share_and_posting_rate_as_the_outsiders_wrote_them():
     assert min(c.f1(k)[2] for k in ("banned_terms", "preferred_terms", "rules")) >= 0.95, c.summary()
 
 
+UNSEEN_D = Path(__file__).parent / "charters_unseen_d"
+
+
+def test_fourth_outsider_set_first_measured_untouched_then_tuned_on():
+    """tests/charters_unseen_d: four outsider charters asked to stress the share, the posting rate, rituals and term
+    tables, committed before being measured. First measurement, after the share/rate changes above and before any
+    change made on it: language, register, exclamation 4/4, posts per day 4/4, promotional share 3/4 ('le
+    dixième'), emoji 3/4 ('Les émojis ? Nous nous en passons.'), banned terms F1 0.78, preferred 0.78, rituals
+    0.72, rules 0.94. Then tuned on (unquoted word lists after 'on évite de parler de', '« a » et « b », jamais
+    « c »', {term: [replaced…]} under a preference key, bold names after an article, the single H1 as the title,
+    contact and history headings, allowed announcements under a forbidding heading): every field 4/4 and F1 1.00.
+    A development set since."""
+    s = score(corpus=UNSEEN_D)
+    assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary() + "\n" + "\n".join(s.misses)
+    assert min(s.f1(k)[2] for k in LISTS) >= 0.95, s.summary() + "\n" + "\n".join(s.misses)
+
+
 def test_corpus_has_fourteen_charters_with_expectations():
     paths = charters()
     assert len(paths) == 14 and len(list(CORPUS.glob("*.expected.json"))) == 14

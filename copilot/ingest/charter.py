@@ -103,11 +103,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", strip_accents(text.lower())).strip("-")[:40] or "intro"
 
 
+CONTACT = re.compile(r"\b(?:nous ecrire|ecrivez-nous|ecris-nous|nous contacter|contactez|write to us|contact us|get in touch)\b")
+
+
 def classify(path: Iterable[str]) -> str | None:
     """Category of a section from its own heading, else its nearest parent's."""
     for heading in reversed(list(path)):
+        if CONTACT.search(T.fold(heading)):  # 'Nous écrire' is a contact section, not one on writing
+            return "aside"
         h = " " + re.sub(r"[^\w'-]+", " ", T.fold(heading)) + " "
-        for category, keys in CATEGORIES.items():
+        # Context for people first: 'Club history' is history, whatever else its heading names.
+        for category, keys in sorted(CATEGORIES.items(), key=lambda kv: kv[0] != "aside"):
             if any(f" {k}" in h for k in keys):  # each key starts a word: "vision" is not in "révision"
                 return category
     return None
@@ -121,7 +127,8 @@ def strip_marker(block: str) -> str:
 def lead(block: str) -> tuple[str | None, str]:
     """(lead phrase, rest): a bold opening or a short label before ':' / '—'."""
     text = strip_marker(block)
-    m = re.match(r"^\*\*(.+?)\*\*\s*[:.—–-]?\s*(.*)$", text, flags=re.S)
+    m = re.match(r"^(?:(?:le|la|les|l'|the|our|nos|notre|un|une|a)\s?)?\*\*(.+?)\*\*\s*[,:.—–-]?\s*(.*)$", text,
+                 flags=re.S | re.I)
     if m:
         return m.group(1).strip(" .:"), m.group(2).strip()
     m = LABEL_RE.match(text) if LABEL_SEP.search(text, 0, LABEL_REACH) else None
@@ -160,6 +167,17 @@ class _Context:
 
     category: str | None
     forbidding: bool
+
+
+def _answered(sentences: list[str]) -> list[str]:
+    """Sentences, with a short question joined to its answer ('Les émojis ? Nous nous en passons.')."""
+    out: list[str] = []
+    for sentence in sentences:
+        if out and out[-1].rstrip().endswith("?") and len(out[-1]) <= 40:
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
 
 
 def _replaced_column(header: list[str]) -> int | None:
@@ -245,7 +263,7 @@ class _Builder:
         """Everything the block's sentences state, wherever the block sits."""
         c, read = self.charter, set()
         plain = strip_marker(block).replace("**", "").replace("__", "")
-        for sentence in T.sentences(f"{_humanize(label)}: {plain}" if label else plain):
+        for sentence in _answered(T.sentences(f"{_humanize(label)}: {plain}" if label else plain)):
             read |= self._scalars(sentence, pid, ctx)
             if ctx.category != "lexicon":
                 found = T.rules(sentence, forbidding=ctx.forbidding)
@@ -458,15 +476,21 @@ def parse_markdown(source: str) -> Charter:
     except ValueError as exc:
         raise CharterInvalid(str(exc), field="front_matter") from exc
     builder, title, opening = _Builder(), None, True
-    for sec in sections(body):
-        # The title is the H1 that opens the document; its paragraphs, and any before it, are the intro.
-        is_title = opening and sec.level == 1 and not classify([sec.heading])
+    secs = list(sections(body))
+    single_h1 = sum(sec.level == 1 for sec in secs) == 1
+    for sec in secs:
+        # The title is the H1 that opens the document; its paragraphs, and any before it, are the intro. The only
+        # H1 of a document is its title even when it names a category ('… manifesto', '… Club guide').
+        is_title = opening and sec.level == 1 and (single_h1 or not classify([sec.heading]))
         opening = opening and sec.level == 0
         title = sec.heading if is_title else title
         path = sec.path[1:] if title is not None and sec.path[:1] == [title] else sec.path
+        # The title's own paragraphs are read as what it names ('Nos rituels'), and what that cannot read is the
+        # intro; the sections under it do not inherit the title's category.
+        category = classify([sec.heading]) if is_title else classify(path)
         if sec.blocks:
-            builder.section(sec, classify(path), shown=" / ".join(path) or sec.heading or "intro",
-                            intro=is_title or sec.level == 0)
+            builder.section(sec, category, shown=" / ".join(path) or sec.heading or "intro",
+                            intro=is_title or sec.level == 0)  # what the title's category cannot read is intro
     builder.charter.title = title
     return _apply_meta(builder.finish(detect_language(body), body), meta)
 
@@ -552,34 +576,42 @@ class _Structured:
         self.texts: list[str] = []
         self.context = ""  # the scalar values beside the list being read
 
-    def walk(self, path: list[str], value: Any) -> None:
-        """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections."""
+    def walk(self, path: list[str], value: Any) -> bool:
+        """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections. True
+        when the value was a list of terms or items."""
         words = [_humanize(k) for k in path]
         sec = Section(heading=path[-1], level=len(path) + 1, path=path)
         if isinstance(value, dict):
             if self._replacements(sec, T.fold(words[-1]), value):
-                return
+                return False
             # What the scalars beside a list say about it ("reason": "these words are never used").
             self.context = " ".join(str(v) for v in value.values() if _scalar(v))
             labels: list[str | None] = []
+            explained = False  # a note beside a list of terms it explains is read with that list
             for k, v in value.items():
                 if _scalar(v):
                     sec.blocks.append(str(v))
                     labels.append(str(k))
                 elif v is not None:
-                    self.walk(path + [str(k)], v)
-            self.read(sec, classify(words), labels)
+                    explained = self.walk(path + [str(k)], v) and GENERIC_KEY.fullmatch(T.fold(_humanize(str(k)))) \
+                        is not None or explained
+            if explained and all(REASON_COLUMN.search(T.fold(_humanize(label))) for label in labels if label):
+                self.texts += sec.blocks
+                self.b.passage(sec.heading, " ".join(sec.blocks), " / ".join(sec.path)) if sec.blocks else None
+            else:
+                self.read(sec, classify(words), labels)
         elif isinstance(value, list):
             items = [v for v in value if v is not None]
             # A generic key ("words", "list") says what the list is under its parent ("offTheTable": {"words": …}).
             key = T.fold(" ".join(words[-2:]) if GENERIC_KEY.fullmatch(T.fold(words[-1])) else words[-1])
             if self._terms(sec, key, items) or self._items(sec, classify(words), items):
-                return
+                return True
             sec.blocks = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in items]
             self.read(sec, classify(words), [None] * len(sec.blocks))
         elif value is not None:
             sec.blocks = [str(value)]
             self.read(sec, classify(words), [None])
+        return False
 
     def read(self, sec: Section, category: str | None, labels: list[str | None], *, metadata: bool = False) -> None:
         """Numbers under keys naming a field set it; every other block is read as text."""
@@ -628,7 +660,17 @@ class _Structured:
         return True
 
     def _replacements(self, sec: Section, key: str, value: dict[str, Any]) -> bool:
-        """{"replaced term": "term to use", …} under a replacements key."""
+        """{"replaced term": "term to use", …} under a replacements key; {"term to use": ["replaced", …], …} under a
+        replacements or preference key (one uses one term, not a list)."""
+        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key)) and value and all(
+                isinstance(v, list) and v and T.term_like(str(k).strip()) and
+                all(isinstance(x, str) and T.term_like(x.strip()) for x in v) for k, v in value.items()):
+            for new, olds in value.items():
+                pid = self.b.passage(sec.heading, f"{new}: {', '.join(olds)}", " / ".join(sec.path))
+                self.b.charter.preferred_terms.append(Term(term=str(new).strip(), instead_of=[x.strip() for x in olds],
+                                                           passage_id=pid))
+                self.texts += [str(new), *olds]
+            return True
         if not REPLACEMENT_KEY.search(key) or not value or not all(
                 isinstance(v, str) and T.term_like(v.strip()) and T.term_like(str(k).strip()) for k, v in value.items()):
             return False

@@ -127,6 +127,7 @@ NUM_BEFORE = re.compile(rf"({NUM})(?:\s+seule?s?)?\s{{0,2}}$")
 ZERO_BEFORE = re.compile(r"\b(?:no|zero|aucune?|sans|without|pas d'|pas de|jamais d'|jamais de|ni|"
                          r"(?:don't|do not|never) use(?: any)?)\s{0,2}$")
 ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:none\b|aucune?\b|zero\b|not used|never used|not allowed|banned|"
+                        r"(?:nous nous|on s'|je m') en pass\w{1,4}|(?:we|i) (?:do|go|can do) without|we skip them|"
                         r"forbidden|prohibited|proscrit|interdit|exclu|banni|pas utilise|jamais utilise)")
 QUANTIFIER_BEFORE = re.compile(r"(?:max(?:imum)?(?: of)?|au plus|at most|plus (?:de|d')|more than|up to|jusqu'a|"
                                r"limit\w{0,5} (?:a|to)|:)\s{0,2}(?:an?\s|une?\s)?$")
@@ -229,7 +230,7 @@ PARTS = {"half": 2, "halves": 2, "moitie": 2, "third": 3, "tiers": 3, "quarter":
          "cinquieme": 5, "sixth": 6, "sixieme": 6, "seventh": 7, "septieme": 7, "eighth": 8, "huitieme": 8,
          "ninth": 9, "neuvieme": 9, "tenth": 10, "dixieme": 10, "twelfth": 12, "douzieme": 12, "fifteenth": 15,
          "quinzieme": 15, "twentieth": 20, "vingtieme": 20}
-FRACTION_WORD = re.compile(rf"(?:({NUM})|\ban?\b|\bla\b)[\s-]+({'|'.join(sorted(PARTS, key=len, reverse=True))})s?\b")
+FRACTION_WORD = re.compile(rf"(?:({NUM})|\ban?\b|\bla\b|\ble\b|\bthe\b)[\s-]+({'|'.join(sorted(PARTS, key=len, reverse=True))})s?\b")
 # 'sur quatre publications, trois au moins parlent d'autre chose que de vendre': the ratio counts the others.
 AT_LEAST = re.compile(r"\b(?:au moins|at least|minimum)\b")
 OTHER_THAN = re.compile(r"autre chose que|other than|something (?:else|other)|anything but|\bne (?:\w+ ){0,3}pas\b|"
@@ -386,6 +387,7 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
                       r"evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
+                      r"parl(?:ons|ez|e)|talk about|speak of|"
                       r"emploi\w{0,5}|appel\w{0,5}|nomm\w{0,5}|ce sont|c'est|are|sont|we (?:run|offer|host|say))\b")
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
@@ -466,7 +468,10 @@ def _pairs(sentence: str, spans: list[Quoted], *, lexicon: bool) -> list[tuple[l
     bads: list[str] = []
     for i, (a, b) in enumerate(pairwise(spans)):
         between = folded[a.end:b.start]
-        if SEPARATOR.fullmatch(between) and re.search(r";|\bet\b|\band\b", between):
+        if SEPARATOR.fullmatch(between) and re.search(r"\b(?:et|and)\b", between) and not bads and \
+                _contrast_after(folded, spans, i + 1):  # '« a » et « b », jamais « c »': both are to use
+            goods.append(b.term)
+        elif SEPARATOR.fullmatch(between) and re.search(r";|\bet\b|\band\b", between):
             if bads:
                 out.append((goods, bads))
             goods, bads = [b.term], []
@@ -499,11 +504,26 @@ def _banned(sentence: str, spans: list[Quoted], folded: str) -> list[str]:
         rest = sentence[label.end():]
         items = [unquote(t) for t in re.split(r",|;|\s(?:ou|or)\s", rest)]
         return [t for t in items if term_like(t)] if all(term_like(t) for t in items if t) else []
+    # 'use jargon' names a habit, not words: the verbs of using count only with 'the words'.
+    if not spans and (m := next((m for m in UNQUOTED_BAN.finditer(folded) if m.group("word") or m.group("verb") and
+                                 not USING.fullmatch(m.group("verb").strip())), None)):
+        # 'Nous évitons de parler de buzz, de viral ou de clash.': an unquoted list of short words after the cue.
+        items = [unquote(t) for t in LIST_SPLIT.split(sentence[m.end():].rstrip(" .;!"))]
+        if (len(items) >= 2 or m.group("word")) and all(term_like(t) and len(t.split()) <= 3 for t in items):
+            return items
     cue = BAN_CUE.search(folded)
     if cue and spans and WORD_CUE.search(folded, cue.start(), spans[0].start + 1) and \
             not CLAUSE_BREAK.search(folded, cue.end(), spans[0].start):  # 'avoid X and use "they"' bans nothing
         return [q.term for q in spans if q.start >= cue.start()]
     return []
+
+
+UNQUOTED_BAN = re.compile(r"\b(?:evit\w{0,4}|avoid\w{0,3}|never|jamais|bann\w{0,4}|proscri\w{0,5})\s+"
+                          r"(?:(?:de|d'|to)\s?)?(?:(?P<verb>parler\s+(?:de|d')|dire|utiliser|employer|ecrire|"
+                          r"talking about|saying|using|writing|say|use|write)\s?)?"
+                          r"(?P<word>(?:les|le|the)\s+(?:mots?|words?|termes?|terms?)\s)?")
+USING = re.compile(r"utiliser|employer|using|use")
+LIST_SPLIT = re.compile(r",\s*(?:(?:ou|et|or|and)\s+)?(?:de\s+|d')?|\s+(?:ou|et|or|and|nor|ni)\s+(?:de\s+|d')?")
 
 
 # ------------------------------------------------------------------ typed rules
@@ -521,7 +541,8 @@ CODE = re.compile(r"\bcodes?\s+(?:de\s+)?(?:promo|reduction|remise|parrainage|ra
 URGENCY = re.compile(r"\b(?:urgence|urgency|countdowns?|comptes? a rebours|fomo|last[- ]minute|"
                      r"time pressure|pression|pressure|timers?|chrono\w{0,6}|"
                      r"scarcity|rarete|penurie|s'epuis\w{0,4}|expire\w{0,2}|"
-                     r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite)\b")
+                     r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite|pressant\w{0,3}|"
+                     r"derniere chance|last chance|last call|dernier appel)\b")
 SUPERLATIVE = re.compile(r"\bsuperlati\w{0,4}|\b(?:claim|pretend|present|call|dit|dire|say)\w{0,4}\s"
                          r"(?:\w{1,15}\s){0,4}(?:the best|number one|le meilleur|la meilleure|les meilleur|"
                          r"best-in-class)")
@@ -536,14 +557,18 @@ PAYERS = re.compile(r"\b(?:achat\w{0,2}|achet\w{0,4}|purchas\w{0,4}|bought|buy\w
                     r"premium|pro|accounts?|billets?|tickets?|customers?|clients?|abonne\w{0,2}|subscri\w{0,6}|"
                     r"detenteurs|"
                     r"holders)\b")
-OPEN = re.compile(r"\bouverte?s? a tou\w{0,4}|\bopen to (?:all|everyone|anyone)\b|\bfree for (?:all|everyone)\b")
+OPEN = re.compile(r"\bouverte?s? a tou\w{0,4}|\bopen to (?:all|everyone|anyone|every|any)\b|\bfree for (?:all|everyone)\b")
 PERSONAL = re.compile(r"\be-?mails?\b|\bcourriels?\b|\bphone\b|\btelephone\w{0,2}|\baddress\w{0,2}|\badresses?\b|"
                       r"\bcoordonnees\b|\bdate (?:of birth|de naissance)\b|\baccount numbers?\b|\bcard details\b|"
                       r"\bnumeros? de carte\b|\b(?:personal|personnelles?) (?:data|information|details|"
                       r"donnees|informations)\b|\b(?:donnees?|informations?|infos?) perso\w{0,9}|"
                       r"\brien de (?:personnel|perso|prive)\b|\bnothing (?:personal|private)\b")
 FACT = re.compile(r"\bfactu\w{0,6}|\bfacts?\b|\btel(?:le)?s? quel(?:le)?s?\b|\bas (?:they|it) (?:are|is)\b|\bplainly\b|"
-                  r"\bstate (?:them|it)\b")
+                  r"\bstate (?:them|it)\b|\bplain announcements?\b|\bsobrement\b|\bc'est de l'information\b|"
+                  r"\b(?:is|counts as) information\b")
+# An announcement said in so many words to be allowed, even under a heading that forbids.
+ALLOWED = re.compile(r"\b(?:(?:is|are) (?:fine|allowed|permitted|welcome|ok)|(?:reste|restent|est|sont) (?:permis|autorise)\w{0,2}|"
+                     r"(?:c'est|is) de l'information)\b")
 ANNOUNCEABLE = re.compile(r"\b(?:prix|prices?|tarifs?|fees|pricing|dates?|horaires?|schedules?|produits?|products?|"
                           r"features?|plans?|releases?|arrivages?|lots?|annonc\w{0,5}|announc\w{0,6}|patch notes)\b")
 ANNOUNCE = re.compile(r"\b(?:annonc|announc)\w{0,6}")
@@ -587,6 +612,8 @@ def _allows_facts(text: str, *, forbidding: bool) -> bool:
     if FACT.search(text) and ANNOUNCEABLE.search(text):
         return True
     announce = ANNOUNCE.search(text)
+    if announce and ALLOWED.search(text) and (PRICE_OR_DATE.search(text) or ANNOUNCEABLE.search(text)):
+        return True
     return bool(announce and not forbidding and PRICE_OR_DATE.search(text)
                 and not NEGATION.search(text, max(0, announce.start() - 25), announce.start()))
 
