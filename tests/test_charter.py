@@ -245,3 +245,58 @@ def test_a_post_length_limit_is_read_and_enforced():
     assert guards("x" * 130, [], None)["length"]["max"] == MAX_CHARS
     yaml_charter = parse_charter("max_post_chars: 200\ntone: [chaleureux]\n", "yaml")
     assert yaml_charter.max_post_chars == 200
+
+
+@pytest.mark.parametrize("sentence, share", [
+    ("Promotional posts: a fifth of the feed at most.", 0.2),
+    ("Les publications commerciales : la moitié, jamais plus.", 0.5),
+    ("Out of twelve posts, at most two may sell something.", 2 / 12),
+    ("Sur trente publications, pas plus de trois qui vendent.", 0.1),
+    ("At least nine posts in ten must be about something other than selling.", 0.1),
+    ("Pas plus d'une publication sur vingt-cinq pour vendre.", 0.04),
+    ("Sponsored content: 3 out of 40 posts.", 0.075),
+])
+def test_promotional_share_phrasings(sentence: str, share: float):
+    from copilot.ingest import charter_text as T
+    assert T.promo_share(sentence) == pytest.approx(share, abs=1e-4)
+
+
+@pytest.mark.parametrize("sentence, per_day", [
+    ("Three posts in a single day, never a fourth.", 3),
+    ("Publications : au maximum quatre par jour.", 4),
+    ("Messages per day, every channel counted: five", 5),
+    ("On ne publie pas plus de deux fois sur la journée.", 2),
+    ("Four posts a week.", None),
+])
+def test_posting_rate_phrasings(sentence: str, per_day: int | None):
+    from copilot.ingest import charter_text as T
+    assert T.posts_per_day(sentence) == per_day
+
+
+def test_a_term_table_is_read_whichever_column_holds_the_term_to_use():
+    md = ("# Guide\n\n## Vocabulary\n\n| Old habit | Use this instead |\n|---|---|\n| clients | members |\n\n"
+          "## Words we never use\n\n| Word | Why |\n|---|---|\n| insane | It mocks people. |\n\n"
+          "## Don't\n\n| Not like this | Why not |\n|---|---|\n| \"Tag a friend\" | We never ask for tags. |\n")
+    c = parse_charter(md, "markdown")
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("members", ["clients"])]
+    assert [t.term for t in c.banned_terms] == ["insane"]
+    assert "no_tag_asks" in {r.type for r in c.rules}
+
+
+def test_word_lists_pairs_and_limits_in_the_shapes_a_fourth_outsider_set_used():
+    """Phrasings written for this test, of the classes the fourth outsider set exposed."""
+    from copilot.ingest import charter_text as T
+    assert T.read_terms("On évite de dire cheap, low-cost et discount.").banned == ["cheap", "low-cost", "discount"]
+    assert T.read_terms("We avoid talking about competitors.").banned == []  # a topic, not words
+    assert T.read_terms("Say “neighbours” and “friends”, never “users”.", lexicon=True).pairs == \
+        [(["neighbours", "friends"], ["users"])]
+    c = parse_charter('{"words": {"we_prefer": {"apprentices": ["newbies", "juniors"]}}, "tone": {"emoji": '
+                      '"Emojis? We do without."}}', "json")
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("apprentices", ["newbies", "juniors"])]
+    assert c.emoji_limit == 0
+    md = ("# The Riverside Club: how we post\n\nA page for volunteers.\n\n## Club history\n\nFounded in 1950.\n\n"
+          "## Write to us\n\nUse the form.\n\n## Rituals\n\n- The **Sunday Swap**, every Sunday, in the hall.\n")
+    c = parse_charter(md, "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Sunday Swap", "every Sunday")]
+    assert {u.section for u in c.unparsed} == {"Club history", "Write to us"}
+    assert [i.text for i in c.intro] == ["A page for volunteers."]

@@ -47,14 +47,25 @@ def fold(text: str) -> str:
 NUMBER_WORDS = {"zero": 0, "un": 1, "une": 1, "one": 1, "single": 1, "deux": 2, "two": 2, "trois": 3, "three": 3,
                 "quatre": 4, "four": 4, "cinq": 5, "five": 5, "six": 6, "sept": 7, "seven": 7, "huit": 8, "eight": 8,
                 "neuf": 9, "nine": 9, "dix": 10, "ten": 10, "onze": 11, "eleven": 11, "douze": 12, "twelve": 12,
-                "quinze": 15, "fifteen": 15, "vingt": 20, "twenty": 20}
-NUM = r"(?<![\w.,])(?:\d{1,3}(?!\d)|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b"
+                "treize": 13, "thirteen": 13, "quatorze": 14, "fourteen": 14, "quinze": 15, "fifteen": 15,
+                "seize": 16, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+                "vingt": 20, "twenty": 20, "trente": 30, "thirty": 30, "quarante": 40, "forty": 40,
+                "cinquante": 50, "fifty": 50, "cent": 100, "hundred": 100}
+TENS = ("vingt", "twenty", "trente", "thirty", "quarante", "forty", "cinquante", "fifty")
+UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "un", "une", "deux", "trois",
+         "quatre", "cinq", "six", "sept", "huit", "neuf")
+_WORD_NUMBERS = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+# "twenty-five", "vingt-cinq", "vingt et un": a ten and a unit read as one number.
+_COMPOUND = rf"(?:{'|'.join(TENS)})(?:-et-|-|\s+et\s+)(?:{'|'.join(sorted(UNITS, key=len, reverse=True))})"
+NUM = rf"(?<![\w.,])(?:\d{{1,3}}(?!\d)|{_COMPOUND}|{_WORD_NUMBERS})\b"
 NUM_RE = re.compile(NUM)
 
 
 def number(token: str) -> int:
-    """The value of a number written in digits or in (French or English) words."""
-    return int(token) if token.isdigit() else NUMBER_WORDS[token]
+    """The value of a number written in digits or in (French or English) words ('vingt-cinq' = 25)."""
+    if token.isdigit():
+        return int(token)
+    return sum(NUMBER_WORDS[part] for part in re.split(r"[\s-]+", token) if part != "et")
 
 
 # ------------------------------------------------------------------ sentences and quotes
@@ -116,6 +127,7 @@ NUM_BEFORE = re.compile(rf"({NUM})(?:\s+seule?s?)?\s{{0,2}}$")
 ZERO_BEFORE = re.compile(r"\b(?:no|zero|aucune?|sans|without|pas d'|pas de|jamais d'|jamais de|ni|"
                          r"(?:don't|do not|never) use(?: any)?)\s{0,2}$")
 ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:none\b|aucune?\b|zero\b|not used|never used|not allowed|banned|"
+                        r"(?:nous nous|on s'|je m') en pass\w{1,4}|(?:we|i) (?:do|go|can do) without|we skip them|"
                         r"forbidden|prohibited|proscrit|interdit|exclu|banni|pas utilise|jamais utilise)")
 QUANTIFIER_BEFORE = re.compile(r"(?:max(?:imum)?(?: of)?|au plus|at most|plus (?:de|d')|more than|up to|jusqu'a|"
                                r"limit\w{0,5} (?:a|to)|:)\s{0,2}(?:an?\s|une?\s)?$")
@@ -150,10 +162,16 @@ def _count_near(before: str, after: str) -> int | None:
 
 POSTS = r"(?:posts?|publications?|messages?|tweets?|fois|times)"
 PER_DAY = (r"(?:(?:per|par|a|each|every)\s+(?:business\s+|working\s+)?(?:day|jour)(?:\s+ouvr\w{1,3})?|daily|"
-           r"quotidien\w{0,3})")
+           r"quotidien\w{0,3}|(?:dans|sur|en)\s+(?:la|une)\s+(?:meme\s+|seule\s+)?journee|"
+           r"in\s+(?:a|one|the\s+same|a\s+single)\s+day|(?:par|per|every|in)\s+24\s?h\w{0,4})")
+# The words that may sit between a rate's subject and its number ('publications : pas plus de deux par jour').
+AT_MOST = (r"(?:(?:pas plus de|pas plus d'|au plus|au maximum|maximum|max|at most|no more than|not more than|"
+           r"up to|jusqu'a|tops)\s+)?")
 POSTS_PER_DAY_RES = [re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,2}}?({POSTS})\s+{PER_DAY}"),
-                     re.compile(rf"()({POSTS})\s+{PER_DAY}\W{{1,4}}({NUM})"),
-                     re.compile(rf"()({POSTS})\W{{1,4}}({NUM})\s+{PER_DAY}")]
+                     re.compile(rf"()({POSTS})\s+{PER_DAY}\W{{1,4}}{AT_MOST}({NUM})"),
+                     re.compile(rf"()({POSTS})\W{{1,4}}{AT_MOST}({NUM})\s+(?:{POSTS}\s+)?{PER_DAY}"),
+                     # a label and its value: 'Posts in a day, all our accounts together: two'
+                     re.compile(rf"()({POSTS})\s+{PER_DAY}[^.:\d]{{0,40}}:\s+{AT_MOST}({NUM})")]
 POSTING = re.compile(r"publi|post|tweet")
 
 
@@ -193,6 +211,7 @@ def posts_per_day(text: str) -> int | None:
 
 
 PROMO_CONTEXT = re.compile(r"promo|publicit|advertis|sponsor|commercia|marketing|\bventes?\b|\bsales?\b|selling|"
+                           r"\bvend(?:re|s|ons|ez|ent|u|ue|us|ues|ant)\b|\bsells?\b|\bsold\b|"
                            r"\boffres?\b|\boffers?\b|tarif|\bfees\b|pricing|\bprix\b|\bprices?\b|discount|soldes|"
                            r"inscription|enrol")
 PROMO_CONTENT = re.compile(r"publicit\w{0,6}|promotion\w{0,6}|advertis\w{0,6}|\bspam\b|commercia\w{0,6}|"
@@ -200,24 +219,53 @@ PROMO_CONTENT = re.compile(r"publicit\w{0,6}|promotion\w{0,6}|advertis\w{0,6}|\b
 PROMO_CODE = re.compile(r"\bcodes?\s+(?:de\s+)?promo\w{0,8}|\bpromo\w{0,8}\s+codes?\b")
 PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{1,2})?)\s{0,2}%")
 RATIO = re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,3}}?(?:sur|in|out of|on|pour|every)\s+({NUM})")
+# The whole first, then the part: 'sur vingt publications, une seule…', 'out of ten posts, at most one'.
+RATIO_WHOLE_FIRST = re.compile(rf"(?:\bsur|\bout of|\bof every|\bfor every|\bin every|\bpour)\s+({NUM})\s+"
+                               rf"(?:[\w'-]{{1,20}}\s+){{0,3}}?[\w'-]{{1,20}}\W{{1,3}}"
+                               rf"(?:(?:only|seule?ment|at most|au plus|pas plus de|no more than|not more than)\s+)?"
+                               rf"({NUM})\b")
 FRACTION = re.compile(r"(?<![\d/])(\d{1,2})\s?/\s?(\d{1,3})(?![\d/])")
+# 'one-tenth', 'a quarter', 'un dixième', 'la moitié'.
+PARTS = {"half": 2, "halves": 2, "moitie": 2, "third": 3, "tiers": 3, "quarter": 4, "quart": 4, "fifth": 5,
+         "cinquieme": 5, "sixth": 6, "sixieme": 6, "seventh": 7, "septieme": 7, "eighth": 8, "huitieme": 8,
+         "ninth": 9, "neuvieme": 9, "tenth": 10, "dixieme": 10, "twelfth": 12, "douzieme": 12, "fifteenth": 15,
+         "quinzieme": 15, "twentieth": 20, "vingtieme": 20}
+FRACTION_WORD = re.compile(rf"(?:({NUM})|\ban?\b|\bla\b|\ble\b|\bthe\b)[\s-]+({'|'.join(sorted(PARTS, key=len, reverse=True))})s?\b")
+# 'sur quatre publications, trois au moins parlent d'autre chose que de vendre': the ratio counts the others.
+AT_LEAST = re.compile(r"\b(?:au moins|at least|minimum)\b")
+OTHER_THAN = re.compile(r"autre chose que|other than|something (?:else|other)|anything but|\bne (?:\w+ ){0,3}pas\b|"
+                        r"\bnot\b|\bnever\b|\bsans\b|\bwithout\b|\bnon[- ](?:commercia|promo)")
 NEGATION = re.compile(r"\b(?:no|not|never|none|nor|neither|don't|doesn't|won't|cannot|can't|pas|jamais|aucune?|ni|"
                       r"sans|without|interdi\w{0,6}|prohib\w{0,6}|forbid\w{0,6}|exclu\w{0,4}|refus\w{0,6}|"
                       r"abstien\w{0,4}|s'interdit|avoid\w{0,3}|evit\w{0,4}|bann\w{0,4}|supprim\w{0,6})\b|\bn'|\bne\b")
 
 
+def _stated_share(folded: str) -> float | None:
+    """The share a sentence states, in percent, fraction, ratio either way round or fraction words."""
+    if m := PERCENT.search(folded):
+        return float(m.group(1).replace(",", ".")) / 100
+    found = [(m.start(), number(m.group(1)), number(m.group(2))) for m in (RATIO.search(folded),) if m]
+    found += [(m.start(), number(m.group(2)), number(m.group(1))) for m in (RATIO_WHOLE_FIRST.search(folded),) if m]
+    found += [(m.start(), int(m.group(1)), int(m.group(2))) for m in (FRACTION.search(folded),) if m]
+    found += [(m.start(), number(m.group(1)) if m.group(1) else 1, PARTS[m.group(2)])
+              for m in (FRACTION_WORD.search(folded),) if m]
+    if not found:
+        return None
+    _, part, whole = min(found)
+    share = part / max(whole, 1)
+    if AT_LEAST.search(folded) and OTHER_THAN.search(folded):
+        share = 1 - share
+    return share
+
+
 def promo_share(text: str, *, about_promotion: bool = False) -> float | None:
-    """The most promotional posts a sentence allows, as a share ('une sur six', '1 in 4' = 0.25, '12 %')."""
+    """The most promotional posts a sentence allows, as a share ('une sur six', '1 in 4' = 0.25, '12 %',
+    'one-tenth', 'sur vingt publications, une seule'; 'three in four must be about something else' = 0.25)."""
     folded = fold(text)
     if not (about_promotion or PROMO_CONTEXT.search(PROMO_CODE.sub(" ", folded))):
         return None
-    if m := PERCENT.search(folded):
-        share = float(m.group(1).replace(",", ".")) / 100
-    elif m := RATIO.search(folded) or FRACTION.search(folded):
-        share = number(m.group(1)) / max(number(m.group(2)), 1)
-    else:
-        return None
-    return round(share, 4) if 0 <= share <= 1 else None
+    share = _stated_share(folded)
+    return round(share, 4) if share is not None and 0 <= share <= 1 else None
 
 
 def bans_promotion(text: str, *, forbidding: bool = False) -> bool:
@@ -339,6 +387,7 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
                       r"evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
+                      r"parl(?:ons|ez|e)|talk about|speak of|"
                       r"emploi\w{0,5}|appel\w{0,5}|nomm\w{0,5}|ce sont|c'est|are|sont|we (?:run|offer|host|say))\b")
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
@@ -419,7 +468,10 @@ def _pairs(sentence: str, spans: list[Quoted], *, lexicon: bool) -> list[tuple[l
     bads: list[str] = []
     for i, (a, b) in enumerate(pairwise(spans)):
         between = folded[a.end:b.start]
-        if SEPARATOR.fullmatch(between) and re.search(r";|\bet\b|\band\b", between):
+        if SEPARATOR.fullmatch(between) and re.search(r"\b(?:et|and)\b", between) and not bads and \
+                _contrast_after(folded, spans, i + 1):  # '« a » et « b », jamais « c »': both are to use
+            goods.append(b.term)
+        elif SEPARATOR.fullmatch(between) and re.search(r";|\bet\b|\band\b", between):
             if bads:
                 out.append((goods, bads))
             goods, bads = [b.term], []
@@ -452,11 +504,26 @@ def _banned(sentence: str, spans: list[Quoted], folded: str) -> list[str]:
         rest = sentence[label.end():]
         items = [unquote(t) for t in re.split(r",|;|\s(?:ou|or)\s", rest)]
         return [t for t in items if term_like(t)] if all(term_like(t) for t in items if t) else []
+    # 'use jargon' names a habit, not words: the verbs of using count only with 'the words'.
+    if not spans and (m := next((m for m in UNQUOTED_BAN.finditer(folded) if m.group("word") or m.group("verb") and
+                                 not USING.fullmatch(m.group("verb").strip())), None)):
+        # 'Nous évitons de parler de buzz, de viral ou de clash.': an unquoted list of short words after the cue.
+        items = [unquote(t) for t in LIST_SPLIT.split(sentence[m.end():].rstrip(" .;!"))]
+        if (len(items) >= 2 or m.group("word")) and all(term_like(t) and len(t.split()) <= 3 for t in items):
+            return items
     cue = BAN_CUE.search(folded)
     if cue and spans and WORD_CUE.search(folded, cue.start(), spans[0].start + 1) and \
             not CLAUSE_BREAK.search(folded, cue.end(), spans[0].start):  # 'avoid X and use "they"' bans nothing
         return [q.term for q in spans if q.start >= cue.start()]
     return []
+
+
+UNQUOTED_BAN = re.compile(r"\b(?:evit\w{0,4}|avoid\w{0,3}|never|jamais|bann\w{0,4}|proscri\w{0,5})\s+"
+                          r"(?:(?:de|d'|to)\s?)?(?:(?P<verb>parler\s+(?:de|d')|dire|utiliser|employer|ecrire|"
+                          r"talking about|saying|using|writing|say|use|write)\s?)?"
+                          r"(?P<word>(?:les|le|the)\s+(?:mots?|words?|termes?|terms?)\s)?")
+USING = re.compile(r"utiliser|employer|using|use")
+LIST_SPLIT = re.compile(r",\s*(?:(?:ou|et|or|and)\s+)?(?:de\s+|d')?|\s+(?:ou|et|or|and|nor|ni)\s+(?:de\s+|d')?")
 
 
 # ------------------------------------------------------------------ typed rules
@@ -474,24 +541,34 @@ CODE = re.compile(r"\bcodes?\s+(?:de\s+)?(?:promo|reduction|remise|parrainage|ra
 URGENCY = re.compile(r"\b(?:urgence|urgency|countdowns?|comptes? a rebours|fomo|last[- ]minute|"
                      r"time pressure|pression|pressure|timers?|chrono\w{0,6}|"
                      r"scarcity|rarete|penurie|s'epuis\w{0,4}|expire\w{0,2}|"
-                     r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite)\b")
+                     r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite|pressant\w{0,3}|"
+                     r"derniere chance|last chance|last call|dernier appel)\b")
 SUPERLATIVE = re.compile(r"\bsuperlati\w{0,4}|\b(?:claim|pretend|present|call|dit|dire|say)\w{0,4}\s"
                          r"(?:\w{1,15}\s){0,4}(?:the best|number one|le meilleur|la meilleure|les meilleur|"
                          r"best-in-class)")
-SHOUT = re.compile(r"\b(?:all[- ]caps|caps lock|caps|majuscules?|capitales|capital letters|upper[- ]?case)\b")
+SHOUT = re.compile(r"\b(?:all[- ]caps|caps lock|caps|majuscules?|capitales|capitals|capital letters|upper[- ]?case)\b")
 GATE = re.compile(r"\b(?:reserv\w{0,5}|restrict\w{0,5}|conditionn\w{0,5}|behind|locked|paywall\w{0,2}|requir\w{0,5}|"
-                  r"limited to|only (?:for|to)|uniquement aux?|seulement aux?)\b")
+                  r"limited to|only (?:for|to)|uniquement aux?|seulement aux?|depend\w{0,4} (?:on|upon|de|d')|"
+                  r"subordonn\w{0,5}|conditional on|contingent on)\b")
+# What a gate may ask instead of a purchase: an engagement ('held behind a like, a follow or a comment').
+ENGAGEMENT = re.compile(r"\b(?:likes?|liking|liker|follows?|following|comments?|commenting|commentaires?|commenter|"
+                        r"abonnements?|s'abonner|subscrib\w{0,3}|shares?|sharing|partages?|partager)\b")
 PAYERS = re.compile(r"\b(?:achat\w{0,2}|achet\w{0,4}|purchas\w{0,4}|bought|buy\w{0,4}|paid|payant\w{0,2}|paying|"
                     r"premium|pro|accounts?|billets?|tickets?|customers?|clients?|abonne\w{0,2}|subscri\w{0,6}|"
                     r"detenteurs|"
                     r"holders)\b")
-OPEN = re.compile(r"\bouverte?s? a tou\w{0,4}|\bopen to (?:all|everyone|anyone)\b|\bfree for (?:all|everyone)\b")
+OPEN = re.compile(r"\bouverte?s? a tou\w{0,4}|\bopen to (?:all|everyone|anyone|every|any)\b|\bfree for (?:all|everyone)\b")
 PERSONAL = re.compile(r"\be-?mails?\b|\bcourriels?\b|\bphone\b|\btelephone\w{0,2}|\baddress\w{0,2}|\badresses?\b|"
                       r"\bcoordonnees\b|\bdate (?:of birth|de naissance)\b|\baccount numbers?\b|\bcard details\b|"
                       r"\bnumeros? de carte\b|\b(?:personal|personnelles?) (?:data|information|details|"
-                      r"donnees|informations)\b")
+                      r"donnees|informations)\b|\b(?:donnees?|informations?|infos?) perso\w{0,9}|"
+                      r"\brien de (?:personnel|perso|prive)\b|\bnothing (?:personal|private)\b")
 FACT = re.compile(r"\bfactu\w{0,6}|\bfacts?\b|\btel(?:le)?s? quel(?:le)?s?\b|\bas (?:they|it) (?:are|is)\b|\bplainly\b|"
-                  r"\bstate (?:them|it)\b")
+                  r"\bstate (?:them|it)\b|\bplain announcements?\b|\bsobrement\b|\bc'est de l'information\b|"
+                  r"\b(?:is|counts as) information\b")
+# An announcement said in so many words to be allowed, even under a heading that forbids.
+ALLOWED = re.compile(r"\b(?:(?:is|are) (?:fine|allowed|permitted|welcome|ok)|(?:reste|restent|est|sont) (?:permis|autorise)\w{0,2}|"
+                     r"(?:c'est|is) de l'information)\b")
 ANNOUNCEABLE = re.compile(r"\b(?:prix|prices?|tarifs?|fees|pricing|dates?|horaires?|schedules?|produits?|products?|"
                           r"features?|plans?|releases?|arrivages?|lots?|annonc\w{0,5}|announc\w{0,6}|patch notes)\b")
 ANNOUNCE = re.compile(r"\b(?:annonc|announc)\w{0,6}")
@@ -508,7 +585,8 @@ def rules(sentence: str, *, forbidding: bool = False) -> list[str]:
             found |= _asks(text, ask.start(), contest.start() if contest else len(text))
         checks = {"no_contests_for_reach": bool(contest and REACH.search(text)), "no_promo_codes": CODE,
                   "no_urgency": URGENCY, "no_superlatives": SUPERLATIVE, "no_shouting": SHOUT,
-                  "no_gated_participation": not contest and GATE.search(text) and PAYERS}
+                  "no_gated_participation": not contest and GATE.search(text)
+                  and (PAYERS.search(text) or ENGAGEMENT.search(text))}
         found |= {k for k, v in checks.items() if (v.search(text) if isinstance(v, re.Pattern) else v)}
     if OPEN.search(text):
         found.add("no_gated_participation")
@@ -534,6 +612,8 @@ def _allows_facts(text: str, *, forbidding: bool) -> bool:
     if FACT.search(text) and ANNOUNCEABLE.search(text):
         return True
     announce = ANNOUNCE.search(text)
+    if announce and ALLOWED.search(text) and (PRICE_OR_DATE.search(text) or ANNOUNCEABLE.search(text)):
+        return True
     return bool(announce and not forbidding and PRICE_OR_DATE.search(text)
                 and not NEGATION.search(text, max(0, announce.start() - 25), announce.start()))
 
