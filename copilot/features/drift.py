@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from copilot.features import drift_rules as R
-from copilot.features.charter_checks import rule_flags
+from copilot.features.charter_checks import family_spans, rule_flags
 from copilot.phrases import say
 from copilot.report import Report
 from copilot.text import detect_language, words
@@ -203,7 +203,7 @@ def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: Fee
 def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
     # Thanks, apologies, rituals and answers to members' own requests may mention a price or a product:
     # a lone medium hard-sell cue there is information, not drift.
-    if not R.GENUINE.search(text):
+    if not R.GENUINE.search(text) or family_spans("no_promo_codes", text):  # a code is never just information
         return flags
     strong = [f for f in flags if f.type != "hard_sell" and f.severity != "low"]
     if strong:
@@ -211,13 +211,18 @@ def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
     return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
 
 
-def _soften_factual(flags: list[Flag], charter: Charter | None) -> list[Flag]:
-    # A charter that welcomes factual announcements (what, price, availability): a hard-sell cue alone is
-    # information there; with urgency, asks or codes beside it, it stays what it is.
+FACTUAL_CUES = ("hard_sell", "self_promotion")  # a price, a product, 'on our website': what an announcement holds
+
+
+def _soften_factual(text: str, flags: list[Flag], charter: Charter | None) -> list[Flag]:
+    # A charter that welcomes factual announcements (what, price, availability, where to apply): price and
+    # own-site cues alone are information there; with urgency, asks or a promo code beside them, they stay what
+    # they are.
     allowed = any(r.type == "factual_announcements_allowed" for r in (getattr(charter, "rules", None) or []))
-    if not allowed or any(f.type != "hard_sell" and f.severity != "low" for f in flags):
+    if not allowed or family_spans("no_promo_codes", text) or \
+            any(f.type not in FACTUAL_CUES and f.severity != "low" for f in flags):
         return flags
-    return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
+    return [f.model_copy(update={"severity": "low"}) if f.type in FACTUAL_CUES else f for f in flags]
 
 
 def score_flags(flags: list[Flag]) -> float:
@@ -245,7 +250,7 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
         flags += charter_flags(text, charter, language)
     flags += shouting_flags(text, charter, language)
     flags = _soften_genuine(text, flags)
-    flags = _soften_factual(flags, charter)
+    flags = _soften_factual(text, flags, charter)
     flags += quota_flags(text, flags, charter, feed, language)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)

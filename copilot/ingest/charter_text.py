@@ -128,6 +128,7 @@ ZERO_BEFORE = re.compile(r"\b(?:no|zero|aucune?|sans|without|pas d'|pas de|jamai
                          r"(?:don't|do not|never) use(?: any)?)\s{0,2}$")
 ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:none\b|aucune?\b|zero\b|not used|never used|not allowed|banned|"
                         r"(?:nous nous|on s'|je m') en pass\w{1,4}|(?:we|i) (?:do|go|can do) without|we skip them|"
+                        r"ne s'(?:emploie|utilise|ecri)\w{0,3} (?:pas|jamais)|(?:we )?(?:don't|do not|never) use (?:them|it|any)|"
                         r"forbidden|prohibited|proscrit|interdit|exclu|banni|pas utilise|jamais utilise)")
 QUANTIFIER_BEFORE = re.compile(r"(?:max(?:imum)?(?: of)?|au plus|at most|plus (?:de|d')|more than|up to|jusqu'a|"
                                r"limit\w{0,5} (?:a|to)|:)\s{0,2}(?:an?\s|une?\s)?$")
