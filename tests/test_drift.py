@@ -202,6 +202,9 @@ def _corpus_charters(folder: Path) -> dict:
     # first measured (TF-IDF baseline F1 0.57, FPR 0.17); 0.91 after its charters were tuned on, 1.00 after the
     # family changes. Development. tests/charters_unseen_e is the set measured once and never tuned on.
     ("tests/data/drift_unseen_d.jsonl", "tests/charters_unseen_d", {"f1": 0.93, "fpr": 0.05}),
+    # A fifth outsider set, committed before it was measured once after every change above, and never tuned on:
+    # F1 0.85 (English 0.89, French 0.81), FPR 0.06; the TF-IDF baseline F1 0.39, FPR 0.11. A floor, not a goal.
+    ("tests/data/drift_unseen_e.jsonl", "tests/charters_unseen_e", {"f1": 0.8, "fpr": 0.09}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)
