@@ -208,18 +208,55 @@ def posts_per_day(text: str) -> int | None:
             value = number(m.group(1) or m.group(3))
             if 0 < value <= 50:
                 return value
+    return _rate_near_day(folded)
+
+
+RATE_DAY = re.compile(rf"{PER_DAY}|/\s?(?:day|jour|j)\b|\bin any (?:one |single )?day\b")
+POSTING_WORD = re.compile(r"\b(?:posts?|posting|publications?|publi\w{0,6}|messages?|updates?|tweets?|stories|story|"
+                          r"articles?|billets?|toots?)\b")
+TIMES = {"once": 1, "twice": 2}
+RATE_NUM = re.compile(rf"{NUM}|\bonce\b|\btwice\b")
+NOT_POSTS = re.compile(r"\b(?:hours?|heures?|minutes?|h|emojis?|emoticones?|exclamation\w*|points?|replies|reponses?|"
+                       r"questions?|comments?|commentaires?|members?|membres?)\b")
+RATE_AFTER = re.compile(rf"^(?:\s+[\w-]{{1,12}}){{0,2}}\W{{1,4}}{AT_MOST}({NUM}|once|twice)\b")
+
+
+def _rate_near_day(folded: str) -> int | None:
+    """A posting rate told around 'a day' in other shapes: 'at most two updates a day', '2 posts/day', 'we publish
+    twice a day', 'daily posts: 2', 'four posts in any one day'. Posting must be named beside the number, and the
+    words between the number and the day must not count something else (hours, emojis, replies)."""
+    if not POSTING_WORD.search(folded):
+        return None
+    for m in RATE_DAY.finditer(folded):
+        before = re.split(r"[.;!]", folded[max(0, m.start() - 50):m.start()])[-1]  # a question keeps its answer
+        after = re.split(r"[.;!?]", folded[m.end():m.end() + 30])[0]
+        token = None
+        if (nums := list(RATE_NUM.finditer(before))) and (POSTING_WORD.search(before) or
+                                                         POSTING_WORD.match(after.lstrip())):  # '2 daily posts'
+            gap = before[nums[-1].end():]
+            if len(gap.split()) <= 3 and not NOT_POSTS.search(gap):
+                token = nums[-1].group(0)
+        if token is None and (n := RATE_AFTER.match(after)) and not NOT_POSTS.search(after[:n.start(1)]) and \
+                POSTING_WORD.search(before + after[:n.end() + 15]):
+            token = n.group(1)
+        if token is not None and 0 < (value := TIMES.get(token) or number(token)) <= 50:
+            return value
     return None
 
 
 PROMO_CONTEXT = re.compile(r"promo|publicit|advertis|sponsor|commercia|marketing|\bventes?\b|\bsales?\b|selling|"
-                           r"\bvend(?:re|s|ons|ez|ent|u|ue|us|ues|ant)\b|\bsells?\b|\bsold\b|"
+                           r"\bvend(?:re|s|ons|ez|ent|u|ue|us|ues|ant)\b|\bsells?\b|\bsold\b|\bads?\b|\bpubs?\b|"
+                           r"\bproducts?\b|\bproduits?\b|payant\w{0,2}|\bpaid\b|"
                            r"\boffres?\b|\boffers?\b|tarif|\bfees\b|pricing|\bprix\b|\bprices?\b|discount|soldes|"
                            r"inscription|enrol")
 PROMO_CONTENT = re.compile(r"publicit\w{0,6}|promotion\w{0,6}|advertis\w{0,6}|\bspam\b|commercia\w{0,6}|"
                            r"sponsoris\w{0,6}|autopromo\w{0,6}|self-promo\w{0,6}")
 PROMO_CODE = re.compile(r"\bcodes?\s+(?:de\s+)?promo\w{0,8}|\bpromo\w{0,8}\s+codes?\b")
-PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{1,2})?)\s{0,2}%")
-RATIO = re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,3}}?(?:sur|in|out of|on|pour|every)\s+({NUM})")
+# A percentage that is a discount or a rise ('20% off', '10 % de remise', '20% more') is no share of posts.
+PERCENT = re.compile(rf"(?<![\d.,])(\d{{1,3}}(?:[.,]\d{{1,2}})?|{NUM})\s{{0,2}}(?:%|percent\b|per cent\b|pour ?cent\b)"
+                     rf"(?!\s{{0,2}}(?:off\b|more\b|less\b|discount|cheaper|de (?:remise|reduction|rabais|plus|moins)|"
+                     rf"(?:plus|moins) cher|supplementaire))")
+RATIO = re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,3}}?(?:sur|in|out of|on|pour|every|toutes les|tous les)\s+({NUM})")
 # The whole first, then the part: 'sur vingt publications, une seule…', 'out of ten posts, at most one'.
 RATIO_WHOLE_FIRST = re.compile(rf"(?:\bsur|\bout of|\bof every|\bfor every|\bin every|\bpour)\s+({NUM})\s+"
                                rf"(?:[\w'-]{{1,20}}\s+){{0,3}}?[\w'-]{{1,20}}\W{{1,3}}"
@@ -244,7 +281,8 @@ NEGATION = re.compile(r"\b(?:no|not|never|none|nor|neither|don't|doesn't|won't|c
 def _stated_share(folded: str) -> float | None:
     """The share a sentence states, in percent, fraction, ratio either way round or fraction words."""
     if m := PERCENT.search(folded):
-        return float(m.group(1).replace(",", ".")) / 100
+        value = m.group(1).replace(",", ".")
+        return (float(value) if value[:1].isdigit() else number(value)) / 100
     found = [(m.start(), number(m.group(1)), number(m.group(2))) for m in (RATIO.search(folded),) if m]
     found += [(m.start(), number(m.group(2)), number(m.group(1))) for m in (RATIO_WHOLE_FIRST.search(folded),) if m]
     found += [(m.start(), int(m.group(1)), int(m.group(2))) for m in (FRACTION.search(folded),) if m]
