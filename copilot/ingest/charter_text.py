@@ -335,6 +335,7 @@ def register(text: str) -> str | None:
 # ------------------------------------------------------------------ word bans and term pairs
 
 BAN_LABEL = re.compile(r"(?:bann\w{0,6}|interdit\w{0,3}|prohib\w{0,6}|forbidden|proscri\w{0,5}|a eviter|to avoid|"
+                       r"retired|off[- ]limits|no longer (?:use|say|write)d?|(?:n'|ne )(?:\w+ )?plus (?:utilis|employ|dit)\w*|"
                        r"\bavoid|blacklist|liste noire|(?:never|don't|do not) (?:write|use|say))[^:\n]{0,40}:")
 BAN_CUE = re.compile(r"\b(?:never|jamais|don't|do not|avoid\w{0,3}|evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|"
                      r"prohib\w{0,6}|proscri\w{0,5})\b|\bne\b[^.]{0,30}\b(?:pas|jamais)\b")
@@ -345,6 +346,7 @@ SAY = re.compile(r"\b(?:say|write|use|call|dit|dis|dites|disons|ecri\w{0,5}|parl
 NEG_SAY = re.compile(r"\b(?:ne|n')\s?(?:\w{1,3}\s)?(?:dit|dis|dites|disons|ecri\w{0,5}|parl\w{0,5}|utilis\w{0,5})\b|"
                      r"\b(?:don't|do not|never) (?:say|write|use|call)\b")
 CONTRAST = re.compile(r"plutot qu|\b(?:rather than|instead of|au lieu d|a la place d|et non|and not|not|never|jamais|"
+                      r"no longer|won't|"
                       r"pas|over)\b")
 PREFER = re.compile(r"\bprefer\w{0,5}")  # 'préférez « a » à « b »'
 CLAUSE_BREAK = re.compile(r"\b(?:and|et|but|mais)\b|;")
@@ -423,12 +425,18 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
 # "on évite de parler de", "dis", "ce sont des", "we run a"), or of a verdict right after it (« x » : non merci;
 # "x" is off the table), or of the term before it ("a, b ou c"); "So are …" continues the previous sentence.
 NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}|sans|without|avoid\w{0,3}|"
-                      r"evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
+                      r"evit\w{0,4}|bann\w{0,6}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
+                      r"(?:won't|wont|will not|no longer|never|don't|do not)(?: \w{1,12})? (?:say|write|use|call)|"
+                      r"won't|wont|will not|no longer|retir\w{0,4}|dropp?\w{0,3}|steer clear|laiss\w{0,4} tomber|"
+                      r"off[- ]limits|leave|laisse[zr]? de cote|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
                       r"parl(?:ons|ez|e)|talk about|speak of|"
                       r"emploi\w{0,5}|appel\w{0,5}|nomm\w{0,5}|ce sont|c'est|are|sont|we (?:run|offer|host|say))\b")
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
+                      r"(?:don't|do not|never|won't) appear|n'apparai\w{1,6} (?:jamais|pas|plus)|"
+                      r"(?:is not|isn't|are not|aren't) (?:a )?words? we use|(?:n'est|ne sont) pas (?:un |des )?mots?|"
+                      r"(?:is|are) retired|(?:is|are) off[- ]limits|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
                       r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
                       r"s'emploient) (?:pas|jamais|plus))")
@@ -462,7 +470,8 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
         elif i > 0 and SAME_AS_BEFORE.search(lead):  # '"a" is off the table, and so are "b" and "c"'
             polarity.append(polarity[-1])
         elif neg or pos:
-            polarity.append("avoid" if max(neg, default=-1) > max(pos, default=-1) else "say")
+            # a verb of saying negated right before it ("won't write") ends where the negation does: it avoids
+            polarity.append("avoid" if max(neg, default=-1) >= max(pos, default=-1) else "say")
         elif NEG_TAIL.search(tail):
             polarity.append("avoid")
         else:
