@@ -254,3 +254,23 @@ def test_a_promo_code_is_never_softened_into_information():
     plain = check_text("The spring course is £120, six evenings, starting 3 April.", charter=charter, lang="en")
     coded = check_text("The spring course is £120 — use code SPRING24 for 10% off.", charter=charter, lang="en")
     assert plain.verdict == "ok" and coded.verdict != "ok"
+
+
+def test_an_allowed_factual_announcement_is_not_a_promotional_post():
+    """A price announcement the charter allows is information: it neither raises the promotional share nor
+    counts for the quota; without that allowance it is promotional."""
+    allowing = parse_charter("# Guide\n\n## Posts\n\nThe team may publish announcements of price changes,\n"
+                             "with the date they take effect.\n", "markdown")
+    silent = parse_charter("# Guide\n\n## Posts\n\nBe kind.\n", "markdown")
+    text = "From 1 March, the evening class will cost £14 per session."
+    assert any(r.type == "factual_announcements_allowed" for r in allowing.rules)  # read across the soft wrap
+    assert check_text(text, charter=allowing, lang="en").promotional is False
+    assert check_text(text, charter=silent, lang="en").promotional is True
+
+
+def test_a_replaced_word_said_inside_its_preferred_phrase_is_fine():
+    charter = parse_charter('# Guide\n\n## Words\n\n- Say **free and open source**, not just "free".\n', "markdown")
+    assert [(t.term, t.instead_of) for t in charter.preferred_terms] == [("free and open source", ["free"])]
+    kinds = lambda text: {f.type for f in check_text(text, charter=charter, lang="en").flags}  # noqa: E731
+    assert "replaced_term" in kinds("The new plan is free for a year.")
+    assert "replaced_term" not in kinds("The open-source CLI stays free.")

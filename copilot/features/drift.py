@@ -18,7 +18,7 @@ from copilot.features import drift_rules as R
 from copilot.features.charter_checks import family_spans, rule_flags
 from copilot.phrases import say
 from copilot.report import Report
-from copilot.text import detect_language, words
+from copilot.text import detect_language, strip_accents, words
 from copilot.textrules import (LINK, TU, VOUS, emoji_spans, exclamation_spans, phone_spans, shouted_spans,
                                term_hits)
 from copilot.types import Charter
@@ -136,6 +136,8 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
                 if old.lower() not in preferred and old not in passages}
     for hit in term_hits(text, list(replaced)):
         term = replaced[hit.term]
+        if _says_the_whole(text, hit.term, term.term):  # 'not just "free"': "free" beside "open source" is fine
+            continue
         flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
                            say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
                            _clause(charter, term.passage_id)))
@@ -166,6 +168,15 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
     return flags
 
 
+def _says_the_whole(text: str, replaced: str, preferred: str) -> bool:
+    """Whether a preferred term that contains the replaced one ('free and open source' for 'free') is said with
+    the rest of its words in the text, hyphens or not."""
+    def content(s: str) -> set[str]:
+        return {w for w in re.findall(r"\w+", strip_accents(s.lower())) if len(w) > 3}
+    rest = content(preferred) - content(replaced)
+    return bool(rest) and content(replaced) <= content(preferred) and rest <= content(text.replace("-", " "))
+
+
 def shouting_flags(text: str, charter: Charter | None, lang: str = "en") -> list[Flag]:
     """Words in capitals used to insist."""
     caps = shouted_spans(text)
@@ -180,7 +191,7 @@ def shouting_flags(text: str, charter: Charter | None, lang: str = "en") -> list
 def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: FeedStats | None,
                 lang: str = "en") -> list[Flag]:
     """Promotional quota and abrupt posture change, measured on the brand's own feed."""
-    promo = [f for f in flags if f.type in PROMO_TYPES]
+    promo = [f for f in flags if _promotes(f)]
     if not promo or charter is None or feed is None:  # no feed known: the quota cannot be judged
         return []
     if feed.brand_posts < MIN_QUOTA_POSTS:  # too few posts for a share to mean anything (the report says so)
@@ -198,6 +209,12 @@ def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: Fee
         out.append(_flag(text, "posture_change", "medium", (promo[0].start, promo[0].end),
                          say(lang, "drift.posture_change", count=sum(recent), total=len(recent))))
     return out
+
+
+def _promotes(flag: Flag) -> bool:
+    """A flag that makes its post promotional: a price or a product softened into information (a factual
+    announcement the charter allows, a thank-you) does not count towards the promotional share."""
+    return flag.type in PROMO_TYPES and flag.severity != "low"
 
 
 def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
@@ -254,7 +271,7 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
     flags += quota_flags(text, flags, charter, feed, language)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)
-    promotional = any(f.type in PROMO_TYPES for f in flags)
+    promotional = any(_promotes(f) for f in flags)
     result = DriftResult(score=score, verdict=verdict_for(score), promotional=promotional, language=language, flags=flags)
     if with_rewrite and result.verdict != "ok":
         from copilot.features.rewrite import member_first_rewrite

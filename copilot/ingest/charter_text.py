@@ -77,9 +77,13 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"”»’'])\s+(?=[\"“«�
 CLAUSE_SEP = re.compile(r"[,;:()]\s*|\s(?:ou|or|ni|nor|and|et)\s")
 
 
+SOFT_WRAP = re.compile(r"(?<=[\w,;])[ \t]*\n[ \t]*(?=[a-zà-ÿ(])")
+
+
 def sentences(text: str) -> list[str]:
-    """The sentences of a block (a line break or a ' / ' between two language versions also ends one)."""
-    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+    """The sentences of a block (a line break or a ' / ' between two language versions also ends one; a line
+    wrapped inside a sentence, going on in lower case, does not)."""
+    return [s.strip() for s in SENTENCE_END.split(SOFT_WRAP.sub(" ", text)) if s.strip()]
 
 
 QUOTE_RES = [re.compile(p) for p in (r"«([^«»\n]{1,80})»", r"“([^“”\n]{1,80})”", r"\"([^\"\n]{1,80})\"",
