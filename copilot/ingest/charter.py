@@ -218,7 +218,12 @@ class _Builder:
         heading = T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))
         heading_forbids = bool(T.NEGATION.search(heading) or BAN_KEY.search(heading))
         pids, leftovers, lead_in_forbids = [], [], False
-        for block, label in zip(sec.blocks, labels or [None] * len(sec.blocks)):
+        labels = list(labels or [None] * len(sec.blocks))
+        asked = (sec.path[-1:] or [""])[0].strip()
+        if labels and labels[0] is None and asked.endswith("?") and len(asked) <= 80 and \
+                T.SUBJECT_RE.search(T.fold(asked)):  # 'And exclamation marks?' answered by 'Two per post at most.'
+            labels[0] = asked
+        for block, label in zip(sec.blocks, labels):
             pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
             pids.append(pid)
             item = bool(LIST_ITEM.match(block))
