@@ -642,11 +642,13 @@ class Snapshots:
             self._follow(brand, st, in_request=False)
         if st.current.n > self.sync_max_rows:
             self._prime(brand)
-        st.caught_up = True
+        # A fresh build is saved before the brand counts as warm: the save (numpy and string work, GIL-bound) would
+        # otherwise run beside the first requests after /readyz turns green.
         if fresh:
             self._save(brand, st, force=True)
         else:
             st.saved_revision, st.saved_at = lin.hwm, time.monotonic()
+        st.caught_up = True
         self._brands.add(brand)
         return st
 
