@@ -137,13 +137,36 @@ def test_filtered_dense_search_filters_candidates_in_the_database(copilot: Copil
     query = copilot.index.query
     monkeypatch.setattr(copilot.index, "query", lambda *a, **kw: calls.append(kw["filters"]) or query(*a, **kw))
     vector = copilot.embedder.embed(["réglage des freins"])[0]
-    # 40 nearest without a filter, filtered in SQL: the far message is not among them, so Chroma's filter is asked.
-    # (Its filtered HNSW search, with 1 message of 61 passing, returns nothing about one time in six: measured,
-    # Chroma 1.5.9; so only what reaches it and what comes back are checked here.)
-    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1,))
-    assert {u for u, _ in copilot.retriever._dense("acme", vector, 40, {"channel": "sorties"})} <= {"native:far"}
-    assert calls == [{}, {"channel": "sorties"}]
+    # The 10 nearest without a filter, filtered in SQL, miss the far message: the one message passing the filter is
+    # ranked exactly by its stored vector, never by Chroma's filtered search (which returned nothing about one time
+    # in six with 1 message of 61 passing; Chroma 1.5.9).
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1, 1))
+    for _ in range(12):
+        assert [u for u, _ in copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})] == ["native:far"]
+    assert calls == [{}] * 12
+    far = copilot.embedder.embed(["une sortie au bord du canal"])[0]
+    similarity = copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})[0][1]
+    assert similarity == pytest.approx(float(far @ vector), abs=1e-4)  # the cosine Chroma would give
+    assert copilot.retriever._dense("acme", vector, 10, {"channel": "nowhere"}) == []
     calls.clear()
-    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (10,))  # 60 of the 61 messages pass: no Chroma filter needed
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (10, 50))  # 60 of the 61 messages pass: nothing else is asked
     hits = copilot.retriever._dense("acme", vector, 40, {"channel": "atelier"})
     assert len(hits) == 40 and calls == [{}] and all(u.startswith("native:n") for u, _ in hits)
+
+
+def test_a_filter_passing_too_many_messages_for_the_exact_ranking_falls_back(copilot: Copilot,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    import copilot.retrieve as retrieve
+
+    copilot.store.create_brand("acme", "Acme", "fr")
+    copilot.ingestor.ingest("acme", [m(f"n{i}", f"réglage des freins numéro {i}", channel="atelier") for i in range(30)])
+    assert len(copilot.store.filtered_uids("acme", {"channel": "atelier"}, limit=30)) == 30
+    assert copilot.store.filtered_uids("acme", {"channel": "atelier"}, limit=29) is None
+    monkeypatch.setattr(retrieve, "EXACT_MAX", 5)
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1, 2))
+    calls = []
+    query = copilot.index.query
+    monkeypatch.setattr(copilot.index, "query", lambda *a, **kw: calls.append((kw["k"], kw["filters"])) or query(*a, **kw))
+    vector = copilot.embedder.embed(["réglage des freins"])[0]
+    hits = copilot.retriever._dense("acme", vector, 10, {"channel": "atelier"}, need=25)
+    assert len(hits) == 10 and calls == [(10, {}), (20, {}), (10, {"channel": "atelier"})]
