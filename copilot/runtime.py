@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.compose import Composer
-from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
+from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE
 from copilot.errors import CopilotError, NotFound
 from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
@@ -51,6 +51,8 @@ def make_embedder(settings: Settings) -> Embedder:
     """The local ONNX embedder, or a litellm one when `COPILOT_EMBEDDING_MODEL` is set."""
     if settings.embedder == "hash":
         return HashEmbedder()
+    if settings.embedder == "multilingual":
+        return LocalMultilingualUSE(threads=settings.embed_threads or 1)
     if settings.embedding_model:
         from copilot.llm import LiteLLMEmbedder
 

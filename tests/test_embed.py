@@ -56,3 +56,37 @@ def test_the_real_embedder_end_to_end_through_chroma_and_dense_search(settings):
         assert hits[0].id == "m3"
     finally:
         runtime.close()
+
+
+def test_the_multilingual_embedder_puts_a_question_near_its_answer_in_the_other_language():
+    from copilot.embed import LocalMultilingualUSE
+
+    emb = LocalMultilingualUSE()
+    v = emb.embed(["Comment supprimer mon compte ?", "How do I delete my account?", "a recipe for chocolate cake",
+                   "Quelle recette pour un gâteau au chocolat ?", ""])
+    assert v.shape == (5, 512) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v[:4], axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3 and v[3] @ v[2] > v[3] @ v[1] + 0.3  # each language finds the other
+    assert emb.embed([]).shape == (0, 512)
+
+
+@pytest.mark.slow
+def test_the_multilingual_setting_answers_a_french_question_from_english_posts(settings):
+    """`COPILOT_EMBEDDER=multilingual`: vectors go to the embedder's own collection, and a French question with no
+    word in common with the brand's English posts finds the right one by dense similarity, in hybrid mode too."""
+    from copilot.runtime import Copilot, make_embedder
+    from copilot.types import MessageRecord
+
+    runtime = Copilot(settings, embedder=make_embedder(settings.model_copy(update={"embedder": "multilingual"})))
+    try:
+        runtime.store.create_brand("acme", "Acme", "en")
+        texts = {"m1": "How can I delete my account and all my data?", "m2": "Which trail shoes for muddy hills?",
+                 "m3": "The app logs me out every time I switch networks", "m4": "Thanks, that worked!"}
+        runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
+                                         for k, v in texts.items()])
+        assert runtime.retriever.fusion == "score"  # its similarity scale was measured (DENSE_SPREAD)
+        for mode in ("dense", "hybrid"):
+            assert runtime.retriever.search("acme", "supprimer mon compte", limit=2, mode=mode)[0].id == "m1"  # type: ignore[arg-type]
+            assert runtime.retriever.search("acme", "chaussures pour la boue", limit=2, mode=mode)[0].id == "m2"  # type: ignore[arg-type]
+    finally:
+        runtime.close()
