@@ -1,5 +1,5 @@
 """Embedders: the offline local MiniLM (ONNX, int8), the offline multilingual USE (numpy; opt-in, see
-`LocalMultilingualUSE`) and a deterministic hashing embedder for tests.
+`LocalMultilingualUSE`), the two paired (`PairedEmbedder`, opt-in) and a deterministic hashing embedder for tests.
 
 Provider embeddings (litellm) live in `copilot.llm`, the only module that imports litellm.
 """
@@ -129,6 +129,23 @@ class LocalMultilingualUSE:
         with self._lock:  # the model loads its weights on first use
             out = np.asarray(self.model.encode([t or " " for t in texts]), dtype=np.float32)
         return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+
+
+class PairedEmbedder:
+    """Two embedders as one: each text's vectors side by side, each scaled by √½, so the cosine of two paired vectors
+    is the mean of the two models' cosines (a score fusion of two dense rankings inside one vector index: one
+    collection, one query, and erasure, filters and re-indexing unchanged). MiniLM with the multilingual USE
+    (`COPILOT_EMBEDDER=paired`) keeps MiniLM's English ranking and adds USE's French-English one: docs/retrieval.md."""
+
+    def __init__(self, first: Embedder, second: Embedder):
+        self.parts = (first, second)
+        self.name = f"{first.name}+{second.name}"
+        self.dim = first.dim + second.dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The parts' unit vectors, concatenated and scaled to unit norm."""
+        half = np.float32(np.sqrt(0.5))
+        return np.hstack([part.embed(texts) * half for part in self.parts]).astype(np.float32)
 
 
 class HashEmbedder:

@@ -9,7 +9,7 @@ Fusion (the three are measured side by side by `copilot eval retrieval --fusion 
   whose words the brand never uses, cannot let stray keyword matches outvote the embedder; the dense weight is
   the best-minus-tenth similarity gap over `DENSE_SPREAD`, so a flat list (the embedder cannot tell) weighs little.
   The spread is a property of the embedder's similarity scale: score fusion is the default only for an embedder
-  measured here (the local MiniLM and the multilingual USE); any other embedder gets `rrf` unless asked otherwise.
+  measured here (the local MiniLM, the multilingual USE, the two paired); any other embedder gets `rrf` unless asked otherwise.
 - `weighted_rrf`: reciprocal rank fusion with the same weights.
 - `rrf`: reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), score(d) = Σ_r 1 / (k + rank_r(d)),
   k = 60: no calibration, but every ranking has the same say whatever it found.
@@ -46,8 +46,10 @@ RRF_K = 60
 LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds every query word
 # Best-minus-tenth similarity at which the dense ranking gets its full weight (1), per embedder: similarity scales
 # differ between models, so score fusion runs only for an embedder measured here; any other gets plain RRF.
-# Measured on the v2 development queries: the median best-minus-tenth gap is 0.157 for MiniLM and 0.150 for USE.
-DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2}
+# Measured on the v2 development queries: the median best-minus-tenth gap is 0.157 for MiniLM, 0.150 for USE and
+# 0.151 for the two paired (`copilot.embed.PairedEmbedder`).
+DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2,
+                "all-MiniLM-L6-v2-int8+use-multilingual-v3": 0.2}
 DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at k x 10 nearest, then (after the exact ranking) k x 50
 EXACT_MAX = 5000        # a filter passing at most this many messages is ranked exactly over their vectors
 MIN_WEIGHT = 0.05       # no ranking is silenced completely

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.compose import Composer
-from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE
+from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
 from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
@@ -57,8 +57,11 @@ def make_embedder(settings: Settings) -> Embedder:
         from copilot.llm import LiteLLMEmbedder
 
         return LiteLLMEmbedder(settings.embedding_model, batch_size=settings.embed_batch_size)
-    return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
-                       threads=settings.embed_threads or None)
+    local = LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
+                        threads=settings.embed_threads or None)
+    if settings.embedder == "paired":
+        return PairedEmbedder(local, LocalMultilingualUSE(threads=settings.embed_threads or 1))
+    return local
 
 
 def make_llm(settings: Settings, store: Store) -> LLM | None:

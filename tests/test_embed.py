@@ -90,3 +90,16 @@ def test_the_multilingual_setting_answers_a_french_question_from_english_posts(s
             assert runtime.retriever.search("acme", "chaussures pour la boue", limit=2, mode=mode)[0].id == "m2"  # type: ignore[arg-type]
     finally:
         runtime.close()
+
+
+def test_paired_vectors_have_the_mean_of_the_two_models_cosines():
+    from copilot.embed import PairedEmbedder
+
+    first, second = HashEmbedder(), LocalMiniLM(batch_size=2)
+    paired = PairedEmbedder(first, second)
+    texts = ["How do I delete my account?", "Remove my profile and data", "a recipe for chocolate cake"]
+    v = paired.embed(texts)
+    assert v.shape == (3, 256 + 384) and paired.name == "hash-bow-256+all-MiniLM-L6-v2-int8"
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    a, b = first.embed(texts), second.embed(texts)
+    assert np.allclose(v @ v.T, (a @ a.T + b @ b.T) / 2, atol=1e-4)
