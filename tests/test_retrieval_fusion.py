@@ -137,13 +137,13 @@ def test_filtered_dense_search_filters_candidates_in_the_database(copilot: Copil
     query = copilot.index.query
     monkeypatch.setattr(copilot.index, "query", lambda *a, **kw: calls.append(kw["filters"]) or query(*a, **kw))
     vector = copilot.embedder.embed(["réglage des freins"])[0]
-    # The 10 nearest without a filter, filtered in SQL, miss the far message: the one message passing the filter is
+    # The 10 nearest without a filter, filtered in SQL, miss the far message (twice): the one message passing it is
     # ranked exactly by its stored vector, never by Chroma's filtered search (which returned nothing about one time
     # in six with 1 message of 61 passing; Chroma 1.5.9).
     monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1, 1))
     for _ in range(12):
         assert [u for u, _ in copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})] == ["native:far"]
-    assert calls == [{}] * 12
+    assert calls == [{}, {}] * 12  # the two over-fetches, never Chroma's filter
     far = copilot.embedder.embed(["une sortie au bord du canal"])[0]
     similarity = copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})[0][1]
     assert similarity == pytest.approx(float(far @ vector), abs=1e-4)  # the cosine Chroma would give
