@@ -71,7 +71,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         copilot = Copilot(Settings(env="test", data_dir=keep or Path(tmp)), embedder=embedder)  # type: ignore[call-arg]
         t0 = time.perf_counter()
-        if copilot.store.find_brand("big") is None:  # `--data-dir D` keeps the 100k brand for the next run
+        if copilot.store.find_brand("big") is not None:  # `--data-dir D` keeps the 100k brand for the next run
+            assert copilot.index.count("big") == copilot.store.count_messages("big"), f"{keep} holds another embedder"
+        else:
             copilot.store.create_brand("big", "Big", "en")
             for c in range(COPIES):
                 copilot.ingestor.ingest("big", [r.model_copy(update={
