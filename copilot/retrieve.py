@@ -9,7 +9,7 @@ Fusion (the three are measured side by side by `copilot eval retrieval --fusion 
   whose words the brand never uses, cannot let stray keyword matches outvote the embedder; the dense weight is
   the best-minus-tenth similarity gap over `DENSE_SPREAD`, so a flat list (the embedder cannot tell) weighs little.
   The spread is a property of the embedder's similarity scale: score fusion is the default only for an embedder
-  measured here (the local MiniLM, the multilingual USE, the two paired); any other embedder gets `rrf` unless asked otherwise.
+  measured here (the local MiniLM, the multilingual USE, the two paired); any other gets `rrf` unless asked.
 - `weighted_rrf`: reciprocal rank fusion with the same weights.
 - `rrf`: reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), score(d) = Σ_r 1 / (k + rank_r(d)),
   k = 60: no calibration, but every ranking has the same say whatever it found.

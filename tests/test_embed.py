@@ -85,9 +85,10 @@ def test_the_multilingual_setting_answers_a_french_question_from_english_posts(s
         runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
                                          for k, v in texts.items()])
         assert runtime.retriever.fusion == "score"  # its similarity scale was measured (DENSE_SPREAD)
+        search = runtime.retriever.search
         for mode in ("dense", "hybrid"):
-            assert runtime.retriever.search("acme", "supprimer mon compte", limit=2, mode=mode)[0].id == "m1"  # type: ignore[arg-type]
-            assert runtime.retriever.search("acme", "chaussures pour la boue", limit=2, mode=mode)[0].id == "m2"  # type: ignore[arg-type]
+            assert search("acme", "supprimer mon compte", limit=2, mode=mode)[0].id == "m1"  # type: ignore[arg-type]
+            assert search("acme", "chaussures pour la boue", limit=2, mode=mode)[0].id == "m2"  # type: ignore[arg-type]
     finally:
         runtime.close()
 

@@ -133,10 +133,12 @@ def test_the_v3_test_set_is_unseen_varied_and_labelled_with_ids_that_exist():
                for q in read_queries(V2.parent / name)}
     assert not earlier & {r["query"] for r in rows}
     files = {"se": shared("community_se_history_meta_en", "messages_dev.jsonl"),
-             "irc": shared("community_irc_duraspace_2016_en", "messages_dev.jsonl"), "sample": KNOWLEDGE / "history.jsonl"}
-    ids = {corpus: {row.get("id") or row.get("source_id") for row in map(json.loads, path.read_text(encoding="utf-8")
-                                                                         .splitlines()) if row.get("type", "message") == "message"}
-           for corpus, path in files.items()}
+             "irc": shared("community_irc_duraspace_2016_en", "messages_dev.jsonl"),
+             "sample": KNOWLEDGE / "history.jsonl"}
+    ids = {}
+    for corpus, path in files.items():
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        ids[corpus] = {x.get("id") or x.get("source_id") for x in lines if x.get("type", "message") == "message"}
     unknown = [(r["query"], x) for r in rows for g in r["groups"] for x in g if x not in ids[r["corpus"]]]
     assert not unknown, unknown[:5]
 
