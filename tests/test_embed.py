@@ -36,20 +36,26 @@ def test_hash_embedder_is_deterministic():
     assert np.array_equal(a, b) and abs(np.linalg.norm(a) - 1) < 1e-6
 
 
+def _brand_of(settings, embedder, texts: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A runtime with the real embedded Chroma and `embedder`, holding brand 'acme' with `texts` ingested."""
+    from copilot.runtime import Copilot
+    from copilot.types import MessageRecord
+
+    runtime = Copilot(settings, embedder=embedder)
+    runtime.store.create_brand("acme", "Acme", "en")
+    runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
+                                     for k, v in texts.items()])
+    return runtime
+
+
 @pytest.mark.slow
 def test_the_real_embedder_end_to_end_through_chroma_and_dense_search(settings):
     """Ingest, embed with the real local model, store in the real embedded Chroma, search densely: a paraphrase
     that shares no word with its message finds it first (the other tests use a bag-of-words embedder)."""
-    from copilot.runtime import Copilot
-    from copilot.types import MessageRecord
-
-    runtime = Copilot(settings, embedder=LocalMiniLM(batch_size=8))
+    runtime = _brand_of(settings, LocalMiniLM(batch_size=8), {
+        "m1": "My sourdough loaf came out flat and dense again", "m2": "Which trail shoes for muddy hills?",
+        "m3": "The app logs me out every time I switch networks", "m4": "Best way to store winter tyres"})
     try:
-        runtime.store.create_brand("acme", "Acme", "en")
-        texts = {"m1": "My sourdough loaf came out flat and dense again", "m2": "Which trail shoes for muddy hills?",
-                 "m3": "The app logs me out every time I switch networks", "m4": "Best way to store winter tyres"}
-        runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
-                                         for k, v in texts.items()])
         hits = runtime.retriever.search("acme", "bread did not rise in the oven", limit=2, mode="dense")
         assert hits[0].id == "m1"
         hits = runtime.retriever.search("acme", "session expires when changing wifi", limit=2, mode="dense")
@@ -74,16 +80,12 @@ def test_the_multilingual_embedder_puts_a_question_near_its_answer_in_the_other_
 def test_the_multilingual_setting_answers_a_french_question_from_english_posts(settings):
     """`COPILOT_EMBEDDER=multilingual`: vectors go to the embedder's own collection, and a French question with no
     word in common with the brand's English posts finds the right one by dense similarity, in hybrid mode too."""
-    from copilot.runtime import Copilot, make_embedder
-    from copilot.types import MessageRecord
+    from copilot.runtime import make_embedder
 
-    runtime = Copilot(settings, embedder=make_embedder(settings.model_copy(update={"embedder": "multilingual"})))
+    runtime = _brand_of(settings, make_embedder(settings.model_copy(update={"embedder": "multilingual"})), {
+        "m1": "How can I delete my account and all my data?", "m2": "Which trail shoes for muddy hills?",
+        "m3": "The app logs me out every time I switch networks", "m4": "Thanks, that worked!"})
     try:
-        runtime.store.create_brand("acme", "Acme", "en")
-        texts = {"m1": "How can I delete my account and all my data?", "m2": "Which trail shoes for muddy hills?",
-                 "m3": "The app logs me out every time I switch networks", "m4": "Thanks, that worked!"}
-        runtime.ingestor.ingest("acme", [MessageRecord(source_id=k, created_at="2026-11-01T10:00:00Z", text=v)
-                                         for k, v in texts.items()])
         assert runtime.retriever.fusion == "score"  # its similarity scale was measured (DENSE_SPREAD)
         search = runtime.retriever.search
         for mode in ("dense", "hybrid"):
