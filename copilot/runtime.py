@@ -48,20 +48,23 @@ ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may sti
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The local ONNX embedder, or a litellm one when `COPILOT_EMBEDDING_MODEL` is set."""
+    """The embedder `COPILOT_EMBEDDER` names (hash, multilingual or paired), else a litellm one when
+    `COPILOT_EMBEDDING_MODEL` is set, else the local ONNX MiniLM."""
     if settings.embedder == "hash":
         return HashEmbedder()
-    if settings.embedder == "multilingual":
-        return LocalMultilingualUSE(threads=settings.embed_threads or 1)
+    if settings.embedder in ("multilingual", "paired"):
+        multilingual = LocalMultilingualUSE(threads=settings.embed_threads or 1)
+        return multilingual if settings.embedder == "multilingual" else PairedEmbedder(_minilm(settings), multilingual)
     if settings.embedding_model:
         from copilot.llm import LiteLLMEmbedder
 
         return LiteLLMEmbedder(settings.embedding_model, batch_size=settings.embed_batch_size)
-    local = LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
-                        threads=settings.embed_threads or None)
-    if settings.embedder == "paired":
-        return PairedEmbedder(local, LocalMultilingualUSE(threads=settings.embed_threads or 1))
-    return local
+    return _minilm(settings)
+
+
+def _minilm(settings: Settings) -> LocalMiniLM:
+    return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
+                       threads=settings.embed_threads or None)
 
 
 def make_llm(settings: Settings, store: Store) -> LLM | None:

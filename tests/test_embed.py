@@ -106,3 +106,12 @@ def test_paired_vectors_have_the_mean_of_the_two_models_cosines():
     assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
     a, b = first.embed(texts), second.embed(texts)
     assert np.allclose(v @ v.T, (a @ a.T + b @ b.T) / 2, atol=1e-4)
+
+
+def test_the_embedder_setting_picks_the_model_and_wins_over_a_provider_model(settings):
+    from copilot.runtime import make_embedder
+
+    names = {choice: make_embedder(settings.model_copy(update={"embedder": choice, "embedding_model": "mistral/x"})).name
+             for choice in ("multilingual", "paired", "hash")}
+    assert names == {"multilingual": "use-multilingual-v3", "paired": "all-MiniLM-L6-v2-int8+use-multilingual-v3",
+                     "hash": "hash-bow-256"}
