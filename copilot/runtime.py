@@ -33,11 +33,13 @@ from copilot.ingest import parse_file
 from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
 from copilot.lexical import KeywordSearch
+from copilot.members import ErasureOut
 from copilot.retrieve import Retriever
 from copilot.review import ReviewService
 from copilot.settings import Settings
 from copilot.store import Store
 from copilot.types import Charter, MessageRecord
+from copilot.usage import tokens_used
 
 log = logging.getLogger("copilot")
 CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -84,7 +86,7 @@ def make_llm(settings: Settings, store: Store) -> LLM | None:
         if limit is None or "brand" not in meta:
             return None
         today = datetime.now(timezone.utc).date().isoformat()
-        used = sum(int(row[3] or 0) + int(row[4] or 0) for row in store.usage_by_day(meta["brand"], today))
+        used = tokens_used(store, meta["brand"], today)
         return f"the brand's daily LLM budget is spent ({used} of {limit} tokens today)" if used >= limit else None
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
@@ -183,7 +185,7 @@ class Copilot:
         """Where import uploads wait for their job."""
         return self.settings.data_dir / "uploads"
 
-    def erase_member(self, brand: str, member_id: int) -> dict[str, Any]:
+    def erase_member(self, brand: str, member_id: int) -> ErasureOut:
         """Right to erasure: the member, their messages (SQL store and its keyword index, vector index and its log) and
         spotlight records go; copies of their words and name are redacted from drafts, revisions, review
         comments and import reports; finished imports' uploads are deleted; then free database pages are
@@ -201,7 +203,7 @@ class Copilot:
             log.warning("erasure in brand %s: imports %s are still pending; erase the member again once they ran "
                         "if their files contain them", brand, ", ".join(out["pending_jobs"]))
         self.scrub_after_erasure(brand, uids=out["uids"])
-        return {"messages": out["messages"], "drafts_redacted": out["drafts_redacted"]}
+        return ErasureOut(member_id=member_id, messages=out["messages"], drafts_redacted=out["drafts_redacted"])
 
     def scrub_after_erasure(self, brand: str | None = None, *, uids: list[str] | None = None) -> bool:
         """Remove what deleting rows leaves in files: the vector index's log and free pages (for a brand whose

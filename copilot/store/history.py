@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
@@ -15,6 +15,14 @@ from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, UpsertResult, _in
                                 message_uid)
 from copilot.store.changes import ANALYTICS, ANALYTICS_FIELDS, DELETED, LEXICAL, LEXICAL_FIELDS, ChangesRepo
 from copilot.store.keywords import KeywordRepo
+
+
+class MemberData(NamedTuple):
+    """A member's rows: what a data subject access request returns."""
+
+    member: Member
+    messages: list[Message]
+    spotlight_records: list[SpotlightRecord]
 
 
 def _change_flags(changes: dict[str, Any], content_changed: bool) -> int:
@@ -81,20 +89,15 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
             self._members_changed(s, brand_id)
         return row
 
-    def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:
-        """Everything stored about a member: profile, messages and spotlight records."""
+    def member_data(self, brand_id: str, member_id: int) -> MemberData:
+        """Everything stored about a member: the profile, the messages they wrote and their spotlight records."""
         member = self.get_member(brand_id, member_id)
         with self.session() as s:
             messages = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.source == member.source,
                                                             Message.author == member.source_id).order_by(Message.created_at)))
-            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)))
-        return {"member": {k: getattr(member, k) for k in ("id", "source", "source_id", "name", "role",
-                                                           "consent_spotlight", "consent_analytics", "joined_at")},
-                "messages": [{"id": m.source_id, "source": m.source, "channel": m.channel, "created_at": m.created_at,
-                              "kind": m.kind, "title": m.title, "text": m.text, "reply_to": m.reply_to,
-                              "reactions": m.reactions, "permalink": m.permalink} for m in messages],
-                "spotlight_records": [{"featured_at": r.featured_at, "channel": r.channel, "note": r.note}
-                                      for r in records]}
+            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)
+                                     .order_by(SpotlightRecord.featured_at)))
+        return MemberData(member, messages, records)
 
     # ------------------------------------------------------------ channels and messages
     def upsert_channels(self, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:
