@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.compose import Composer
-from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
+from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
 from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
@@ -50,13 +50,21 @@ ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may sti
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The local ONNX embedder, or a litellm one when `COPILOT_EMBEDDING_MODEL` is set."""
+    """The embedder `COPILOT_EMBEDDER` names (hash, multilingual or paired), else a litellm one when
+    `COPILOT_EMBEDDING_MODEL` is set, else the local ONNX MiniLM."""
     if settings.embedder == "hash":
         return HashEmbedder()
+    if settings.embedder in ("multilingual", "paired"):
+        multilingual = LocalMultilingualUSE(threads=settings.embed_threads or 1)
+        return multilingual if settings.embedder == "multilingual" else PairedEmbedder(_minilm(settings), multilingual)
     if settings.embedding_model:
         from copilot.llm import LiteLLMEmbedder
 
         return LiteLLMEmbedder(settings.embedding_model, batch_size=settings.embed_batch_size)
+    return _minilm(settings)
+
+
+def _minilm(settings: Settings) -> LocalMiniLM:
     return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
                        threads=settings.embed_threads or None)
 
