@@ -411,7 +411,7 @@ class JobRunner:
             report = self.copilot.ingestor.ingest(job.brand_id, items,
                                                   progress=lambda n: store.update_job(job_id, processed=n))
             store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(), **RELEASED,
-                             errors=report.errors, error_count=report.error_count)
+                             errors=[e.model_dump() for e in report.errors], error_count=report.error_count)
             delete_upload(Path(job.file_path or ""), self.copilot.uploads_dir)  # a left-over goes at the next sweep
             store.forget_uploads([job_id])
         except CopilotError as exc:

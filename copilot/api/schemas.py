@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from copilot.members import ErasureOut, ExportedMessage, ExportedSpotlight, MemberExport, MemberOut
 from copilot.reports import (DraftGuards, DraftHistory, DriftCheck, Engine, FeedReport, Grounding, LearnedFrom,
                              LLMUsage, PromptRef, SlackPost, SpotlightReport, VitalityReport)
-from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
+from copilot.types import Charter, Input, Consent, MemberCounts, MemberRecord, MessageCounts, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
 from copilot.usage import UsageDay, UsageOut
 
 MAX_BATCH = 1000
@@ -156,20 +156,6 @@ class HistoryBatch(Input):
     model_config = ConfigDict(extra="forbid")
     members: list[MemberRecord] = Field(default_factory=list, max_length=MAX_BATCH)
     messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
-
-
-class MemberCounts(BaseModel):
-    """What an import did to members."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-class MessageCounts(MemberCounts):
-    """What an import did to messages (`deleted`: records marked deleted in the source)."""
-
-    deleted: int = 0
 
 
 class RecordError(BaseModel):

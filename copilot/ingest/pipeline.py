@@ -17,7 +17,7 @@ import numpy as np
 from copilot.embed import Embedder
 from copilot.index import VectorIndex
 from copilot.store import Store, UpsertResult
-from copilot.types import MemberRecord, MessageRecord, RecordError, content_hash
+from copilot.types import MemberCounts, MemberRecord, MessageCounts, MessageRecord, RecordError, content_hash
 
 MAX_EMBED_CHARS = 2000
 INLINE_REPAIR = 64  # stale vectors a write repairs on its way
@@ -28,16 +28,17 @@ MAX_REPORTED_ERRORS = 100
 class IngestReport:
     """Counts of what an ingestion did, and the first errors with their locations."""
 
-    members: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0})
-    messages: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0})
+    members: MemberCounts = field(default_factory=MemberCounts)
+    messages: MessageCounts = field(default_factory=MessageCounts)
     embedded: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
     error_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return {"members": self.members, "messages": self.messages, "embedded": self.embedded,
-                "errors": self.errors, "error_count": self.error_count}
+        """Plain dict for JSON (a job's stored counts)."""
+        return {"members": self.members.model_dump(), "messages": self.messages.model_dump(),
+                "embedded": self.embedded, "errors": [e.model_dump() for e in self.errors],
+                "error_count": self.error_count}
 
 
 def embed_text(doc: dict[str, Any]) -> str:
@@ -71,7 +72,7 @@ class Ingestor:
             if isinstance(item, RecordError):
                 report.error_count += 1
                 if len(report.errors) < MAX_REPORTED_ERRORS:
-                    report.errors.append(item.model_dump())
+                    report.errors.append(item)
                 continue
             batch.append(item)
             if len(batch) >= self.batch_size:
@@ -153,6 +154,6 @@ def _implied_authors(messages: Sequence[MessageRecord], known: set[tuple[str, st
     return list(seen.values())
 
 
-def _count(target: dict[str, int], result: UpsertResult) -> None:
-    for key in target:
-        target[key] += getattr(result, key)
+def _count(target: MemberCounts, result: UpsertResult) -> None:
+    for key in type(target).model_fields:
+        setattr(target, key, getattr(target, key) + getattr(result, key))
