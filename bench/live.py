@@ -329,7 +329,9 @@ def main() -> None:
     label = "live" if opts.messages <= 200_000 else f"live_{opts.messages // 1_000_000}M"
     write_result(label, {
         "history": f"SE dev history x{copies} through Store.upsert_messages, see module docstring",
-        "targets": {"batch_1_overhead_ms": 50, "batch_500_ratio_to_raw": 0.8, "keyword_freshness_p95_ms": 1000,
+        # The targets: a 1-message batch p95 <= 150 ms with its embedding; a 500-message batch <= 1.1x the
+        # raw embedder's time for those texts (ratio_to_raw_p50 >= 1/1.1); a new message found by keyword within 2 s.
+        "targets": {"batch_1_p95_ms": 150, "batch_500_ratio_to_raw": round(1 / 1.1, 3), "keyword_freshness_p95_ms": 2000,
                     "analytics_freshness_p95_ms": 2000, "reads_p95_live_over_quiet": 1.5,
                     "reads_p95_live_ms": 250 if opts.messages <= 200_000 else 1000, "cold_start_saved_s": 10, "first_request_over_quiet_p95": 2},
         "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(), **result})
