@@ -16,20 +16,24 @@ Everything is measured in one run on one machine, and compared as ratios within 
    messages (`--write-rate`, `--reaction-rate`). Targets: each endpoint's live p95 <= 1.5 x its quiet p95 and
    <= 250 ms (<= 1 s at 1M).
 5. **Cold start**: `copilot serve` on the prepared data directory until /readyz is green, with the saved snapshot
-   and after deleting it (a first start). Target <= 10 s with the saved snapshot at 100k.
+   and after deleting it (a first start). Target <= 10 s with the saved snapshot at 100k. Then the first request of
+   every endpoint over HTTP (hybrid search, spotlight, vitality, drift report, drift check, rules ritual draft)
+   against the p95 of the next 10 of each on the same server. Target: within 2x.
 
 History: the SE dev messages replicated with fresh ids, authors remapped and times spread over the last year, as in
 bench/community.py, written through `Store.upsert_messages` (SQL rows, keyword index and change log; no vectors:
 embedding 100k texts takes ~45 minutes here). Measured writes use the real local embedder and Chroma.
 
     python bench/live.py [--messages 100000] [--seconds 180] [--quiet-seconds 60] [--write-rate 1]
-                         [--reaction-rate 2] [--no-serve]
+                         [--reaction-rate 2] [--no-serve] [--cold-start-only DATA_DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import random
 import subprocess
 import sys
@@ -190,7 +194,9 @@ def live_writer(copilot: Copilot, counter: list[int], stop: threading.Event, sta
 
 def quiet_vs_live(copilot: Copilot, counter: list[int], seconds: float, quiet_seconds: float, write_rate: float,
                   reaction_rate: float) -> dict[str, Any]:
+    load_1min = {"quiet_start": os.getloadavg()[0]}
     quiet = reads(copilot, quiet_seconds)
+    load_1min["live_start"] = os.getloadavg()[0]
     stop, stats = threading.Event(), {"messages": 0, "reactions": 0}
     writer = threading.Thread(target=live_writer, args=(copilot, counter, stop, stats, write_rate, reaction_rate))
     started = time.perf_counter()
@@ -199,15 +205,53 @@ def quiet_vs_live(copilot: Copilot, counter: list[int], seconds: float, quiet_se
     stop.set()
     writer.join()
     stats["seconds"] = round(time.perf_counter() - started, 1)
-    return {"writes": stats, **{name: {"quiet": percentiles(quiet[name]), "live": percentiles(live[name]),
-                                       "p95_live_over_quiet": round(percentiles(live[name])["p95_ms"]
-                                                                    / percentiles(quiet[name])["p95_ms"], 2)}
-                                for name in quiet}}
+    load_1min["live_end"] = os.getloadavg()[0]
+    per_endpoint = {name: {"quiet": percentiles(quiet[name]), "live": percentiles(live[name]),
+                           "p95_live_over_quiet": round(percentiles(live[name])["p95_ms"]
+                                                        / percentiles(quiet[name])["p95_ms"], 2)} for name in quiet}
+    return {"writes": stats, "load_average_1min": {k: round(v, 2) for k, v in load_1min.items()}, **per_endpoint}
 
 
-def cold_start(data: Path) -> dict[str, float]:
-    """Seconds from `copilot serve` to a green /readyz, with the saved snapshot, then without it."""
-    out = {}
+FIRST_REQUESTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "search": ("GET", "search", {"params": {"q": "close duplicate questions"}}),  # hybrid: the API's default mode
+    "spotlight": ("GET", "spotlight", {"params": {"window_days": 30, "limit": 10}}),
+    "vitality": ("GET", "vitality", {"params": {"window_days": 28}}),
+    "drift_report": ("GET", "drift/report", {"params": {"window_days": 30}}),
+    "drift_check": ("POST", "drift/checks", {"json": {"text": "Last chance: 30% off tonight, share and tag 3 friends!"}}),
+    "ritual_draft": ("POST", "rituals/drafts", {"json": {"ritual": "qa_session", "variants": 2}}),
+}
+
+
+def first_requests(base: str, rounds: int = 10) -> dict[str, Any]:
+    """The first request of every endpoint once /readyz is green, then `rounds` more of each on the same server:
+    the first against the quiet p95 of the ones after it (target: within 2x)."""
+    first: dict[str, float] = {}
+    later: dict[str, list[float]] = {name: [] for name in FIRST_REQUESTS}
+    with httpx.Client(base_url=f"{base}/v1/brands/{BRAND}/", headers={"Authorization": "Bearer live-admin"},
+                      timeout=120) as client:
+        for r in range(rounds + 1):
+            for name, (method, path, kw) in FIRST_REQUESTS.items():
+                t = time.perf_counter()
+                resp = client.request(method, path, **kw)
+                ms = (time.perf_counter() - t) * 1000
+                if resp.status_code >= 300:
+                    raise RuntimeError(f"{name}: HTTP {resp.status_code} {resp.text[:300]}")
+                if r == 0:
+                    first[name] = ms
+                else:
+                    later[name].append(ms)
+    out: dict[str, Any] = {}
+    for name in FIRST_REQUESTS:
+        quiet = percentiles(later[name])
+        out[name] = {"first_ms": round(first[name], 1), "quiet_p95_ms": quiet["p95_ms"],
+                     "first_over_quiet_p95": round(first[name] / quiet["p95_ms"], 2)}
+    return out
+
+
+def cold_start(data: Path) -> dict[str, Any]:
+    """Seconds from `copilot serve` to a green /readyz, with the saved snapshot, then without it; after each, the
+    first request of every endpoint against its quiet p95 on the same server."""
+    out: dict[str, Any] = {}
     for label in ("with_saved_snapshot", "without_saved_snapshot"):
         if label == "without_saved_snapshot":
             for path in (data / "snapshots").glob("*.npz"):
@@ -226,6 +270,7 @@ def cold_start(data: Path) -> dict[str, float]:
                     pass
                 time.sleep(0.05)
             out[label + "_s"] = round(time.perf_counter() - started, 2)
+            out[label + "_first_requests"] = first_requests(f"http://127.0.0.1:{port}")
         finally:
             server.terminate()
             server.wait(timeout=120)
@@ -240,8 +285,17 @@ def main() -> None:
     args.add_argument("--write-rate", type=float, default=1.0, help="new messages per second while live")
     args.add_argument("--reaction-rate", type=float, default=2.0, help="reaction changes per second while live")
     args.add_argument("--no-serve", action="store_true", help="skip the cold start measurement")
+    args.add_argument("--cold-start-only", type=Path, metavar="DATA_DIR",
+                      help="only measure the cold start on a copy of a data directory this script prepared (printed, "
+                           "not written to bench/results)")
     opts = args.parse_args()
+    if opts.cold_start_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(opts.cold_start_only, Path(tmp) / "data")
+            print(json.dumps(cold_start(Path(tmp) / "data"), indent=2))
+        return
     copies = max(1, round(opts.messages / SE_COPY))
+    load_at_start = os.getloadavg()  # the machine is shared: its load is part of the result
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         settings = Settings(env="test", data_dir=data)  # type: ignore[call-arg]
@@ -275,10 +329,12 @@ def main() -> None:
     label = "live" if opts.messages <= 200_000 else f"live_{opts.messages // 1_000_000}M"
     write_result(label, {
         "history": f"SE dev history x{copies} through Store.upsert_messages, see module docstring",
-        "targets": {"batch_1_overhead_ms": 50, "batch_500_ratio_to_raw": 0.8, "keyword_freshness_p95_ms": 1000,
+        # The issue's targets: a 1-message batch p95 <= 150 ms with its embedding; a 500-message batch <= 1.1x the
+        # raw embedder's time for those texts (ratio_to_raw_p50 >= 1/1.1); a new message found by keyword within 2 s.
+        "targets": {"batch_1_p95_ms": 150, "batch_500_ratio_to_raw": round(1 / 1.1, 3), "keyword_freshness_p95_ms": 2000,
                     "analytics_freshness_p95_ms": 2000, "reads_p95_live_over_quiet": 1.5,
-                    "reads_p95_live_ms": 250 if opts.messages <= 200_000 else 1000, "cold_start_saved_s": 10},
-        "load_average_at_end": os.getloadavg(), **result})
+                    "reads_p95_live_ms": 250 if opts.messages <= 200_000 else 1000, "cold_start_saved_s": 10, "first_request_over_quiet_p95": 2},
+        "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(), **result})
 
 
 if __name__ == "__main__":

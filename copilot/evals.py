@@ -212,7 +212,7 @@ def evaluate_spotlight(messages: Path, users: Path, truth: Path, *, data_dir: Pa
         for path in (users, messages):
             report = copilot.ingestor.ingest("eval", parse_file(path, "jsonl"))
             if report.error_count:
-                raise InvalidInput(f"{path.name}: {report.errors[0]['location']}: {report.errors[0]['message']}",
+                raise InvalidInput(f"{path.name}: {report.errors[0].location}: {report.errors[0].message}",
                                    field="data")
         snap = copilot.snapshots.get("eval")
         lo, hi = float(snap.created.min()), float(snap.created.max()) + 1

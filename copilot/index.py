@@ -36,6 +36,7 @@ class VectorIndex(Protocol):
     def delete(self, brand: str, ids: Sequence[str]) -> None: ...
     def purge_deleted(self, brand: str) -> None: ...
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]: ...
+    def vectors(self, brand: str, ids: Sequence[str]) -> tuple[list[str], np.ndarray]: ...
     def count(self, brand: str) -> int: ...
     def ping(self) -> None: ...
 
@@ -165,6 +166,14 @@ class ChromaIndex:
         if with_metadata:
             return [(i, 1.0 - float(d), m or {}) for (i, d), m in zip(pairs, res["metadatas"][0])]
         return [(i, 1.0 - float(d)) for i, d in pairs]
+
+    def vectors(self, brand: str, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of `ids` (those the index holds, in its order) as a float32 matrix, one row each."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        with _available():
+            res = self._collection(brand).get(ids=list(ids), include=["embeddings"])
+        return list(res["ids"]), np.asarray(res["embeddings"], dtype=np.float32)
 
     def count(self, brand: str) -> int:
         """Number of vectors of a brand."""

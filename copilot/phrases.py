@@ -27,9 +27,13 @@ def table(lang: str) -> dict[str, dict[str, str]]:
 
 
 def say(lang: str, key: str, *, register: str | None = None, **values: Any) -> str:
-    """The phrase `section.key` in `lang` (its `_tu`/`_vous` form when the register asks for it), filled."""
+    """The phrase `section.key` in `lang` (its `_tu`/`_vous` form when the register asks for it, its `_one` form
+    when `count` is singular: 1 in English, 0 or 1 in French), filled."""
     section, _, name = key.partition(".")
     entries = table(lang)[section]
+    count = values.get("count")
+    if isinstance(count, int) and (count == 1 or lang == "fr" and count == 0) and f"{name}_one" in entries:
+        name = f"{name}_one"
     text = entries.get(f"{name}_{register}") if register else None
     if text is None:
         text = entries[name] if name in entries else entries[f"{name}_vous"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from copilot.features.drift import Flag
 from copilot.report import Report
@@ -114,19 +114,6 @@ class ConsentStatus(Report):
 
 class Suggestion(Report):
     """One member to spotlight."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "member": {"id": 3, "source": "native", "source_id": "ana", "name": "Ana"},
-        "shoutout": {"text": "A big thank you to Ana, whose answers settled three rules questions this month.",
-                     "engine": "rules", "language": "en"},
-        "score": 1.0, "breakdown": {"help_given": 3.0, "first_answers": 3, "solutions": 2, "well_received": 2,
-                                    "thanks_received": 3, "content_created": 1, "reactions_received": 4, "reach": 3,
-                                    "active_weeks": 2, "rising": False, "newcomer": False, "love": 16.9},
-        "why": "Ana: 3 answers to other members, 2 solutions", "consent": {"spotlight": "opt_in",
-                                                                         "analytics": "unknown", "note": None},
-        "evidence": [{"id": "m3", "source": "native", "kind": "answer", "created_at": "2026-11-02T20:00:00Z",
-                      "permalink": None, "snippet": "Only once: the captain lets you re-roll the storm die.",
-                      "is_solution": True}]}]})
 
     member: SpotlightMember
     shoutout: Shoutout
@@ -320,16 +307,6 @@ class FeedQuota(Report):
 
 class DriftCheck(Report):
     """The verdict on one text."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "score": 0.64, "verdict": "drift", "promotional": True, "language": "en",
-        "flags": [{"type": "urgency", "severity": "medium", "start": 0, "end": 11, "excerpt": "LAST CHANCE",
-                   "explanation": "pressures readers with a deadline instead of serving them",
-                   "charter_clause": None}],
-        "rewrite": "What would make the next game night better for you? Tell us below.", "engine": "rules",
-        "degraded": False, "degraded_reason": None,
-        "feed": {"brand_posts": 12, "promotional_posts": 1, "promo_share": 0.0833, "max_promotional_share": 0.1},
-        "charter_version": 1, "rewrite_draft_id": None}]})
 
     score: float = Field(description="1 - product of (1 - flag weight); ok < 0.4 <= watch < 0.6 <= drift")
     verdict: Verdict

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from copilot.compose import Composer
-from copilot.embed import Embedder, HashEmbedder, LocalMiniLM
+from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
 from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
@@ -33,11 +33,13 @@ from copilot.ingest import parse_file
 from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
 from copilot.lexical import KeywordSearch
+from copilot.members import ErasureOut
 from copilot.retrieve import Retriever
 from copilot.review import ReviewService
 from copilot.settings import Settings
 from copilot.store import Store
 from copilot.types import Charter, MessageRecord
+from copilot.usage import tokens_used
 
 log = logging.getLogger("copilot")
 CHARTER_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -48,13 +50,21 @@ ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload folder no job points to may sti
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The local ONNX embedder, or a litellm one when `COPILOT_EMBEDDING_MODEL` is set."""
+    """The embedder `COPILOT_EMBEDDER` names (hash, multilingual or paired), else a litellm one when
+    `COPILOT_EMBEDDING_MODEL` is set, else the local ONNX MiniLM."""
     if settings.embedder == "hash":
         return HashEmbedder()
+    if settings.embedder in ("multilingual", "paired"):
+        multilingual = LocalMultilingualUSE(threads=settings.embed_threads or 1)
+        return multilingual if settings.embedder == "multilingual" else PairedEmbedder(_minilm(settings), multilingual)
     if settings.embedding_model:
         from copilot.llm import LiteLLMEmbedder
 
         return LiteLLMEmbedder(settings.embedding_model, batch_size=settings.embed_batch_size)
+    return _minilm(settings)
+
+
+def _minilm(settings: Settings) -> LocalMiniLM:
     return LocalMiniLM(max_tokens=settings.embed_max_tokens, batch_size=settings.embed_batch_size,
                        threads=settings.embed_threads or None)
 
@@ -76,7 +86,7 @@ def make_llm(settings: Settings, store: Store) -> LLM | None:
         if limit is None or "brand" not in meta:
             return None
         today = datetime.now(timezone.utc).date().isoformat()
-        used = sum(int(row[3] or 0) + int(row[4] or 0) for row in store.usage_by_day(meta["brand"], today))
+        used = tokens_used(store, meta["brand"], today)
         return f"the brand's daily LLM budget is spent ({used} of {limit} tokens today)" if used >= limit else None
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
@@ -115,6 +125,14 @@ class Copilot:
                                      budget_tokens=settings.llm_max_prompt_tokens)
         self.jobs = JobRunner(self)
         self._scrub_lock = threading.Lock()
+        self.snapshots.primers.append(self._prime_reports)
+
+    def _prime_reports(self, brand: str) -> None:
+        """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author
+        masks, cohorts and the feed's post scores are then ready for the first real request (no LLM is called)."""
+        self.vitality.report(brand)
+        self.spotlight.suggest(brand, limit=0)
+        self.drift.report(brand, window_days=30)
 
     # ------------------------------------------------------------ charter
     def put_charter(self, brand: str, source: str, *, fmt: str | None = None, filename: str | None = None,
@@ -175,7 +193,7 @@ class Copilot:
         """Where import uploads wait for their job."""
         return self.settings.data_dir / "uploads"
 
-    def erase_member(self, brand: str, member_id: int) -> dict[str, Any]:
+    def erase_member(self, brand: str, member_id: int) -> ErasureOut:
         """Right to erasure: the member, their messages (SQL store and its keyword index, vector index and its log) and
         spotlight records go; copies of their words and name are redacted from drafts, revisions, review
         comments and import reports; finished imports' uploads are deleted; then free database pages are
@@ -193,7 +211,7 @@ class Copilot:
             log.warning("erasure in brand %s: imports %s are still pending; erase the member again once they ran "
                         "if their files contain them", brand, ", ".join(out["pending_jobs"]))
         self.scrub_after_erasure(brand, uids=out["uids"])
-        return {"messages": out["messages"], "drafts_redacted": out["drafts_redacted"]}
+        return ErasureOut(member_id=member_id, messages=out["messages"], drafts_redacted=out["drafts_redacted"])
 
     def scrub_after_erasure(self, brand: str | None = None, *, uids: list[str] | None = None) -> bool:
         """Remove what deleting rows leaves in files: the vector index's log and free pages (for a brand whose
@@ -239,6 +257,7 @@ class Copilot:
     def close(self) -> None:
         """Stop the worker and the follower (saving the snapshots) and release connections."""
         self.jobs.stop()
+        self.ingestor.close()
         self.snapshots.stop()
         self.store.close()
 
@@ -392,7 +411,7 @@ class JobRunner:
             report = self.copilot.ingestor.ingest(job.brand_id, items,
                                                   progress=lambda n: store.update_job(job_id, processed=n))
             store.update_job(job_id, status="succeeded", processed=len(items), counts=report.as_dict(), **RELEASED,
-                             errors=report.errors, error_count=report.error_count)
+                             errors=[e.model_dump() for e in report.errors], error_count=report.error_count)
             delete_upload(Path(job.file_path or ""), self.copilot.uploads_dir)  # a left-over goes at the next sweep
             store.forget_uploads([job_id])
         except CopilotError as exc:

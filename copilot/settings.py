@@ -23,8 +23,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     chroma_url: str | None = None
     embedding_model: str | None = Field(default=None, description="litellm embedding model; local ONNX when unset")
-    embedder: Literal["local", "hash"] = Field(default="local", description="hash: a model-free embedder for quick "
-                                                                           "local runs and tests")
+    embedder: Literal["local", "multilingual", "paired", "hash"] = Field(
+        default="local", description="local: all-MiniLM-L6-v2 (English); multilingual: USE multilingual v3 (French "
+                                     "and English in one space); paired: both, their similarities averaged "
+                                     "(docs/retrieval.md); hash: a model-free embedder for quick local runs and tests")
     llm_model: str | None = None
     llm_fallbacks: list[str] = Field(default_factory=list)
     llm_api_key: SecretStr | None = None

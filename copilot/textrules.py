@@ -124,8 +124,9 @@ def term_hits(text: str, terms: Iterable[str]) -> list[TermHit]:
         if not needle:
             continue
         hay, pat = (folded, strip_accents(needle)) if same_length else (text.lower(), needle)
+        # A plural ('clients' for 'client', 'bijoux', 'boxes') is the same word to a reader.
         hits += [TermHit(term, m.start(), m.end())
-                 for m in re.finditer(r"(?<!\w)" + re.escape(pat) + r"(?!\w)", hay)]
+                 for m in re.finditer(r"(?<!\w)" + re.escape(pat) + r"(?:s|x|es)?(?!\w)", hay)]
     return sorted(hits, key=lambda h: (h.start, h.term))
 
 
@@ -144,6 +145,8 @@ def replace_terms(text: str, replacements: dict[str, str]) -> str:
             continue
         new = replacements[hit.term]
         original = text[hit.start:hit.end]
+        if len(original) > len(hit.term.strip()) and " " not in new and not new.endswith(("s", "x")):
+            new += "s"  # the plural the text used
         out += [text[last:hit.start], new[:1].upper() + new[1:] if original[:1].isupper() else new]
         last = hit.end
     return "".join(out) + text[last:]

@@ -162,6 +162,20 @@ class RecordError(BaseModel):
     message: str
 
 
+class MemberCounts(BaseModel):
+    """What an import did to members."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class MessageCounts(MemberCounts):
+    """What an import did to messages (`deleted`: records marked deleted in the source)."""
+
+    deleted: int = 0
+
+
 # ---------------------------------------------------------------- charter
 
 

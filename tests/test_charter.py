@@ -245,3 +245,109 @@ def test_a_post_length_limit_is_read_and_enforced():
     assert guards("x" * 130, [], None)["length"]["max"] == MAX_CHARS
     yaml_charter = parse_charter("max_post_chars: 200\ntone: [chaleureux]\n", "yaml")
     assert yaml_charter.max_post_chars == 200
+
+
+@pytest.mark.parametrize("sentence, share", [
+    ("Promotional posts: a fifth of the feed at most.", 0.2),
+    ("Les publications commerciales : la moitié, jamais plus.", 0.5),
+    ("Out of twelve posts, at most two may sell something.", 2 / 12),
+    ("Sur trente publications, pas plus de trois qui vendent.", 0.1),
+    ("At least nine posts in ten must be about something other than selling.", 0.1),
+    ("Pas plus d'une publication sur vingt-cinq pour vendre.", 0.04),
+    ("Sponsored content: 3 out of 40 posts.", 0.075),
+])
+def test_promotional_share_phrasings(sentence: str, share: float):
+    from copilot.ingest import charter_text as T
+    assert T.promo_share(sentence) == pytest.approx(share, abs=1e-4)
+
+
+@pytest.mark.parametrize("sentence, per_day", [
+    ("Three posts in a single day, never a fourth.", 3),
+    ("Publications : au maximum quatre par jour.", 4),
+    ("Messages per day, every channel counted: five", 5),
+    ("On ne publie pas plus de deux fois sur la journée.", 2),
+    ("Four posts a week.", None),
+])
+def test_posting_rate_phrasings(sentence: str, per_day: int | None):
+    from copilot.ingest import charter_text as T
+    assert T.posts_per_day(sentence) == per_day
+
+
+def test_a_term_table_is_read_whichever_column_holds_the_term_to_use():
+    md = ("# Guide\n\n## Vocabulary\n\n| Old habit | Use this instead |\n|---|---|\n| clients | members |\n\n"
+          "## Words we never use\n\n| Word | Why |\n|---|---|\n| insane | It mocks people. |\n\n"
+          "## Don't\n\n| Not like this | Why not |\n|---|---|\n| \"Tag a friend\" | We never ask for tags. |\n")
+    c = parse_charter(md, "markdown")
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("members", ["clients"])]
+    assert [t.term for t in c.banned_terms] == ["insane"]
+    assert "no_tag_asks" in {r.type for r in c.rules}
+
+
+def test_word_lists_pairs_and_limits_in_the_shapes_a_fourth_outsider_set_used():
+    """Phrasings written for this test, of the classes the fourth outsider set exposed."""
+    from copilot.ingest import charter_text as T
+    assert T.read_terms("On évite de dire cheap, low-cost et discount.").banned == ["cheap", "low-cost", "discount"]
+    assert T.read_terms("We avoid talking about competitors.").banned == []  # a topic, not words
+    assert T.read_terms("Say “neighbours” and “friends”, never “users”.", lexicon=True).pairs == \
+        [(["neighbours", "friends"], ["users"])]
+    c = parse_charter('{"words": {"we_prefer": {"apprentices": ["newbies", "juniors"]}}, "tone": {"emoji": '
+                      '"Emojis? We do without."}}', "json")
+    assert [(t.term, t.instead_of) for t in c.preferred_terms] == [("apprentices", ["newbies", "juniors"])]
+    assert c.emoji_limit == 0
+    md = ("# The Riverside Club: how we post\n\nA page for volunteers.\n\n## Club history\n\nFounded in 1950.\n\n"
+          "## Write to us\n\nUse the form.\n\n## Rituals\n\n- The **Sunday Swap**, every Sunday, in the hall.\n")
+    c = parse_charter(md, "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Sunday Swap", "every Sunday")]
+    assert {u.section for u in c.unparsed} == {"Club history", "Write to us"}
+    assert [i.text for i in c.intro] == ["A page for volunteers."]
+
+
+@pytest.mark.parametrize("sentence, per_day", [
+    ("At most two updates a day.", 2), ("No more than 2 daily posts.", 2), ("2 posts/day max.", 2),
+    ("Daily cap: two posts.", 2), ("We post once a day, never more.", 1), ("Posts: max 3/day", 3),
+    ("How often do we post? Twice a day at most.", 2), ("a maximum of four posts in any one day", 4),
+    ("We answer member questions twice a day and post weekly.", None),
+    ("Our office is open 8 hours a day; posts go out whenever.", None),
+])
+def test_posting_rate_around_a_day(sentence: str, per_day: int | None):
+    """Written for this test after outsider set E showed 1/4 posting rates (E itself was not read)."""
+    from copilot.ingest import charter_text as T
+    assert T.posts_per_day(sentence) == per_day
+
+
+@pytest.mark.parametrize("sentence, share", [
+    ("Un post promotionnel maximum toutes les dix publications.", 0.1), ("We keep ads to 1 post in 10.", 0.1),
+    ("Self-promotion is capped at 15 percent of posts.", 0.15),
+    ("Selling posts should be rare: five percent at most.", 0.05),
+    ("Sur dix posts, un seul peut parler de nos formules payantes.", 0.1),
+    ("Members get 10 % de réduction sur les ateliers payants.", None), ("We paid 20% more for the hall.", None),
+])
+def test_promotional_share_in_more_words(sentence: str, share: float | None):
+    from copilot.ingest import charter_text as T
+    assert T.promo_share(sentence) == (None if share is None else pytest.approx(share))
+
+
+@pytest.mark.parametrize("sentence, banned", [
+    ('Words we retired: "alpha", "dominance".', ["alpha", "dominance"]),
+    ("We have dropped the words “guru” and “ninja”.", ["guru", "ninja"]),
+    ("Les mots « pas cher » et « affaire » n'apparaissent jamais chez nous.", ["pas cher", "affaire"]),
+    ("Retired vocabulary: hack, guru, ninja.", ["hack", "guru", "ninja"]),
+    ("Off-limits: “crazy”, “insane”.", ["crazy", "insane"]),
+    ("Nous bannissons « promo » et « soldes ».", ["promo", "soldes"]),
+    ("We steer clear of “alpha” and “dominance”.", ["alpha", "dominance"]),
+    ("Terms we no longer use: “owner”, “master”.", ["owner", "master"]),
+    ("On laisse tomber « incroyable » et « génial ».", ["incroyable", "génial"]),
+    ("We won't write “epic”.", ["epic"]),
+])
+def test_word_bans_in_phrasings_of_our_own(sentence: str, banned: list[str]):
+    """Written for this test after outsider set E showed banned-term recall 0.46 (E itself was not read): the
+    lexicon reader's bans, never turned into terms to use."""
+    from copilot.ingest import charter_text as T
+    reading = T.read_terms(sentence, lexicon=True)
+    assert [t.lower() for t in reading.banned] == banned and not reading.preferred
+
+
+def test_a_negated_verb_of_saying_pairs_the_terms():
+    from copilot.ingest import charter_text as T
+    assert T.read_terms("We say “members”, we no longer say “customers”.", lexicon=True).pairs == \
+        [(["members"], ["customers"])]

@@ -213,7 +213,7 @@ def test_the_deploy_recipe_is_what_the_cluster_test_runs():
     same settings."""
     import re
 
-    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").replace("\\\n", " ")  # one line per command
     test = "".join((ROOT / "tests" / name).read_text(encoding="utf-8") for name in ("test_live_cluster.py",
                                                                                    "chroma_server.py"))
     for variable in set(re.findall(r'"(COPILOT_[A-Z_]+)"', test)):
@@ -221,23 +221,114 @@ def test_the_deploy_recipe_is_what_the_cluster_test_runs():
     for program, flags in (("initdb", ["-A", "trust", "-U", "copilot"]), ("createdb", ["-U", "copilot", "copilot"]),
                            ("pg_ctl", ["-w", "-o", "listen_addresses=127.0.0.1", "start"]),
                            ("chroma", ["run", "--path", "--host", "127.0.0.1", "--port"]),
-                           ("copilot", ["serve", "--host", "127.0.0.1", "--port"])):
+                           ("copilot", ["serve", "--host", "127.0.0.1", "--port"]),
+                           # the proxy: its configuration block is read from the page by the test itself
+                           ("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                                        '"/CN=127.0.0.1"', "-addext", '"subjectAltName=IP:127.0.0.1"', "-keyout",
+                                        "-out"]),
+                           ("nginx", ["-p", "-c", "-e", "-s", "quit"])):
         in_doc = [line for line in doc.splitlines() if re.search(rf"(^|[/ ]){program} ", line)]
         assert in_doc and all(any(f in line for line in in_doc) for f in flags), (program, in_doc)
         assert all(f.strip('"') in test for f in flags), (program, flags)
 
 
-def test_schema_examples_are_valid_instances_of_their_model():
+def _contract_models() -> dict[str, type]:
+    """Every pydantic model the app's operations reach (request bodies, responses, and what they nest), by name."""
+    from typing import get_args
+
+    from fastapi.routing import APIRoute, iter_route_contexts
     from pydantic import BaseModel
 
-    from copilot import reports
-    from copilot.api import schemas
+    from copilot.api.app import build_app
 
-    checked = 0
-    for module in (schemas, reports):
-        for cls in vars(module).values():
-            if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__:
-                for example in (cls.model_config.get("json_schema_extra") or {}).get("examples", []):
-                    cls.model_validate(example)
-                    checked += 1
-    assert checked >= 8
+    found: dict[str, type] = {}
+
+    def visit(annotation: object) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if found.setdefault(annotation.__name__, annotation) is annotation and annotation.__name__ not in seen:
+                seen.add(annotation.__name__)
+                for field in annotation.model_fields.values():
+                    visit(field.annotation)
+        for arg in get_args(annotation):
+            visit(arg)
+
+    seen: set[str] = set()
+    for route in iter_route_contexts(build_app(Settings()).routes):
+        if isinstance(route.original_route, APIRoute):
+            api_route = route.original_route
+            visit(api_route.response_model)
+            if api_route.body_field is not None:
+                visit(api_route.body_field.field_info.annotation)
+            for response in api_route.responses.values():
+                visit(response.get("model"))
+    return found
+
+
+def _closed(node: object) -> object:
+    """The contract's schemas with no room for unknown properties, so an example's misspelt field fails."""
+    if isinstance(node, dict):
+        closed = {k: _closed(v) for k, v in node.items()}
+        if "properties" in closed and "additionalProperties" not in closed:
+            closed["additionalProperties"] = False
+        return closed
+    if isinstance(node, list):
+        return [_closed(v) for v in node]
+    return node
+
+
+def _format_checker():  # type: ignore[no-untyped-def]
+    """jsonschema's format checks, with `date-time` read by the standard library (its own checker needs an extra)."""
+    from datetime import datetime
+
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+
+    @checker.checks("date-time", raises=ValueError)
+    def is_datetime(value: object) -> bool:
+        return not isinstance(value, str) or (datetime.fromisoformat(value).tzinfo is not None and "T" in value)
+
+    return checker
+
+
+def test_every_schema_has_an_example_valid_against_its_schema_and_its_model():
+    """Each schema of the contract carries an example (copilot/api/examples.yaml): one that its JSON schema (closed
+    to unknown fields, formats checked) and its pydantic model both accept. A new schema without one fails here."""
+    import jsonschema
+    import yaml
+
+    from copilot.api.openapi import schema_examples
+
+    doc = yaml.safe_load(openapi_yaml())
+    schemas = doc["components"]["schemas"]
+    assert set(schema_examples()) == set(schemas), "copilot/api/examples.yaml and the contract's schemas differ"
+    models = _contract_models()
+    components = _closed(doc["components"])
+    checker = _format_checker()
+    for name, schema in schemas.items():
+        examples = schema.get("examples")
+        assert examples, f"schema {name} has no example: add one to copilot/api/examples.yaml"
+        for example in examples:
+            validator = jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}",
+                                                         "components": components}, format_checker=checker)
+            errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(example)]
+            assert not errors, (name, errors)
+            models[name].model_validate(example)  # type: ignore[attr-defined]
+
+
+def test_an_example_that_breaks_its_schema_is_caught():
+    """The check above can fail: a wrong type, a misspelt field and a bad date are each refused."""
+    import jsonschema
+    import yaml
+
+    from copilot.api.openapi import schema_examples
+
+    doc = yaml.safe_load(openapi_yaml())
+    components = _closed(doc["components"])
+    validator = jsonschema.Draft202012Validator({"$ref": "#/components/schemas/DraftOut", "components": components},
+                                                format_checker=_format_checker())
+    good = schema_examples()["DraftOut"]
+    assert validator.is_valid(good)
+    for broken in ({**good, "version": "one"}, {**good, "titel": "typo"}, {**good, "created_at": "yesterday"},
+                   {**good, "guards": {**good["guards"], "length": {"chars": 98}}}):
+        assert not validator.is_valid(broken), broken

@@ -183,22 +183,97 @@ def _corpus_charters(folder: Path) -> dict:
 
 
 @pytest.mark.parametrize("data, charters, floor", [
-    # Development set: the rules were tuned while reading it (F1 0.58 -> 0.87 last session, 0.90 now), FPR 0.04.
-    ("tests/data/drift_frozen.jsonl", "tests/charters_corpus", {"f1": 0.87, "fpr": 0.06}),
+    # Development set: the rules were tuned while reading it (F1 0.58 -> 0.87 -> 0.90; 0.98 after the family
+    # changes below), FPR 0.04.
+    ("tests/data/drift_frozen.jsonl", "tests/charters_corpus", {"f1": 0.93, "fpr": 0.06}),
     # Written by an outsider who never read the code. Measured before any change: F1 0.61, FPR 0.07. Then tuned
     # on (charter term reader; the "do not use" words of preferred terms; scarcity, gated and share-ask phrasing;
-    # stated limits at medium severity): F1 0.93, FPR 0.05. A development set since.
-    ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.88, "fpr": 0.07}),
+    # stated limits at medium severity): F1 0.93, FPR 0.05; 0.97, FPR 0.02 now. A development set.
+    ("tests/data/drift_unseen.jsonl", "tests/charters_unseen", {"f1": 0.93, "fpr": 0.05}),
     # A second outsider set: F1 0.49 (English 0.24, French 0.67), FPR 0.06 when first measured (TF-IDF baseline F1
-    # 0.49, FPR 0.14); 0.65 after the changes made on the first set; then its charters were tuned on (the term
-    # reader only): 0.73, FPR 0.06. A development set since.
-    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.7, "fpr": 0.08}),
-    # A third outsider set, measured once after all of the above and never tuned on: F1 0.78 (English 0.62, French
-    # 0.93), FPR 0.11; the TF-IDF baseline F1 0.47, FPR 0.20. A floor against regressions, not a goal.
-    ("tests/data/drift_unseen_c.jsonl", "tests/charters_unseen_c", {"f1": 0.72, "fpr": 0.15}),
+    # 0.49, FPR 0.14); 0.65 after the changes made on the first set; 0.73 after its charters were tuned on; 1.00
+    # after the family changes of stop 11 (tag asks naming a person, reviews, tier and purchase gates, personal
+    # details in comments, plurals of banned words, promo codes never softened). A development set.
+    ("tests/data/drift_unseen_b.jsonl", "tests/charters_unseen_b", {"f1": 0.93, "fpr": 0.05}),
+    # A third outsider set, first measured untouched: F1 0.78 (English 0.62, French 0.93), FPR 0.11; the TF-IDF
+    # baseline F1 0.47, FPR 0.20. 0.87 after its charters were tuned on, 1.00 after the family changes. Development.
+    ("tests/data/drift_unseen_c.jsonl", "tests/charters_unseen_c", {"f1": 0.93, "fpr": 0.05}),
+    # A fourth outsider set, committed before it was measured: F1 0.82 (English 0.87, French 0.77), FPR 0.11 when
+    # first measured (TF-IDF baseline F1 0.57, FPR 0.17); 0.91 after its charters were tuned on, 1.00 after the
+    # family changes. Development. tests/charters_unseen_e is the set measured once and never tuned on.
+    ("tests/data/drift_unseen_d.jsonl", "tests/charters_unseen_d", {"f1": 0.93, "fpr": 0.05}),
+    # A fifth outsider set, committed before it was measured once after every change above, and never tuned on:
+    # F1 0.85 (English 0.89, French 0.81), FPR 0.06; the TF-IDF baseline F1 0.39, FPR 0.11. A floor, not a goal.
+    ("tests/data/drift_unseen_e.jsonl", "tests/charters_unseen_e", {"f1": 0.8, "fpr": 0.09}),
+    # A sixth outsider set, committed and measured once at the end of stop 11, never tuned on: F1 0.93 (English
+    # 0.92, French 0.93), FPR 0.00; the TF-IDF baseline F1 0.62, FPR 0.06. A floor, not a goal.
+    ("tests/data/drift_unseen_f.jsonl", "tests/charters_unseen_f", {"f1": 0.88, "fpr": 0.05}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)
     metrics = evaluate_drift(rows, charters=_corpus_charters(ROOT / charters))
     assert metrics["n"] == len(rows) and {r["charter"] for r in rows} <= set(_corpus_charters(ROOT / charters))
     assert metrics["f1"] >= floor["f1"] and metrics["false_positive_rate"] <= floor["fpr"], metrics
+
+
+@pytest.mark.parametrize("kind, text", [
+    ("no_tag_asks", "Tag a colleague who would love this workshop."),
+    ("no_tag_asks", "Identifie ta voisine qui cherche un atelier le samedi."),
+    ("no_share_asks", "Could you leave us a quick review on Google? It helps a lot."),
+    ("no_share_asks", "Laisse-nous une petite note sur l'appli, ça compte."),
+    ("no_share_asks", "Please forward this to your team."),
+    ("no_gated_participation", "The Thursday masterclass is for Premium members only."),
+    ("no_gated_participation", "La visite du dépôt est réservée aux donatrices et donateurs de l'hiver."),
+    ("no_gated_participation", "La soirée est réservée à ceux qui ont déjà commandé leur panier."),
+    ("no_gated_participation", "Like this post and follow us, and we'll send you the map."),
+    ("no_personal_data_asks", "Reply below with your postcode and we'll find the nearest group."),
+    ("no_personal_data_asks", "Écris-nous en commentaire ton âge et ton code postal."),
+    ("no_urgency", "Only a few seats left: after Friday it will be too late."),
+    ("no_superlatives", "We are the friendliest, cheapest club in the whole region."),
+])
+def test_charter_rule_families_read_the_asks_people_write(kind: str, text: str):
+    """Phrasings written for this test (not taken from the labelled sets) of the families the outsider sets B-D
+    showed missing: tag asks naming a person, reviews and ratings, tier and past-purchase gates, rewards for
+    engaging, personal details in comments, 'too late', '-est … in the whole …'."""
+    from copilot.features.charter_checks import family_spans
+    assert family_spans(kind, text), f"{kind} missed: {text}"
+
+
+@pytest.mark.parametrize("kind, text", [
+    ("no_tag_asks", "Thanks to everyone who came to tag along on Saturday's walk."),
+    ("no_gated_participation", "The workshop is open to every member, as always."),
+    ("no_personal_data_asks", "Reply below with the books you would like us to stock."),
+    ("no_urgency", "The hall opens at 9; nobody will be turned away."),
+    ("no_superlatives", "The oldest tree in the park is 200 years old."),
+])
+def test_charter_rule_families_leave_ordinary_sentences_alone(kind: str, text: str):
+    from copilot.features.charter_checks import family_spans
+    assert not family_spans(kind, text), f"{kind} flagged: {text}"
+
+
+def test_a_promo_code_is_never_softened_into_information():
+    charter = parse_charter("# Guide\n\n## Promotion\n\nFactual announcements with a price are fine.\n", "markdown")
+    assert any(r.type == "factual_announcements_allowed" for r in charter.rules)
+    plain = check_text("The spring course is £120, six evenings, starting 3 April.", charter=charter, lang="en")
+    coded = check_text("The spring course is £120 — use code SPRING24 for 10% off.", charter=charter, lang="en")
+    assert plain.verdict == "ok" and coded.verdict != "ok"
+
+
+def test_an_allowed_factual_announcement_is_not_a_promotional_post():
+    """A price announcement the charter allows is information: it neither raises the promotional share nor
+    counts for the quota; without that allowance it is promotional."""
+    allowing = parse_charter("# Guide\n\n## Posts\n\nThe team may publish announcements of price changes,\n"
+                             "with the date they take effect.\n", "markdown")
+    silent = parse_charter("# Guide\n\n## Posts\n\nBe kind.\n", "markdown")
+    text = "From 1 March, the evening class will cost £14 per session."
+    assert any(r.type == "factual_announcements_allowed" for r in allowing.rules)  # read across the soft wrap
+    assert check_text(text, charter=allowing, lang="en").promotional is False
+    assert check_text(text, charter=silent, lang="en").promotional is True
+
+
+def test_a_replaced_word_said_inside_its_preferred_phrase_is_fine():
+    charter = parse_charter('# Guide\n\n## Words\n\n- Say **free and open source**, not just "free".\n', "markdown")
+    assert [(t.term, t.instead_of) for t in charter.preferred_terms] == [("free and open source", ["free"])]
+    kinds = lambda text: {f.type for f in check_text(text, charter=charter, lang="en").flags}  # noqa: E731
+    assert "replaced_term" in kinds("The new plan is free for a year.")
+    assert "replaced_term" not in kinds("The open-source CLI stays free.")

@@ -21,7 +21,9 @@ def _sample_words() -> set[str]:
 
 
 def _files() -> list[Path]:
-    paths = [*(ROOT / "copilot").rglob("*.py"), *(ROOT / "prompts").glob("*.toml")]
+    # Code and the data shipped with it (the contract's examples, the desk's pages and phrases), and the contract.
+    shipped = [p for ext in ("py", "yaml", "toml", "html") for p in (ROOT / "copilot").rglob(f"*.{ext}")]
+    paths = [*shipped, *(ROOT / "prompts").glob("*.toml"), ROOT / "openapi.yaml"]
     return [p for p in paths if p not in ALLOWED]
 
 

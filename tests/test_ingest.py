@@ -27,10 +27,10 @@ def test_malformed_lines_are_reported_and_neighbours_kept(copilot: Copilot, tmp_
     path = _lines(tmp_path / "h.jsonl", [msg(1), "{not json", msg(2, created_at="yesterday"), msg(3), [1, 2],
                                          {"type": "member", "source_id": "u1", "name": "Ana", "role": "staff"}])
     report = copilot.ingest_file("acme", path)
-    assert report.messages["inserted"] == 2 and report.members["inserted"] == 1
-    locations = [e["location"] for e in report.errors]
+    assert report.messages.inserted == 2 and report.members.inserted == 1
+    locations = [e.location for e in report.errors]
     assert locations == ["h.jsonl:2:2", "h.jsonl:3", "h.jsonl:5"]
-    assert "created_at" in report.errors[1]["message"]
+    assert "created_at" in report.errors[1].message
     assert copilot.store.count_messages("acme") == 2
 
 
@@ -39,7 +39,7 @@ def test_invalid_utf8_line_is_located(copilot: Copilot, tmp_path: Path):
     path = tmp_path / "h.jsonl"
     path.write_bytes(json.dumps(msg(1)).encode() + b"\n" + b'{"text": "caf\xe9"}\n')
     report = copilot.ingest_file("acme", path)
-    assert report.messages["inserted"] == 1 and report.errors[0]["message"] == "invalid UTF-8"
+    assert report.messages.inserted == 1 and report.errors[0].message == "invalid UTF-8"
 
 
 def test_reimport_changes_nothing_and_skips_embedding(copilot: Copilot, tmp_path: Path):
@@ -49,7 +49,7 @@ def test_reimport_changes_nothing_and_skips_embedding(copilot: Copilot, tmp_path
     revision = copilot.store.get_brand("acme").index_revision
     again = copilot.ingest_file("acme", path)
     assert first.embedded == 50 and again.embedded == 0
-    assert again.messages == {"inserted": 0, "updated": 0, "unchanged": 50, "deleted": 0}
+    assert again.messages.model_dump() == {"inserted": 0, "updated": 0, "unchanged": 50, "deleted": 0}
     assert copilot.store.get_brand("acme").index_revision == revision
     assert copilot.index.count("acme") == 50
     # An edit re-embeds only the edited message; a reaction change updates without re-embedding.
@@ -57,7 +57,7 @@ def test_reimport_changes_nothing_and_skips_embedding(copilot: Copilot, tmp_path
     rows[3]["text"] = "texte corrigé"
     rows[4]["reactions"] = {"👍": 3}
     third = copilot.ingest_file("acme", _lines(tmp_path / "h2.jsonl", rows))
-    assert third.embedded == 1 and third.messages["updated"] == 2
+    assert third.embedded == 1 and third.messages.updated == 2
 
 
 def test_role_and_consent_set_by_editors_survive_reimport(copilot: Copilot, tmp_path: Path):
@@ -77,7 +77,7 @@ def test_stack_exchange_jsonl_from_shared_data(copilot: Copilot, tmp_path: Path)
     sample = tmp_path / "se.jsonl"
     sample.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:300]), encoding="utf-8")
     report = copilot.ingest_file("se", sample)
-    assert report.error_count == 0 and report.messages["inserted"] == 300
+    assert report.error_count == 0 and report.messages.inserted == 300
     users = copilot.ingest_file("se", shared("community_se_history_meta_en", "users.jsonl"))
     assert users.error_count == 0
     rows = copilot.store.get_messages("se", ["stackexchange:p3"])
@@ -109,7 +109,7 @@ def test_stack_exchange_xml_dump(copilot: Copilot, tmp_path: Path):
     errors = [i for i in items if isinstance(i, RecordError)]
     assert len(errors) == 1 and errors[0].location == "Posts.xml:row 2"
     report = copilot.ingest_file("se", d)
-    assert report.messages["inserted"] == 3
+    assert report.messages.inserted == 3
 
 
 def slack_zip(path: Path, extra: dict[str, bytes] | None = None) -> Path:
@@ -146,7 +146,7 @@ def test_slack_export(copilot: Copilot, tmp_path: Path):
     assert reply.reply_to == root.source_id and reply.thread == root.source_id and reply.kind == "comment"
     assert [e.location for e in items if isinstance(e, RecordError)] == ["atelier/2025-10-09.json:[4]"]
     copilot.store.create_brand("acme", "Acme", "fr")
-    assert copilot.ingest_file("acme", path).messages["inserted"] == 3
+    assert copilot.ingest_file("acme", path).messages.inserted == 3
 
 
 def test_zip_slip_and_zip_bomb_are_refused(tmp_path: Path):
@@ -188,7 +188,7 @@ def test_discord_chat_exporter_json(copilot: Copilot, tmp_path: Path):
     assert [m.role for m in items if isinstance(m, MemberRecord)] == ["member", "member", "bot"]
     assert [e.location for e in items if isinstance(e, RecordError)] == ["atelier.json:messages[3]"]
     copilot.store.create_brand("acme", "Acme", "fr")
-    assert copilot.ingest_file("acme", path).messages["inserted"] == 3
+    assert copilot.ingest_file("acme", path).messages.inserted == 3
     broken = tmp_path / "broken.json"
     broken.write_text('{"messages": 3}', encoding="utf-8")
     with pytest.raises(ImportFormatInvalid, match="messages"):
@@ -199,4 +199,4 @@ def test_markdown_documents_become_doc_sections(copilot: Copilot):
     copilot.store.create_brand("acme", "Acme", "fr")
     report = copilot.ingest_file("acme", ROOT / "knowledge" / "charter.md", "markdown")
     again = copilot.ingest_file("acme", ROOT / "knowledge" / "charter.md", "markdown")
-    assert report.messages["inserted"] >= 6 and again.messages["unchanged"] == report.messages["inserted"]
+    assert report.messages.inserted >= 6 and again.messages.unchanged == report.messages.inserted

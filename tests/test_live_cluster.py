@@ -2,15 +2,18 @@
 own data directory, behind nothing but their ports. What one writes, the other searches and reports on within 2 s;
 an import job survives its process being killed; an erasure through one reaches the other's analytics.
 
-These are the commands of docs/deploy.md (a throwaway PostgreSQL cluster as tests/postgres.sh starts one).
+These are the commands of docs/deploy.md (a throwaway PostgreSQL cluster as tests/postgres.sh starts one), and its
+nginx configuration, read from the page itself, in front of the two replicas.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,7 @@ import httpx
 import pytest
 
 from tests.chroma_server import CHROMA, ChromaServer, free_port
-from tests.conftest import missing
+from tests.conftest import ROOT, missing
 
 KEY = "cluster-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -218,6 +221,111 @@ def test_an_erasure_through_one_replica_reaches_the_others_analytics(cluster: tu
     within(CONSISTENT_S, lambda: messages_in_vitality(b, "gdpr") == 4)
     hits = b.get("/v1/brands/gdpr/search", params={"q": "roue voile sortie", "mode": "hybrid"}).json()["results"]
     assert hits and {h["author"] for h in hits} == {"max"}
+
+
+class Nginx:
+    """nginx with the configuration block of docs/deploy.md, every file under its own prefix directory."""
+
+    def __init__(self, work: Path, upstreams: list[int]):
+        self.work, self.port = work, free_port()
+        self.bin = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+        doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+        self.conf = re.search(r"```nginx\n(.*?)```", doc, re.S).group(1)  # type: ignore[union-attr]
+        # The page's loopback ports become free ones; each must be there, or the page and the test have drifted.
+        for documented, port in (("127.0.0.1:8101", upstreams[0]), ("127.0.0.1:8102", upstreams[1]),
+                                 ("127.0.0.1:8443", self.port)):
+            assert documented in self.conf, documented
+            self.conf = self.conf.replace(documented, f"127.0.0.1:{port}")
+        self.base = f"https://127.0.0.1:{self.port}"
+
+    def command(self, *extra: str) -> list[str]:
+        assert self.bin is not None
+        return [self.bin, "-p", str(self.work), "-c", str(self.work / "nginx.conf"), "-e", str(self.work / "error.log"),
+                *extra]
+
+    def start(self) -> "Nginx":
+        self.work.mkdir(parents=True, exist_ok=True)
+        for folder in (self.work.parent, self.work):  # as root, the workers run as nobody and must enter it
+            folder.chmod(0o755)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(self.work / "copilot.key"), "-out", str(self.work / "copilot.crt")],
+                       check=True, capture_output=True)
+        (self.work / "nginx.conf").write_text(self.conf, encoding="utf-8")
+        started = subprocess.run(self.command(), capture_output=True, text=True)
+        assert started.returncode == 0, started.stderr + self.error_log()
+        self.client = httpx.Client(base_url=self.base, headers=AUTH, timeout=60,
+                                   verify=ssl.create_default_context(cafile=str(self.work / "copilot.crt")))
+        within(30, lambda: self._answers("/readyz"))
+        return self
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return self.client.get(path).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def error_log(self) -> str:
+        path = self.work / "error.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def upstreams_seen(self) -> set[str]:
+        """The replicas that answered, from the page's access log format (`upstream=host:port`)."""
+        return set(re.findall(r"upstream=(\S+)", (self.work / "access.log").read_text(errors="replace")))
+
+    def stop(self) -> None:
+        if (self.work / "nginx.pid").exists():
+            subprocess.run(self.command("-s", "quit"), check=False, capture_output=True)
+            within(30, lambda: not (self.work / "nginx.pid").exists())
+
+
+@pytest.fixture(scope="module")
+def proxy(cluster: tuple[Replica, Replica]) -> Iterator[Nginx]:
+    nginx = Nginx(Path(tempfile.mkdtemp(prefix="copilot-proxy-")) / "nginx", [cluster[0].port, cluster[1].port])
+    if nginx.bin is None:
+        missing("nginx is not installed (apt-get install nginx)")
+    if shutil.which("openssl") is None:
+        missing("openssl is not installed (apt-get install openssl)")
+    try:
+        yield nginx.start()
+    finally:
+        nginx.stop()
+        shutil.rmtree(nginx.work.parent, ignore_errors=True)
+
+
+def test_the_documented_nginx_serves_both_replicas_and_survives_one_going_down(cluster: tuple[Replica, Replica],
+                                                                               proxy: Nginx):
+    a, b = cluster
+    web = proxy.client
+    assert web.post("/v1/brands", json={"id": "proxied", "name": "Proxied"}).status_code == 201
+    assert web.post("/v1/brands/proxied/history/batch", json=history("via", 12)).status_code == 200
+    assert a.post("/v1/brands/proxied/history/batch", json=history("direct", 8, author="max")).status_code == 200
+    lines = [json.dumps({"type": "message", "source_id": f"imp{i}", "author": f"u{i % 7}", "kind": "post",
+                         "created_at": (datetime.now(timezone.utc) - timedelta(days=3)).isoformat(),
+                         "text": f"message importé {i} " + "à travers le proxy " * 20}) for i in range(2_000)]
+    body = "\n".join(lines).encode()
+    assert len(body) > 1_000_000  # far above nginx's 1 MB default client_max_body_size and its body buffer
+    r = web.post("/v1/brands/proxied/imports", params={"format": "jsonl", "filename": "h.jsonl"}, content=body,
+                 headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 202, r.text
+    job = r.json()["id"]
+    within(120, lambda: web.get(f"/v1/jobs/{job}").json()["status"] in ("succeeded", "failed"))
+    assert web.get(f"/v1/jobs/{job}").json()["status"] == "succeeded"
+    # Whichever replica answers, it reads every write: the batch through the proxy, the one sent to A, the import.
+    for _ in range(6):
+        hits = web.get("/v1/brands/proxied/search", params={"q": "roue voile sortie", "mode": "lexical",
+                                                            "limit": 50}).json()["results"]
+        assert {h["id"][:3] for h in hits} >= {"via", "dir"}, hits
+    within(CONSISTENT_S, lambda: all(messages_in_vitality(replica, "proxied") == 2_020 for replica in (a, b)))
+    assert proxy.upstreams_seen() >= {f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"}, proxy.upstreams_seen()
+    a.stop()
+    try:  # a replica down: every request is retried on the other one, reads and writes alike
+        for i in range(6):
+            assert web.get("/v1/brands/proxied").status_code == 200
+            assert web.post("/v1/brands/proxied/history/batch", json=history(f"down{i}-", 1)).status_code == 200
+        within(CONSISTENT_S, lambda: messages_in_vitality(b, "proxied") == 2_020 + 6)
+    finally:
+        a.start()
 
 
 def test_two_workers_never_claim_the_same_job(postgres: Postgres):

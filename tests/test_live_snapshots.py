@@ -234,6 +234,34 @@ def test_readyz_is_green_only_once_every_brand_is_warm(settings: Settings, monke
         runtime.close()
 
 
+def test_a_large_brand_is_ready_only_once_its_reports_are_primed(settings: Settings):
+    """The first request after /readyz turns green finds the member cache, masks, cohorts and feed scores warm: the
+    server made the reports' first requests itself. A primer that fails delays nothing."""
+    seed = Copilot(settings, embedder=HashEmbedder())
+    seed.store.create_brand("big", "Big", "en")
+    recent = datetime.now(timezone.utc) - timedelta(days=3)
+    seed.ingestor.ingest("big", [MemberRecord(source_id="staff", role="staff")] +
+                         [msg(i, f"u{i % 7}", i) for i in range(60)] +
+                         [MessageRecord(source_id=f"p{i}", author="staff", created_at=recent + timedelta(hours=i),
+                                        kind="post", text="Bienvenue aux nouveaux !") for i in range(3)])
+    seed.close()
+    runtime = Copilot(settings.model_copy(update={"snapshot_sync_build_max_rows": 10}), embedder=HashEmbedder())
+    primed: list[str] = []
+    runtime.snapshots.primers.insert(0, lambda brand: primed.append(brand) or 1 / 0)
+    try:
+        runtime.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and not runtime.snapshots.status()[0]:
+            time.sleep(0.05)
+        assert runtime.snapshots.status()[0] and primed == ["big"]
+        assert "big" in runtime.vitality._cohorts and "big" in runtime.vitality._joined
+        assert "big" in runtime.store.__dict__["_member_cache"]
+        assert any(key[0] == "author_mask" for key in runtime.snapshots.get("big").memo)
+        assert len(runtime.drift.feed.cache._data) == 3  # the brand's three recent posts were scored
+    finally:
+        runtime.close()
+
+
 def test_another_process_writes_arrive_through_the_database(settings: Settings):
     reader = Copilot(settings, embedder=HashEmbedder())
     writer = Copilot(settings, embedder=HashEmbedder())  # another process on the same database: no shared memory

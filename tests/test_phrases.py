@@ -127,3 +127,15 @@ def test_templates_follow_the_charters_say_x_not_y():
     from copilot.features.rituals import _lexicon
 
     assert _lexicon(charter) == {"reply": "answer", "user": "member"}  # a word that is also preferred stays
+
+
+def test_counted_phrases_agree_with_their_count():
+    """'1 topics started' and '1 émojis' were shown to people: a count of one (zero too, in French) takes the
+    singular form when the catalogue has one."""
+    from copilot.phrases import say
+    assert say("en", "spotlight.content_created", count=1) == "1 topic started"
+    assert say("en", "spotlight.content_created", count=2) == "2 topics started"
+    assert say("en", "spotlight.thanks_received", count=1) == "thanked 1 time"
+    assert say("fr", "drift.emoji_limit", count=1, limit=0) == "1 émoji ; la charte en permet 0"
+    assert say("fr", "spotlight.content_created", count=0) == "0 sujet lancé"
+    assert say("en", "spotlight.content_created", count=0) == "0 topics started"

@@ -1,15 +1,21 @@
 """The finishing touches FastAPI cannot express per route: the scopes each operation needs (from its
 dependencies), error bodies as application/problem+json with the Problem schema, `If-Match` required where the
-server requires it, and a `servers` entry. Applied once, to the schema the app serves and `openapi.yaml` holds."""
+server requires it, a `servers` entry, and an example on every schema (from `examples.yaml` beside this module).
+Applied once, to the schema the app serves and `openapi.yaml` holds."""
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable
 
+import yaml
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+EXAMPLES = Path(__file__).with_name("examples.yaml")
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 SERVERS = [{"url": "http://127.0.0.1:8000", "description": "`make run` / `copilot serve` (COPILOT_HOST, COPILOT_PORT)"}]
 # Set in a route's openapi_extra when the server answers 428 without If-Match.
@@ -48,6 +54,13 @@ def _finish_operation(route: Any, op: dict[str, Any]) -> None:
                                        if s.get("type") == "string")
 
 
+@lru_cache(maxsize=1)
+def schema_examples() -> dict[str, Any]:
+    """Schema name -> one example of it (tests/test_contract.py validates each against its schema)."""
+    loaded: dict[str, Any] = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    return loaded
+
+
 def finish(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
     """Refine the generated schema in place (see the module docstring)."""
     doc["servers"] = SERVERS
@@ -60,6 +73,10 @@ def finish(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
     schemas = doc.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, replaced by Problem
         schemas.pop(unused, None)
+    examples = schema_examples()
+    for name, schema in schemas.items():
+        if name in examples:
+            schema["examples"] = [copy.deepcopy(examples[name])]  # YAML aliases share objects: keep each its own
     return doc
 
 

@@ -7,16 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from copilot.members import ErasureOut, ExportedMessage, ExportedSpotlight, MemberExport, MemberOut
 from copilot.reports import (DraftGuards, DraftHistory, DriftCheck, Engine, FeedReport, Grounding, LearnedFrom,
                              LLMUsage, PromptRef, SlackPost, SpotlightReport, VitalityReport)
-from copilot.types import Charter, Input, Consent, MemberRecord, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
+from copilot.types import Charter, Input, Consent, MemberCounts, MemberRecord, MessageCounts, MessageRecord, Role, Scope, Slug, Timestamp, WebUrl
+from copilot.usage import UsageDay, UsageOut
 
 MAX_BATCH = 1000
 DraftStatus = Literal["drafted", "in_review", "approved", "changes_requested", "rejected", "published"]
 DraftKind = Literal["ritual", "shoutout", "rewrite"]
 ImportFormat = Literal["auto", "jsonl", "slack", "discord", "stackexchange", "markdown"]
 # The response bodies that services build themselves (typed all the way from the feature to the route).
-__all__ = ["DraftHistory", "DriftCheck", "FeedReport", "SpotlightReport", "VitalityReport"]
+__all__ = ["DraftHistory", "DriftCheck", "ErasureOut", "ExportedMessage", "ExportedSpotlight", "FeedReport",
+           "MemberExport", "MemberOut", "SpotlightReport", "UsageDay", "UsageOut", "VitalityReport"]
 
 
 class ProblemError(BaseModel):
@@ -29,10 +32,6 @@ class ProblemError(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem document: every error the API answers has this shape and a stable `type`."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "type": "https://copilot.dev/problems/invalid-input", "title": "Invalid input", "status": 422,
-        "detail": "query.q: Field required", "field": "query.q", "instance": "/v1/brands/acme/search",
-        "errors": [{"field": "query.q", "message": "Field required"}]}]})
     type: str = Field(description="a stable URI per kind of error (`…/problems/not-found`, `…/guards-failed`…)")
     title: str
     status: int
@@ -68,8 +67,6 @@ class BrandIn(Input):
 class BrandOut(BaseModel):
     """A brand: every other resource lives under it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "acme", "name": "Acme", "language": "en", "created_at": "2026-11-28T08:00:00Z"}]})
     id: str
     name: str
     language: Literal["fr", "en"]
@@ -98,9 +95,6 @@ class KeyOut(BaseModel):
 class KeyCreated(KeyOut):
     """A new key, with its secret (shown once, stored hashed)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "5f0c…", "actor": "editor", "scopes": ["draft", "review"], "created_at": "2026-11-28T08:00:00Z",
-         "revoked_at": None, "key": "cpk_…"}]})
     key: str = Field(description="the secret, shown once")
 
 
@@ -138,23 +132,6 @@ class CharterOut(CharterVersionOut):
     charter: Charter
 
 
-class MemberOut(BaseModel):
-    """A community member, with the role and consent editors set."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 3, "source": "native", "source_id": "ana", "name": "Ana", "role": "member",
-        "consent_spotlight": "opt_in", "consent_analytics": "unknown", "joined_at": "2026-09-01T00:00:00Z"}]})
-
-    id: int
-    source: str
-    source_id: str
-    name: str
-    role: Role
-    consent_spotlight: Consent
-    consent_analytics: Consent
-    joined_at: datetime | None = None
-
-
 class MemberPage(BaseModel):
     """A page of members."""
 
@@ -181,20 +158,6 @@ class HistoryBatch(Input):
     messages: list[MessageRecord] = Field(default_factory=list, max_length=MAX_BATCH)
 
 
-class MemberCounts(BaseModel):
-    """What an import did to members."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-class MessageCounts(MemberCounts):
-    """What an import did to messages (`deleted`: records marked deleted in the source)."""
-
-    deleted: int = 0
-
-
 class RecordError(BaseModel):
     """A record that could not be read, skipped while its neighbours were imported."""
 
@@ -205,10 +168,6 @@ class RecordError(BaseModel):
 class IngestOut(BaseModel):
     """What a batch or an import wrote."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "members": {"inserted": 2, "updated": 0, "unchanged": 0},
-        "messages": {"inserted": 3, "updated": 0, "unchanged": 0, "deleted": 0},
-        "embedded": 3, "errors": [], "error_count": 0}]})
     members: MemberCounts
     messages: MessageCounts
     embedded: int = Field(description="messages whose vectors were (re)computed")
@@ -225,15 +184,6 @@ class DraftJobCounts(BaseModel):
 class JobOut(BaseModel):
     """A background job (an import, or a draft asked with `Prefer: respond-async`): status, progress and, once
     done, what it wrote."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "9f1c…", "brand": "acme", "kind": "import", "format": "jsonl", "status": "succeeded",
-        "file_name": "history.jsonl", "total": 21, "processed": 21,
-        "counts": {"members": {"inserted": 5, "updated": 0, "unchanged": 0},
-                   "messages": {"inserted": 16, "updated": 0, "unchanged": 0, "deleted": 0},
-                   "embedded": 16, "errors": [], "error_count": 0},
-        "errors": [], "error_count": 0, "detail": None, "draft_id": None,
-        "created_at": "2026-11-28T08:00:00Z", "updated_at": "2026-11-28T08:00:02Z"}]})
 
     id: str
     brand: str
@@ -342,22 +292,7 @@ class RitualDraftIn(Input):
 class DraftOut(BaseModel):
     """A draft for editors to review; its `ETag` header is the version to send back in `If-Match`."""
 
-    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [{
-        "id": "2b7e…", "brand": "acme", "kind": "ritual", "ritual": "Rules clinic", "status": "drafted",
-        "version": 1, "title": "Rules clinic: ask, players answer",
-        "body": "Rules clinic is open: what tripped your table up this week? Ask below, experienced players answer.",
-        "variants": [], "language": "en", "register": None, "suggested_channel": "rules",
-        "suggested_time": "2026-12-02T18:00:00+00:00", "citations": ["rituals-1", "m11"],
-        "guards": {"banned_terms": [], "drift": {"score": 0.0, "verdict": "ok", "flags": []},
-                   "length": {"chars": 98, "max": 1500, "ok": True}, "emoji": {"count": 0, "limit": 2, "ok": True},
-                   "exclamation": {"count": 0, "limit": 1, "ok": True}, "unknown_member_tokens": [],
-                   "instructions": [], "contact_data": False, "ok": True},
-        "engine": "rules", "model": None, "degraded": False, "degraded_reason": None,
-        "prompt": {"name": "ritual_templates", "version": "1.0", "hash": None},
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0},
-        "grounding": {"topics": ["storm cards"], "past_editions": [{"id": "m10", "replies": 3, "member_to_member": 2}]},
-        "learned_from": {"examples": [], "avoided": []}, "slack": None, "published_permalink": None,
-        "created_by": "editor", "created_at": "2026-11-28T08:01:00Z"}]})
+    model_config = ConfigDict(protected_namespaces=())
     id: str
     brand: str
     kind: DraftKind
@@ -385,25 +320,6 @@ class DraftOut(BaseModel):
     published_permalink: str | None = None
     created_by: str
     created_at: datetime
-
-
-class UsageDay(BaseModel):
-    """LLM calls of one day (or the totals, `day` then being the first day followed by `..`)."""
-
-    day: str
-    calls: int
-    failures: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-
-
-class UsageOut(BaseModel):
-    """LLM usage of a brand per day."""
-
-    brand: str
-    days: list[UsageDay]
-    totals: UsageDay
 
 
 class SpotlightRecordIn(Input):
@@ -467,44 +383,3 @@ class DecisionIn(Input):
     permalink: WebUrl | None = Field(default=None, description="where it was posted (publish only; http or https)")
     override_guards: bool = Field(default=False, description="approve although the draft's guards fail; needs a "
                                                              "comment saying why, recorded in the history")
-
-
-
-
-class ErasureOut(BaseModel):
-    """What erasing a member removed."""
-
-    member_id: int
-    messages: int
-    drafts_redacted: int
-
-
-class ExportedMessage(BaseModel):
-    """A message written by the member, as stored."""
-
-    id: str
-    source: str
-    channel: str | None = None
-    created_at: datetime
-    kind: str
-    title: str | None = None
-    text: str
-    reply_to: str | None = None
-    reactions: dict[str, int] = Field(default_factory=dict, description="emoji -> count")
-    permalink: str | None = None
-
-
-class ExportedSpotlight(BaseModel):
-    """A time the member was featured."""
-
-    featured_at: datetime
-    channel: str | None = None
-    note: str | None = None
-
-
-class MemberExport(BaseModel):
-    """Everything stored about a member (data subject access)."""
-
-    member: MemberOut
-    messages: list[ExportedMessage]
-    spotlight_records: list[ExportedSpotlight]

@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from copilot.features import drift_rules as R
-from copilot.features.charter_checks import rule_flags
+from copilot.features.charter_checks import family_spans, rule_flags
 from copilot.phrases import say
 from copilot.report import Report
-from copilot.text import detect_language, words
+from copilot.text import detect_language, strip_accents, words
 from copilot.textrules import (LINK, TU, VOUS, emoji_spans, exclamation_spans, phone_spans, shouted_spans,
                                term_hits)
 from copilot.types import Charter
@@ -136,6 +136,8 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
                 if old.lower() not in preferred and old not in passages}
     for hit in term_hits(text, list(replaced)):
         term = replaced[hit.term]
+        if _says_the_whole(text, hit.term, term.term):  # 'not just "free"': "free" beside "open source" is fine
+            continue
         flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
                            say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
                            _clause(charter, term.passage_id)))
@@ -166,6 +168,15 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
     return flags
 
 
+def _says_the_whole(text: str, replaced: str, preferred: str) -> bool:
+    """Whether a preferred term that contains the replaced one ('free and open source' for 'free') is said with
+    the rest of its words in the text, hyphens or not."""
+    def content(s: str) -> set[str]:
+        return {w for w in re.findall(r"\w+", strip_accents(s.lower())) if len(w) > 3}
+    rest = content(preferred) - content(replaced)
+    return bool(rest) and content(replaced) <= content(preferred) and rest <= content(text.replace("-", " "))
+
+
 def shouting_flags(text: str, charter: Charter | None, lang: str = "en") -> list[Flag]:
     """Words in capitals used to insist."""
     caps = shouted_spans(text)
@@ -180,7 +191,7 @@ def shouting_flags(text: str, charter: Charter | None, lang: str = "en") -> list
 def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: FeedStats | None,
                 lang: str = "en") -> list[Flag]:
     """Promotional quota and abrupt posture change, measured on the brand's own feed."""
-    promo = [f for f in flags if f.type in PROMO_TYPES]
+    promo = [f for f in flags if _promotes(f)]
     if not promo or charter is None or feed is None:  # no feed known: the quota cannot be judged
         return []
     if feed.brand_posts < MIN_QUOTA_POSTS:  # too few posts for a share to mean anything (the report says so)
@@ -200,10 +211,16 @@ def quota_flags(text: str, flags: list[Flag], charter: Charter | None, feed: Fee
     return out
 
 
+def _promotes(flag: Flag) -> bool:
+    """A flag that makes its post promotional: a price or a product softened into information (a factual
+    announcement the charter allows, a thank-you) does not count towards the promotional share."""
+    return flag.type in PROMO_TYPES and flag.severity != "low"
+
+
 def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
     # Thanks, apologies, rituals and answers to members' own requests may mention a price or a product:
     # a lone medium hard-sell cue there is information, not drift.
-    if not R.GENUINE.search(text):
+    if not R.GENUINE.search(text) or family_spans("no_promo_codes", text):  # a code is never just information
         return flags
     strong = [f for f in flags if f.type != "hard_sell" and f.severity != "low"]
     if strong:
@@ -211,13 +228,18 @@ def _soften_genuine(text: str, flags: list[Flag]) -> list[Flag]:
     return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
 
 
-def _soften_factual(flags: list[Flag], charter: Charter | None) -> list[Flag]:
-    # A charter that welcomes factual announcements (what, price, availability): a hard-sell cue alone is
-    # information there; with urgency, asks or codes beside it, it stays what it is.
+FACTUAL_CUES = ("hard_sell", "self_promotion")  # a price, a product, 'on our website': what an announcement holds
+
+
+def _soften_factual(text: str, flags: list[Flag], charter: Charter | None) -> list[Flag]:
+    # A charter that welcomes factual announcements (what, price, availability, where to apply): price and
+    # own-site cues alone are information there; with urgency, asks or a promo code beside them, they stay what
+    # they are.
     allowed = any(r.type == "factual_announcements_allowed" for r in (getattr(charter, "rules", None) or []))
-    if not allowed or any(f.type != "hard_sell" and f.severity != "low" for f in flags):
+    if not allowed or family_spans("no_promo_codes", text) or \
+            any(f.type not in FACTUAL_CUES and f.severity != "low" for f in flags):
         return flags
-    return [f.model_copy(update={"severity": "low"}) if f.type == "hard_sell" else f for f in flags]
+    return [f.model_copy(update={"severity": "low"}) if f.type in FACTUAL_CUES else f for f in flags]
 
 
 def score_flags(flags: list[Flag]) -> float:
@@ -245,11 +267,11 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
         flags += charter_flags(text, charter, language)
     flags += shouting_flags(text, charter, language)
     flags = _soften_genuine(text, flags)
-    flags = _soften_factual(flags, charter)
+    flags = _soften_factual(text, flags, charter)
     flags += quota_flags(text, flags, charter, feed, language)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)
-    promotional = any(f.type in PROMO_TYPES for f in flags)
+    promotional = any(_promotes(f) for f in flags)
     result = DriftResult(score=score, verdict=verdict_for(score), promotional=promotional, language=language, flags=flags)
     if with_rewrite and result.verdict != "ok":
         from copilot.features.rewrite import member_first_rewrite

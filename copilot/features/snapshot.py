@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -76,16 +76,45 @@ class Snapshot:
     answered: np.ndarray     # bool: another author replied to the row
     first_seen: np.ndarray   # float64 per author: time of their first message
     keys: dict[tuple[str, str], int] = field(repr=False)  # shared with later snapshots of the lineage
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # derived arrays, shared by the lineage
 
     @property
     def n(self) -> int:
         """Number of rows."""
         return len(self.created)
 
-    def author_mask(self, pairs: set[tuple[str, str]]) -> np.ndarray:
-        """Rows written by any of the (source, author) pairs."""
-        codes = [i for i, a in enumerate(self.authors) if a in pairs]
-        return np.isin(self.author, np.asarray(codes, dtype=np.int32)) if codes else np.zeros(self.n, dtype=bool)
+    def author_mask(self, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
+        """Rows written by any of the (source, author) pairs (read-only; shared by the lineage's snapshots).
+
+        Within one generation rows only get appended and author codes only get added, so a mask computed for an
+        earlier snapshot is extended by the rows and codes added since rather than computed again: a live
+        community's reports do not rescan the history for each message."""
+        wanted = pairs if isinstance(pairs, frozenset) else frozenset(pairs)
+        key = ("author_mask", self.generation, wanted)
+        by_code, mask = self.memo.get(key) or (np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+        if len(by_code) < len(self.authors):
+            more = np.fromiter((a in wanted for a in self.authors[len(by_code):]), dtype=bool)
+            by_code = np.concatenate([by_code, more])
+        if len(mask) < self.n:
+            codes = self.author[len(mask):]
+            # -1 (unknown author) reads the extra False slot at the end
+            grown = np.concatenate([by_code, np.zeros(1, dtype=bool)])[np.where(codes >= 0, codes, len(by_code))]
+            mask = np.concatenate([mask, grown])
+        _remember(self.memo, key, (by_code, mask))
+        return mask[:self.n]
+
+    def author_code(self, key: tuple[str, str]) -> int:
+        """The code of an author in `authors`, or -1 (found through a lookup table kept per generation)."""
+        memo_key = ("author_codes", self.generation)
+        table, count = self.memo.get(memo_key) or ({}, 0)
+        if count < len(self.authors):
+            table = dict(table) if count else {}
+            for i in range(count, len(self.authors)):
+                table.setdefault(self.authors[i], i)
+            count = len(self.authors)
+            _remember(self.memo, memo_key, (table, count))
+        code = table.get(key, -1)
+        return code if code < len(self.authors) else -1
 
     def row_of(self, source: str, source_id: str) -> int | None:
         """Row index of a message."""
@@ -105,6 +134,20 @@ class Snapshot:
         return np.isin(self.kind, [KINDS.index(k) for k in kinds])
 
 
+MEMO_SIZE = 32
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store a derived value, dropping the oldest beyond MEMO_SIZE (roles change, generations move on)."""
+    memo.pop(key, None)
+    memo[key] = value
+    while len(memo) > MEMO_SIZE:
+        try:
+            memo.pop(next(iter(memo)))
+        except (StopIteration, KeyError, RuntimeError):  # another reader trimmed it meanwhile
+            break
+
+
 class Lineage:
     """The mutable arrays behind a brand's successive snapshots: capacity beyond the published rows takes appends
     without copying; a write to a published row copies that column first."""
@@ -118,6 +161,7 @@ class Lineage:
         self.first_seen = np.full(1, np.inf)
         self._owned: set[str] = set()
         self.keys: dict[tuple[str, str], int] = {}
+        self.memo: dict[Any, Any] = {}
         self.orphans: dict[tuple[str, str], list[int]] = {}
         self.published: Snapshot | None = None
         # Codes are append-only, so a re-laid-out lineage keeps its predecessor's.
@@ -301,7 +345,7 @@ class Lineage:
             self.first_seen = grown
         seen = self.first_seen[:max(1, len(authors))]
         snap = Snapshot(revision=self.hwm, epoch=self.epoch, generation=self.generation, as_of=self.as_of,
-                        authors=authors, channels=channels, first_seen=seen, keys=self.keys,
+                        authors=authors, channels=channels, first_seen=seen, keys=self.keys, memo=self.memo,
                         **{name: b[name][:n] for name in self.bufs})
         self._owned.clear()
         self.first_seen = self.first_seen.copy()
@@ -496,6 +540,7 @@ class Snapshots:
         self._thread: threading.Thread | None = None
         self._pruned_at = 0.0
         self.started = False
+        self.primers: list[Callable[[str], None]] = []  # called with a large brand once its snapshot is caught up
         store.listen(self._on_change)
 
     # ------------------------------------------------------------ reading
@@ -595,13 +640,26 @@ class Snapshots:
             st = self._states.setdefault(brand, _State(lin, caught_up=False))
         with st.lock:
             self._follow(brand, st, in_request=False)
-            st.caught_up = True
+        if st.current.n > self.sync_max_rows:
+            self._prime(brand)
+        # A fresh build is saved before the brand counts as warm: the save (numpy and string work, GIL-bound) would
+        # otherwise run beside the first requests after /readyz turns green.
         if fresh:
             self._save(brand, st, force=True)
         else:
             st.saved_revision, st.saved_at = lin.hwm, time.monotonic()
+        st.caught_up = True
         self._brands.add(brand)
         return st
+
+    def _prime(self, brand: str) -> None:
+        """Run the primers (the reports' own first requests) on a large brand before it counts as warm, so the
+        first request after /readyz turns green finds member caches, masks and cohorts ready."""
+        for primer in list(self.primers):
+            try:
+                primer(brand)
+            except Exception:  # noqa: BLE001 - a report that cannot be primed is computed by its first request
+                log.warning("priming the reports of brand %s failed", brand, exc_info=True)
 
     # ------------------------------------------------------------ following
     def _on_change(self, brand: str, seq: int) -> None:

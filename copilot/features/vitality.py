@@ -94,27 +94,29 @@ class VitalityService:
     def __init__(self, store: Store, snapshots: Snapshots, clock: Any = lambda: datetime.now(timezone.utc)):
         self.store, self.snapshots, self.clock = store, snapshots, clock
         self._cohorts: dict[str, tuple[tuple[Any, ...], Cohorts]] = {}
+        self._joined: dict[str, tuple[Any, frozenset[Any], np.ndarray]] = {}  # per members view: joined times
 
     def report(self, brand: str, *, window_days: int = 28, now: datetime | None = None) -> VitalityReport:
         """KPIs for the window, a weekly series, and weak-signal alerts."""
         now = now or self.clock()
         snap = self.snapshots.get(brand)
-        roles = self.store.member_roles(brand)
+        view = self.store.members_view(brand)  # roles and members from one read
+        roles = view.roles
         brand_side = snap.author_mask(roles["staff"] | roles["bot"])
         opted_out = snap.author_mask(roles["no_analytics"])
         member = (snap.author >= 0) & ~brand_side & ~opted_out
         cohorts = self._cohorts_of(brand, snap, brand_side, roles["staff"] | roles["bot"])
         hi = now.timestamp()
         lo = hi - window_days * 86400
-        known = self._known_members(brand, roles, snap, cohorts, hi)
-        ctx = (snap, cohorts, member, brand_side, opted_out)
-        kpis = period_kpis(ctx, lo, hi, known)
+        known = self._known_members(brand, view, snap, cohorts, hi)
+        ctx = Periods(snap, cohorts, member, brand_side, opted_out, known)
+        kpis = ctx.kpis(lo, hi)
         kpis["retention"] = retention(snap, cohorts, member, lo, hi)
         n_weeks = max(1, math.ceil(window_days / 7))
         weekly = [{"week_start": datetime.fromtimestamp(hi - (n_weeks - i) * WEEK, tz=timezone.utc),
-                   **flatten(period_kpis(ctx, hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK, known))}
+                   **flatten(ctx.kpis(hi - (n_weeks - i) * WEEK, hi - (n_weeks - i - 1) * WEEK))}
                   for i in range(n_weeks)]
-        alerts = weak_signals(ctx, hi, known, lang=self.store.get_brand(brand).language)
+        alerts = weak_signals(ctx, hi, lang=self.store.get_brand(brand).language)
         return VitalityReport.model_validate({
             "window": {"since": datetime.fromtimestamp(lo, tz=timezone.utc), "until": now, "days": window_days,
                        "as_of": snap.as_of},
@@ -133,12 +135,64 @@ class VitalityService:
         self._cohorts[brand] = (key, cohorts)
         return cohorts
 
-    def _known_members(self, brand: str, roles: dict[str, Any], snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
-        members = self.store.members_by_key(brand)
+    def _known_members(self, brand: str, view: Any, snap: Snapshot, cohorts: Cohorts, hi: float) -> int:
+        """Members (not staff, bots or opted out) who joined before `hi` and whose first message, if any, is before
+        it: those joined before `hi`, less the few authors first seen at or after it (none when `hi` is now)."""
+        members, base, changed, roles = view.by_key, view.base, view.changed, view.roles
         skip = roles["staff"] | roles["bot"] | roles["no_analytics"]
-        seen = {a: cohorts.first_seen[i] for i, a in enumerate(snap.authors)}
-        return sum(1 for key, m in members.items() if key not in skip and seen.get(key, -np.inf) < hi
-                   and (m.joined_at is None or m.joined_at.timestamp() < hi))
+        cached = self._joined.get(brand)
+        if cached is not None and cached[0] is members and cached[1] == skip:
+            pass
+        elif cached is not None and cached[0] is base and base is not None and changed is not None and cached[1] == skip:
+            cached = (members, skip, _patch_joined(cached[2], base, members, changed, skip))
+        else:
+            cached = (members, skip, np.sort(np.fromiter((_joined(m) for key, m in members.items() if key not in skip),
+                                                         dtype=np.float64)))
+        self._joined[brand] = cached
+        known = int(np.searchsorted(cached[2], hi, "left"))
+        # An author whose every message was deleted keeps a code with no first message (inf) until a rebuild: like
+        # a member who never wrote, they count when they joined before `hi`.
+        seen = cohorts.first_seen[:len(snap.authors)]
+        for code in np.flatnonzero((seen >= hi) & np.isfinite(seen)).tolist():
+            key = snap.authors[code]
+            m = members.get(key)
+            if m is not None and key not in skip and (m.joined_at is None or m.joined_at.timestamp() < hi):
+                known -= 1
+        return known
+
+
+def _joined(m: Any) -> float:
+    return m.joined_at.timestamp() if m.joined_at else -np.inf
+
+
+def _patch_joined(joined: np.ndarray, base: Any, members: Any, changed: frozenset[Any], skip: frozenset[Any]) -> np.ndarray:
+    """The sorted join times of the counted members, moved from `base` to `members` (which re-read `changed`)."""
+    out = joined
+    for key in changed:
+        if key in skip:
+            continue
+        before = base.get(key)
+        if before is not None:
+            out = np.delete(out, int(np.searchsorted(out, _joined(before), "left")))
+        out = np.insert(out, int(np.searchsorted(out, _joined(members[key]), "left")), _joined(members[key]))
+    return out
+
+
+class Periods:
+    """The KPIs of periods of one report, each computed once (the weekly series and the weak signals share weeks)."""
+
+    def __init__(self, snap: Snapshot, cohorts: Cohorts, member: np.ndarray, brand_side: np.ndarray,
+                 opted_out: np.ndarray, known: int):
+        self.snap, self.known = snap, known
+        self.ctx = (snap, cohorts, member, brand_side, opted_out)
+        self._done: dict[tuple[float, float], dict[str, Any]] = {}
+
+    def kpis(self, lo: float, hi: float) -> dict[str, Any]:
+        """`period_kpis` for [lo, hi), a fresh copy each time (callers add to it)."""
+        done = self._done.get((lo, hi))
+        if done is None:
+            done = self._done[(lo, hi)] = period_kpis(self.ctx, lo, hi, self.known)
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in done.items()}
 
 
 def period_kpis(ctx: tuple[Any, ...], lo: float, hi: float, known: int) -> dict[str, Any]:
@@ -165,7 +219,7 @@ def period_kpis(ctx: tuple[Any, ...], lo: float, hi: float, known: int) -> dict[
         "participation": {"active_members": int(len(active)), "known_members": known,
                           "active_share": round(len(active) / known, 4) if known else 0.0,
                           "concentration_top10pct": round(float(top.sum() / active.sum()), 4) if len(active) else 0.0},
-        "contribution": {"member_posts": int((~snap.is_reply[mem_rows] & np.isin(snap.kind[mem_rows], [Q, 2])).sum()),
+        "contribution": {"member_posts": int((~snap.is_reply[mem_rows] & ((snap.kind[mem_rows] == Q) | (snap.kind[mem_rows] == 2))).sum()),
                          "answers_by_members_share": round(float(member[to_q].mean()), 4) if len(to_q) else 0.0,
                          "member_messages": int(len(mem_rows))},
         "advocacy": {"advocacy": int(snap.advocacy[mem_rows].sum()), "thanks": int(snap.thanks[mem_rows].sum())},
@@ -200,36 +254,37 @@ def retention(snap: Snapshot, cohorts: Cohorts, member: np.ndarray, lo: float, h
     valid = valid[member[valid]]
     authors = snap.author[valid]
     week_of = np.floor((snap.created[valid] - start) / WEEK).astype(np.int64)
-    first_week = np.floor((cohorts.first_seen - start) / WEEK)
-    active_pairs = set(zip(authors.tolist(), week_of.tolist()))
     n_weeks = int((hi - start) // WEEK)
+    # who was active in which week, as a table over author codes (weeks asked about stay below n_weeks + 8)
+    active = np.zeros((len(cohorts.first_seen), n_weeks + 10), dtype=bool)
+    active[authors, week_of] = True
+    new_authors = np.flatnonzero(active.any(axis=1))
+    first_week = np.floor((cohorts.first_seen[new_authors] - start) / WEEK)
+    in_range = (first_week >= 0) & (first_week < n_weeks)
+    cohort_authors, cohort_week = new_authors[in_range], first_week[in_range].astype(np.int64)
+    sizes = np.bincount(cohort_week, minlength=n_weeks)
+    kept_by_k = {k: np.bincount(cohort_week, weights=active[cohort_authors, cohort_week + k],
+                                minlength=n_weeks).astype(np.int64) for k in (1, 4, 8)}
     rows, totals = [], {1: [0, 0], 4: [0, 0], 8: [0, 0]}
-    new_authors = np.unique(authors)
-    by_week: dict[int, list[int]] = {}
-    for a in new_authors.tolist():
-        if 0 <= first_week[a] < n_weeks:
-            by_week.setdefault(int(first_week[a]), []).append(a)
-    for wk in range(n_weeks):
-        cohort = by_week.get(wk, [])
-        if not cohort:
-            continue
-        row: dict[str, Any] = {"week_start": datetime.fromtimestamp(start + wk * WEEK, tz=timezone.utc), "size": len(cohort)}
+    for wk in np.flatnonzero(sizes).tolist():
+        size = int(sizes[wk])
+        row: dict[str, Any] = {"week_start": datetime.fromtimestamp(start + wk * WEEK, tz=timezone.utc), "size": size}
         for k in (1, 4, 8):
             if start + (wk + k + 1) * WEEK <= hi:
-                kept = sum((a, wk + k) in active_pairs for a in cohort)
-                row[f"week_{k}"] = round(kept / len(cohort), 4)
+                kept = int(kept_by_k[k][wk])
+                row[f"week_{k}"] = round(kept / size, 4)
                 totals[k][0] += kept
-                totals[k][1] += len(cohort)
+                totals[k][1] += size
             else:
                 row[f"week_{k}"] = None
         rows.append(row)
     return {"cohorts": rows[-12:], **{f"week_{k}": round(t[0] / t[1], 4) if t[1] else None for k, t in totals.items()}}
 
 
-def weak_signals(ctx: tuple[Any, ...], hi: float, known: int, lang: str = "en") -> list[dict[str, Any]]:
+def weak_signals(periods: Periods, hi: float, lang: str = "en") -> list[dict[str, Any]]:
     """Engagement dropping against its trailing baseline, tension spikes, interests shifting between channels."""
-    snap = ctx[0]
-    weeks = [period_kpis(ctx, hi - (k + 1) * WEEK, hi - k * WEEK, known) for k in range(5)]  # 0 = last week
+    snap = periods.snap
+    weeks = [periods.kpis(hi - (k + 1) * WEEK, hi - k * WEEK) for k in range(5)]  # 0 = last week
     alerts = []
     last, base = weeks[0], weeks[1:]
     active_base = np.mean([w["participation"]["active_members"] for w in base])

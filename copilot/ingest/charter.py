@@ -29,7 +29,7 @@ from copilot.types import (Charter, CharterItem, CharterRule, Passage, Promotion
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "promotion": ("promotion", "promotionnel", "publicit", "advertis", "self-promo", "spam", "commercial",
-                  "autopromo", "sponsor"),
+                  "autopromo", "sponsor", "selling", "vendre", "ventes", "sales"),
     "rituals": ("rituel", "ritual", "rendez-vous", "rdv", "evenement", "event", "club", "seminaire", "seminar",
                 "meeting", "reunion", "animation", "tradition", "newsletter", "infolettre", "hebdo", "weekly",
                 "recurring", "recurrent", "regular", "regulier", "programs", "programmes"),
@@ -68,7 +68,14 @@ WHITESPACE_RUN = re.compile(r"\s{2,}")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 TABLE_RULE = re.compile(r":?-{2,}:?")
 # Table headers: which column holds the replaced terms, a ritual's name, its cadence.
-REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\b|\bpas\b|don't|ne dit|banned|interdit")
+REPLACED_COLUMN = re.compile(r"plutot|instead|au lieu|rather|avoid|eviter|\bnot\b|\bpas\b|don't|ne dit|banned|interdit|"
+                             r"tempt|about to|old\b|ancien|before|avant")
+# A header that names the term to use even though it says "instead" ("…type this instead", "dites plutôt").
+GOOD_TAIL = re.compile(r"\b(?:instead|plutot|a la place|rather)\W{0,3}$")
+GOOD_COLUMN = re.compile(r"(?:instead|plutot|a la place|rather)\W{0,3}$|\b(?:say|use|write|type|prefer\w{0,4}|on dit|"
+                         r"dites|ecri\w{0,4}|utilis\w{0,4}|new|nouveau|apres|after)\b")
+# A column explaining a row ("Why", "Pourquoi", "Reason"): its table pairs nothing with anything.
+REASON_COLUMN = re.compile(r"\b(?:why|pourquoi|reason|raison|because|parce|explanation|explication|note|comment)\b")
 NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|program|thread|\bquoi\b")
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
@@ -96,11 +103,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", strip_accents(text.lower())).strip("-")[:40] or "intro"
 
 
+CONTACT = re.compile(r"\b(?:nous ecrire|ecrivez-nous|ecris-nous|nous contacter|contactez|write to us|contact us|get in touch)\b")
+
+
 def classify(path: Iterable[str]) -> str | None:
     """Category of a section from its own heading, else its nearest parent's."""
     for heading in reversed(list(path)):
+        if CONTACT.search(T.fold(heading)):  # 'Nous écrire' is a contact section, not one on writing
+            return "aside"
         h = " " + re.sub(r"[^\w'-]+", " ", T.fold(heading)) + " "
-        for category, keys in CATEGORIES.items():
+        # Context for people first: 'Club history' is history, whatever else its heading names.
+        for category, keys in sorted(CATEGORIES.items(), key=lambda kv: kv[0] != "aside"):
             if any(f" {k}" in h for k in keys):  # each key starts a word: "vision" is not in "révision"
                 return category
     return None
@@ -114,7 +127,8 @@ def strip_marker(block: str) -> str:
 def lead(block: str) -> tuple[str | None, str]:
     """(lead phrase, rest): a bold opening or a short label before ':' / '—'."""
     text = strip_marker(block)
-    m = re.match(r"^\*\*(.+?)\*\*\s*[:.—–-]?\s*(.*)$", text, flags=re.S)
+    m = re.match(r"^(?:(?:le|la|les|l'|the|our|nos|notre|un|une|a)\s?)?\*\*(.+?)\*\*\s*[,:.—–-]?\s*(.*)$", text,
+                 flags=re.S | re.I)
     if m:
         return m.group(1).strip(" .:"), m.group(2).strip()
     m = LABEL_RE.match(text) if LABEL_SEP.search(text, 0, LABEL_REACH) else None
@@ -155,6 +169,31 @@ class _Context:
     forbidding: bool
 
 
+def _answered(sentences: list[str]) -> list[str]:
+    """Sentences, with a short question joined to its answer ('Les émojis ? Nous nous en passons.')."""
+    out: list[str] = []
+    for sentence in sentences:
+        if out and out[-1].rstrip().endswith("?") and len(out[-1]) <= 40:
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
+
+
+def _replaced_column(header: list[str]) -> int | None:
+    """In a two-term table, the column of the terms to replace: its header says so ("Instead of", "Not this",
+    "If you're about to type…"), and the other one does not explain ("Why not") or name the term to use."""
+    if len(header) < 2 or any(REASON_COLUMN.search(h) for h in header):
+        return None
+    bad = [i for i, h in enumerate(header) if REPLACED_COLUMN.search(GOOD_TAIL.sub("", h))]
+    good = [i for i, h in enumerate(header) if GOOD_COLUMN.search(h) and i not in bad]
+    if len(bad) == 1:
+        return bad[0]
+    if len(good) == 1 and len(header) == 2:
+        return 1 - good[0]
+    return None
+
+
 class _Builder:
     """Accumulates a Charter while walking sections."""
 
@@ -176,9 +215,15 @@ class _Builder:
                 labels: list[str | None] | None = None, read: bool = False) -> None:
         """Keep every block as a passage, read it, and report the blocks nothing could be read from."""
         title = " / ".join(sec.path) or "intro"
-        heading_forbids = bool(T.NEGATION.search(T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))))
+        heading = T.fold(" ".join(_humanize(h) for h in sec.path[-1:]))
+        heading_forbids = bool(T.NEGATION.search(heading) or BAN_KEY.search(heading))
         pids, leftovers, lead_in_forbids = [], [], False
-        for block, label in zip(sec.blocks, labels or [None] * len(sec.blocks)):
+        labels = list(labels or [None] * len(sec.blocks))
+        asked = (sec.path[-1:] or [""])[0].strip()
+        if labels and labels[0] is None and asked.endswith("?") and len(asked) <= 80 and \
+                T.SUBJECT_RE.search(T.fold(asked)):  # 'And exclamation marks?' answered by 'Two per post at most.'
+            labels[0] = asked
+        for block, label in zip(sec.blocks, labels):
             pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
             pids.append(pid)
             item = bool(LIST_ITEM.match(block))
@@ -223,7 +268,7 @@ class _Builder:
         """Everything the block's sentences state, wherever the block sits."""
         c, read = self.charter, set()
         plain = strip_marker(block).replace("**", "").replace("__", "")
-        for sentence in T.sentences(f"{_humanize(label)}: {plain}" if label else plain):
+        for sentence in _answered(T.sentences(f"{_humanize(label)}: {plain}" if label else plain)):
             read |= self._scalars(sentence, pid, ctx)
             if ctx.category != "lexicon":
                 found = T.rules(sentence, forbidding=ctx.forbidding)
@@ -292,7 +337,7 @@ class _Builder:
     def _table(self, rows: list[list[str]], pid: str, ctx: _Context) -> bool:
         """A terms table (Preferred | Instead of), a rituals table (Ritual | When | …), or rows read as lines."""
         header, body = [T.fold(cell) for cell in rows[0]], rows[1:]
-        replaced = next((i for i, h in enumerate(header) if REPLACED_COLUMN.search(h)), None)
+        replaced = _replaced_column(header)
         name = next((i for i, h in enumerate(header) if NAME_COLUMN.search(h)), None)
         when = next((i for i, h in enumerate(header) if WHEN_COLUMN.search(h)), None)
         if replaced is not None and len(header) >= 2:
@@ -301,6 +346,12 @@ class _Builder:
                 bads = [T.unquote(b) for b in re.split(r",|;|\s(?:ou|or)\s", row[replaced]) if T.unquote(b)]
                 self.charter.preferred_terms.append(Term(term=T.unquote(row[good]), instead_of=bads, passage_id=pid))
             return bool(body)
+        if replaced is None and ctx.forbidding and GENERIC_KEY.fullmatch(header[0].strip(" *")):
+            # "Words that are off the table" | "Word | Why": the first column lists banned words.
+            terms = [T.unquote(r[0]) for r in body if r and T.term_like(T.unquote(r[0]))]
+            self.charter.banned_terms += [Term(term=t, passage_id=pid) for t in terms]
+            if terms:
+                return True
         if name is not None and when is not None and name != when:
             for row in (r for r in body if len(r) > max(name, when)):
                 rest = " — ".join(cell for i, cell in enumerate(row) if i not in (name, when))
@@ -430,15 +481,21 @@ def parse_markdown(source: str) -> Charter:
     except ValueError as exc:
         raise CharterInvalid(str(exc), field="front_matter") from exc
     builder, title, opening = _Builder(), None, True
-    for sec in sections(body):
-        # The title is the H1 that opens the document; its paragraphs, and any before it, are the intro.
-        is_title = opening and sec.level == 1 and not classify([sec.heading])
+    secs = list(sections(body))
+    single_h1 = sum(sec.level == 1 for sec in secs) == 1
+    for sec in secs:
+        # The title is the H1 that opens the document; its paragraphs, and any before it, are the intro. The only
+        # H1 of a document is its title even when it names a category ('… manifesto', '… Club guide').
+        is_title = opening and sec.level == 1 and (single_h1 or not classify([sec.heading]))
         opening = opening and sec.level == 0
         title = sec.heading if is_title else title
         path = sec.path[1:] if title is not None and sec.path[:1] == [title] else sec.path
+        # The title's own paragraphs are read as what it names ('Nos rituels'), and what that cannot read is the
+        # intro; the sections under it do not inherit the title's category.
+        category = classify([sec.heading]) if is_title else classify(path)
         if sec.blocks:
-            builder.section(sec, classify(path), shown=" / ".join(path) or sec.heading or "intro",
-                            intro=is_title or sec.level == 0)
+            builder.section(sec, category, shown=" / ".join(path) or sec.heading or "intro",
+                            intro=is_title or sec.level == 0)  # what the title's category cannot read is intro
     builder.charter.title = title
     return _apply_meta(builder.finish(detect_language(body), body), meta)
 
@@ -496,6 +553,16 @@ def _pick(mapping: dict[str, Any], names: tuple[str, ...]) -> Any:
     return next((v for k, v in mapping.items() if T.fold(_humanize(k)) in names), None)
 
 
+def _other_term(pair: dict[str, Any]) -> str | None:
+    """In a {term to use, other} pair whose other key is not a known one ({"ifTempted": "x", "write": "y"}), the
+    other short value is the term it replaces, unless its key explains (why, note, reason)."""
+    others = [(k, v) for k, v in pair.items() if T.fold(_humanize(k)) not in GOOD_KEYS]
+    if len(others) == 1 and isinstance(others[0][1], str) and T.term_like(others[0][1].strip()) \
+            and not REASON_COLUMN.search(T.fold(_humanize(others[0][0]))):
+        return others[0][1].strip()
+    return None
+
+
 def _text_of(v: dict[str, Any]) -> str | None:
     text = _pick(v, NAME_KEYS + ("text", "term", "terme"))
     return text if isinstance(text, str) else None
@@ -514,34 +581,42 @@ class _Structured:
         self.texts: list[str] = []
         self.context = ""  # the scalar values beside the list being read
 
-    def walk(self, path: list[str], value: Any) -> None:
-        """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections."""
+    def walk(self, path: list[str], value: Any) -> bool:
+        """Read one key's value: its scalars as labelled blocks, its lists and mappings as nested sections. True
+        when the value was a list of terms or items."""
         words = [_humanize(k) for k in path]
         sec = Section(heading=path[-1], level=len(path) + 1, path=path)
         if isinstance(value, dict):
             if self._replacements(sec, T.fold(words[-1]), value):
-                return
+                return False
             # What the scalars beside a list say about it ("reason": "these words are never used").
             self.context = " ".join(str(v) for v in value.values() if _scalar(v))
             labels: list[str | None] = []
+            explained = False  # a note beside a list of terms it explains is read with that list
             for k, v in value.items():
                 if _scalar(v):
                     sec.blocks.append(str(v))
                     labels.append(str(k))
                 elif v is not None:
-                    self.walk(path + [str(k)], v)
-            self.read(sec, classify(words), labels)
+                    explained = self.walk(path + [str(k)], v) and GENERIC_KEY.fullmatch(T.fold(_humanize(str(k)))) \
+                        is not None or explained
+            if explained and all(REASON_COLUMN.search(T.fold(_humanize(label))) for label in labels if label):
+                self.texts += sec.blocks
+                self.b.passage(sec.heading, " ".join(sec.blocks), " / ".join(sec.path)) if sec.blocks else None
+            else:
+                self.read(sec, classify(words), labels)
         elif isinstance(value, list):
             items = [v for v in value if v is not None]
             # A generic key ("words", "list") says what the list is under its parent ("offTheTable": {"words": …}).
             key = T.fold(" ".join(words[-2:]) if GENERIC_KEY.fullmatch(T.fold(words[-1])) else words[-1])
             if self._terms(sec, key, items) or self._items(sec, classify(words), items):
-                return
+                return True
             sec.blocks = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in items]
             self.read(sec, classify(words), [None] * len(sec.blocks))
         elif value is not None:
             sec.blocks = [str(value)]
             self.read(sec, classify(words), [None])
+        return False
 
     def read(self, sec: Section, category: str | None, labels: list[str | None], *, metadata: bool = False) -> None:
         """Numbers under keys naming a field set it; every other block is read as text."""
@@ -583,14 +658,24 @@ class _Structured:
             pid = self.b.passage(sec.heading, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v,
                                  " / ".join(sec.path))
             term = str(_pick(v, GOOD_KEYS)) if isinstance(v, dict) else v.strip()
-            instead = _pick(v, REPLACED_KEYS) if isinstance(v, dict) and not banned else []
+            instead = (_pick(v, REPLACED_KEYS) or _other_term(v)) if isinstance(v, dict) and not banned else []
             instead = instead if isinstance(instead, list) else [instead] if instead else []
             target.append(Term(term=term, instead_of=[str(x) for x in instead], passage_id=pid))
             self.texts.append(term)
         return True
 
     def _replacements(self, sec: Section, key: str, value: dict[str, Any]) -> bool:
-        """{"replaced term": "term to use", …} under a replacements key."""
+        """{"replaced term": "term to use", …} under a replacements key; {"term to use": ["replaced", …], …} under a
+        replacements or preference key (one uses one term, not a list)."""
+        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key)) and value and all(
+                isinstance(v, list) and v and T.term_like(str(k).strip()) and
+                all(isinstance(x, str) and T.term_like(x.strip()) for x in v) for k, v in value.items()):
+            for new, olds in value.items():
+                pid = self.b.passage(sec.heading, f"{new}: {', '.join(olds)}", " / ".join(sec.path))
+                self.b.charter.preferred_terms.append(Term(term=str(new).strip(), instead_of=[x.strip() for x in olds],
+                                                           passage_id=pid))
+                self.texts += [str(new), *olds]
+            return True
         if not REPLACEMENT_KEY.search(key) or not value or not all(
                 isinstance(v, str) and T.term_like(v.strip()) and T.term_like(str(k).strip()) for k, v in value.items()):
             return False

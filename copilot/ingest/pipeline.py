@@ -8,13 +8,16 @@ embedding (an indexed flag), so a later write or the job worker re-embeds exactl
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from copilot.embed import Embedder
 from copilot.index import VectorIndex
 from copilot.store import Store, UpsertResult
-from copilot.types import MemberRecord, MessageRecord, RecordError, content_hash
+from copilot.types import MemberCounts, MemberRecord, MessageCounts, MessageRecord, RecordError, content_hash
 
 MAX_EMBED_CHARS = 2000
 INLINE_REPAIR = 64  # stale vectors a write repairs on its way
@@ -25,16 +28,17 @@ MAX_REPORTED_ERRORS = 100
 class IngestReport:
     """Counts of what an ingestion did, and the first errors with their locations."""
 
-    members: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0})
-    messages: dict[str, int] = field(default_factory=lambda: {"inserted": 0, "updated": 0, "unchanged": 0, "deleted": 0})
+    members: MemberCounts = field(default_factory=MemberCounts)
+    messages: MessageCounts = field(default_factory=MessageCounts)
     embedded: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
     error_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return {"members": self.members, "messages": self.messages, "embedded": self.embedded,
-                "errors": self.errors, "error_count": self.error_count}
+        """Plain dict for JSON (a job's stored counts)."""
+        return {"members": self.members.model_dump(), "messages": self.messages.model_dump(),
+                "embedded": self.embedded, "errors": [e.model_dump() for e in self.errors],
+                "error_count": self.error_count}
 
 
 def embed_text(doc: dict[str, Any]) -> str:
@@ -52,6 +56,7 @@ class Ingestor:
 
     def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, *, batch_size: int = 512):
         self.store, self.index, self.embedder, self.batch_size = store, index, embedder, batch_size
+        self._ahead: ThreadPoolExecutor | None = None
 
     def ingest(self, brand: str, items: Iterable[MemberRecord | MessageRecord | RecordError], *,
                progress: Callable[[int], None] | None = None) -> IngestReport:
@@ -67,7 +72,7 @@ class Ingestor:
             if isinstance(item, RecordError):
                 report.error_count += 1
                 if len(report.errors) < MAX_REPORTED_ERRORS:
-                    report.errors.append(item.model_dump())
+                    report.errors.append(item)
                 continue
             batch.append(item)
             if len(batch) >= self.batch_size:
@@ -81,6 +86,12 @@ class Ingestor:
                 progress(done)
         return report  # what changed is in the brand's change sequence, written with the messages
 
+    def close(self) -> None:
+        """Stop the embedding-ahead thread (after what it is doing)."""
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True)
+            self._ahead = None
+
     def repair(self, brand: str, *, limit: int = 512) -> int:
         """Embed messages whose vectors are missing or outdated (a write whose indexing failed); returns how many."""
         return self.index_documents(brand, self.store.stale_messages(brand, limit=limit))
@@ -89,21 +100,44 @@ class Ingestor:
         members = [r for r in batch if isinstance(r, MemberRecord)]
         messages = [r for r in batch if isinstance(r, MessageRecord)]
         members += _implied_authors(messages, {(m.source, m.source_id) for m in members})
-        if members:
+        if not messages:
             _count(report.members, self.store.upsert_members(brand, members))
-        if messages:
-            self.store.upsert_channels(brand, {(m.source, m.channel) for m in messages if m.channel})
-            result = self.store.upsert_messages(brand, messages, [digest(m) for m in messages])
-            _count(report.messages, result)
-            self.index.delete(brand, result.to_unindex)
-            report.embedded += self.index_documents(brand, result.to_index)
+            return len(batch)
+        digests = [digest(m) for m in messages]
+        ahead = self._embed_ahead(brand, messages, digests)
+        members_result, result = self.store.upsert_history(brand, members, messages, digests)
+        _count(report.members, members_result)
+        _count(report.messages, result)
+        self.index.delete(brand, result.to_unindex)
+        report.embedded += self.index_documents(brand, result.to_index, ahead=ahead)
         return len(batch)
 
-    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]]) -> int:
-        """Embed and upsert documents into the vector index, then record their hashes as indexed."""
+    def _embed_ahead(self, brand: str, messages: Sequence[MessageRecord], digests: Sequence[str]) -> Future[Any] | None:
+        """Start embedding, while the database write runs, the texts the write will need embedded (new content
+        only: a reaction or a re-import of the same content needs none); None when there are none."""
+        live = [(m, d) for m, d in zip(messages, digests) if not m.deleted]
+        wanted = self.store.needs_embedding(brand, [(m.source, m.source_id, d) for m, d in live]) if live else set()
+        texts = list(dict.fromkeys(embed_text({"title": m.title, "text": m.text}) for m, _ in live
+                                   if (m.source, m.source_id) in wanted))
+        if not texts:
+            return None
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-embed-ahead")
+        return self._ahead.submit(lambda: dict(zip(texts, self.embedder.embed(texts))))
+
+    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]], *, ahead: Future[Any] | None = None) -> int:
+        """Embed and upsert documents into the vector index, then record their hashes as indexed. `ahead` holds
+        vectors computed meanwhile for texts the write expected (by text: what is stored is what gets embedded)."""
         if not docs:
+            if ahead is not None:
+                ahead.cancel()
             return 0
-        vectors = self.embedder.embed([embed_text(d) for d in docs])
+        texts = [embed_text(d) for d in docs]
+        ready: dict[str, Any] = ahead.result() if ahead is not None else {}
+        missing = list(dict.fromkeys(t for t in texts if t not in ready))
+        if missing:
+            ready = {**ready, **dict(zip(missing, self.embedder.embed(missing)))}
+        vectors = np.stack([np.asarray(ready[t], dtype=np.float32) for t in texts])
         metadatas = [{"kind": d["kind"], "channel": d["channel"], "author": d["author"], "source": d["source"],
                       "created": d["created_at"].timestamp()} for d in docs]
         self.index.upsert(brand, [d["uid"] for d in docs], vectors, metadatas)
@@ -120,6 +154,6 @@ def _implied_authors(messages: Sequence[MessageRecord], known: set[tuple[str, st
     return list(seen.values())
 
 
-def _count(target: dict[str, int], result: UpsertResult) -> None:
-    for key in target:
-        target[key] += getattr(result, key)
+def _count(target: MemberCounts, result: UpsertResult) -> None:
+    for key in type(target).model_fields:
+        setattr(target, key, getattr(target, key) + getattr(result, key))

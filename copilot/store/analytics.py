@@ -16,32 +16,49 @@ from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, 
 MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated this long before are read again
 
 
-class _MembersView:
-    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets."""
+class MembersView:
+    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets.
 
-    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow]):
+    A view read on top of an earlier one (`base`) says which keys it read again (`changed`), so the role sets
+    and what callers derive from the rows are patched rather than rebuilt over every member."""
+
+    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow], *,
+                 base: "MembersView | None" = None, changed: Iterable[tuple[str, str]] | None = None):
         self.seq, self.since, self.rows = seq, since, rows
         self.by_key = MappingProxyType(rows)
-        out: dict[str, set[tuple[str, str]]] = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
-        for key, m in rows.items():
-            if m.role in ("staff", "bot"):
-                out[m.role].add(key)
-            if m.consent_analytics == "opt_out":
-                out["no_analytics"].add(key)
-            if m.consent_spotlight == "opt_out":
-                out["no_spotlight"].add(key)
+        self.base = base.by_key if base is not None and changed is not None else None
+        self.changed = frozenset(changed) if self.base is not None and changed is not None else None
+        if base is not None and self.changed is not None:
+            out = {k: set(v) for k, v in base.roles.items()}
+            for key in self.changed:
+                for found in out.values():
+                    found.discard(key)
+                _add_roles(out, key, rows[key])
+        else:
+            out = {"staff": set(), "bot": set(), "no_analytics": set(), "no_spotlight": set()}
+            for key, m in rows.items():
+                _add_roles(out, key, m)
         self.roles = {k: frozenset(v) for k, v in out.items()}
+
+
+def _add_roles(out: dict[str, set[tuple[str, str]]], key: tuple[str, str], m: _MemberRow) -> None:
+    if m.role in ("staff", "bot"):
+        out[m.role].add(key)
+    if m.consent_analytics == "opt_out":
+        out["no_analytics"].add(key)
+    if m.consent_spotlight == "opt_out":
+        out["no_spotlight"].add(key)
 
 
 class AnalyticsRepo(RepoBase):
     """Window, conversation and author reads."""
 
     # ------------------------------------------------------------ analytics reads
-    def _members_view(self, brand_id: str) -> "_MembersView":
+    def _members_view(self, brand_id: str) -> "MembersView":
         """The brand's members as light rows plus the role/consent sets, kept per brand and brought up to date when
         `brands.members_seq` moved (any member added, changed or erased, by any replica): only the members updated
         since are read again (all of them when members were erased), so a report never re-reads thousands."""
-        cache: dict[str, _MembersView] = self.__dict__.setdefault("_member_cache", {})
+        cache: dict[str, MembersView] = self.__dict__.setdefault("_member_cache", {})
         count_members = select(func.count(Member.id)).where(Member.brand_id == brand_id).scalar_subquery()
         with self.engine.connect() as conn:
             seq, count = conn.execute(select(Brand.members_seq, count_members).where(Brand.id == brand_id)) \
@@ -51,16 +68,18 @@ class AnalyticsRepo(RepoBase):
                 return view
             started = datetime.now(timezone.utc)
             query = self._member_rows(brand_id)
-            if view is None or count < len(view.rows):  # new here, or members erased: read them all
-                rows: dict[tuple[str, str], _MemberRow] = {}
-            else:
-                rows = dict(view.rows)
-                query = query.where(Member.updated_at >= view.since - MEMBERS_SKEW)
+            base = None if view is None or count < len(view.rows) else view  # new here, or members erased: read all
+            rows: dict[tuple[str, str], _MemberRow] = dict(base.rows) if base is not None else {}
+            if base is not None:
+                query = query.where(Member.updated_at >= base.since - MEMBERS_SKEW)
+            changed = []
             for r in conn.execute(query):
-                rows[(r.source, r.source_id)] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role,
-                                                           r.consent_spotlight, r.consent_analytics,
-                                                           _as_utc(r.joined_at) if r.joined_at else None)
-        fresh = _MembersView(seq, started, rows)  # read after the sequence number: at least as new as it
+                key = (r.source, r.source_id)
+                rows[key] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
+                                       r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
+                changed.append(key)
+        # read after the sequence number: at least as new as it
+        fresh = MembersView(seq, started, rows, base=base, changed=changed if base is not None else None)
         cache[brand_id] = fresh
         return fresh
 
@@ -77,6 +96,12 @@ class AnalyticsRepo(RepoBase):
         """Every member of a brand by (source, source_id), as light rows (id, name, role, consents, joined_at);
         read-only and shared between requests."""
         return self._members_view(brand_id).by_key
+
+    def members_view(self, brand_id: str) -> MembersView:
+        """The members (`by_key`), their role/consent sets (`roles`) and, when it was read on top of an earlier
+        view, that view's mapping (`base`) and the keys read again since (`changed`): one consistent read, and what
+        lets a caller patch what it derived from the members instead of going over all of them (shared: read only)."""
+        return self._members_view(brand_id)
 
     def conversation_rows(self, brand_id: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
         """Every conversation message of a brand (charter and documents excluded), oldest first:

@@ -77,19 +77,17 @@ class ChangesRepo(RepoBase):
         changed = [(key, flags) for key, flags in changed if flags]
         if not changed and not new_epoch:
             return None
-        # The brand row stays locked until commit, so numbers become visible in the order they were given.
-        seq = int(s.scalar(update(Brand).where(Brand.id == brand_id).values(change_seq=Brand.change_seq + 1)
-                           .returning(Brand.change_seq)) or 0)
-        values: dict[str, Any] = {}
-        if any(flags & ANALYTICS for _, flags in changed):
-            values["analytics_seq"] = seq
+        # One statement takes the number and moves what it covers (every right-hand side reads the old row); the
+        # brand row stays locked until commit, so numbers become visible in the order they were given.
+        taken = Brand.change_seq + 1
+        values: dict[str, Any] = {"change_seq": taken}
+        if any(flags & ANALYTICS for _, flags in changed) or new_epoch:
+            values["analytics_seq"] = taken
         if any(flags & LEXICAL for _, flags in changed):
-            values["lexical_seq"] = seq
+            values["lexical_seq"] = taken
         if new_epoch:
             values["snapshot_epoch"] = Brand.snapshot_epoch + 1
-            values["analytics_seq"] = seq
-        if values:
-            s.execute(update(Brand).where(Brand.id == brand_id).values(**values))
+        seq = int(s.scalar(update(Brand).where(Brand.id == brand_id).values(**values).returning(Brand.change_seq)) or 0)
         if changed:
             s.execute(insert(Change), [{"brand_id": brand_id, "seq": seq, "source": src, "source_id": sid,
                                         "flags": flags} for (src, sid), flags in changed])

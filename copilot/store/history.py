@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from copilot.errors import NotFound
 from copilot.store.models import Channel, Member, Message, SpotlightRecord
@@ -15,6 +16,14 @@ from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, UpsertResult, _in
                                 message_uid)
 from copilot.store.changes import ANALYTICS, ANALYTICS_FIELDS, DELETED, LEXICAL, LEXICAL_FIELDS, ChangesRepo
 from copilot.store.keywords import KeywordRepo
+
+
+class MemberData(NamedTuple):
+    """A member's rows: what a data subject access request returns."""
+
+    member: Member
+    messages: list[Message]
+    spotlight_records: list[SpotlightRecord]
 
 
 def _change_flags(changes: dict[str, Any], content_changed: bool) -> int:
@@ -30,27 +39,45 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
     def upsert_members(self, brand_id: str, records: Sequence[MemberRecord]) -> UpsertResult:
         """Insert or update members keyed by (source, source_id); role/consent set by the API are kept
         unless the record states them explicitly (non-default)."""
-        result = UpsertResult()
-        latest = {(r.source, r.source_id): r for r in records}
         with self.session() as s, s.begin():
-            existing = self._existing(s, Member, brand_id, list(latest))
-            for key, rec in latest.items():
-                row = existing.get(key)
-                values = rec.model_dump(include=set(MEMBER_FIELDS))
-                if row is None:
-                    s.add(Member(brand_id=brand_id, source=rec.source, source_id=rec.source_id, **values))
-                    result.inserted += 1
-                    continue
-                changes = {k: v for k, v in values.items() if v != getattr(row, k) and not _is_default(k, v)}
-                if changes:
-                    for k, v in changes.items():
-                        setattr(row, k, v)
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
+            result = self._upsert_members(s, brand_id, records)
             if result.inserted or result.updated:
                 self._members_changed(s, brand_id)
         return result
+
+    def _upsert_members(self, s: Session, brand_id: str, records: Sequence[MemberRecord]) -> UpsertResult:
+        result = UpsertResult()
+        latest = {(r.source, r.source_id): r for r in records}
+        existing = self._existing(s, Member, brand_id, list(latest))
+        for key, rec in latest.items():
+            row = existing.get(key)
+            values = rec.model_dump(include=set(MEMBER_FIELDS))
+            if row is None:
+                s.add(Member(brand_id=brand_id, source=rec.source, source_id=rec.source_id, **values))
+                result.inserted += 1
+                continue
+            changes = {k: v for k, v in values.items() if v != getattr(row, k) and not _is_default(k, v)}
+            if changes:
+                for k, v in changes.items():
+                    setattr(row, k, v)
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        return result
+
+    def upsert_history(self, brand_id: str, members: Sequence[MemberRecord], messages: Sequence[MessageRecord],
+                       digests: Sequence[str]) -> tuple[UpsertResult, UpsertResult]:
+        """Members, the messages' channels and the messages in one transaction (what an ingested batch writes):
+        (members result, messages result)."""
+        with self.session() as s, s.begin():
+            members_result = self._upsert_members(s, brand_id, members) if members else UpsertResult()
+            self._upsert_channels(s, brand_id, {(m.source, m.channel) for m in messages if m.channel})
+            result, seq = self._upsert_messages(s, brand_id, messages, digests)
+            # last, like the change sequence: the brand row is locked for the shortest time
+            if members_result.inserted or members_result.updated:
+                self._members_changed(s, brand_id)
+        self._notify(brand_id, seq)
+        return members_result, result
 
     def list_members(self, brand_id: str, *, role: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Member], int]:
         """A page of members and the total count."""
@@ -81,88 +108,108 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
             self._members_changed(s, brand_id)
         return row
 
-    def export_member(self, brand_id: str, member_id: int) -> dict[str, Any]:
-        """Everything stored about a member: profile, messages and spotlight records."""
+    def member_data(self, brand_id: str, member_id: int) -> MemberData:
+        """Everything stored about a member: the profile, the messages they wrote and their spotlight records."""
         member = self.get_member(brand_id, member_id)
         with self.session() as s:
             messages = list(s.scalars(select(Message).where(Message.brand_id == brand_id, Message.source == member.source,
                                                             Message.author == member.source_id).order_by(Message.created_at)))
-            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)))
-        return {"member": {k: getattr(member, k) for k in ("id", "source", "source_id", "name", "role",
-                                                           "consent_spotlight", "consent_analytics", "joined_at")},
-                "messages": [{"id": m.source_id, "source": m.source, "channel": m.channel, "created_at": m.created_at,
-                              "kind": m.kind, "title": m.title, "text": m.text, "reply_to": m.reply_to,
-                              "reactions": m.reactions, "permalink": m.permalink} for m in messages],
-                "spotlight_records": [{"featured_at": r.featured_at, "channel": r.channel, "note": r.note}
-                                      for r in records]}
+            records = list(s.scalars(select(SpotlightRecord).where(SpotlightRecord.member_id == member_id)
+                                     .order_by(SpotlightRecord.featured_at)))
+        return MemberData(member, messages, records)
 
     # ------------------------------------------------------------ channels and messages
     def upsert_channels(self, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:
         """Make sure each (source, channel name) exists."""
+        with self.session() as s, s.begin():
+            self._upsert_channels(s, brand_id, pairs)
+
+    @staticmethod
+    def _upsert_channels(s: Session, brand_id: str, pairs: Iterable[tuple[str, str]]) -> None:
         wanted = set(pairs)
         if not wanted:
             return
-        with self.session() as s, s.begin():
-            have = set(s.execute(select(Channel.source, Channel.name).where(Channel.brand_id == brand_id)).tuples())
-            for source, name in wanted - have:
-                s.add(Channel(brand_id=brand_id, source=source, name=name))
-
+        have = set(s.execute(select(Channel.source, Channel.name).where(Channel.brand_id == brand_id)).tuples())
+        for source, name in wanted - have:
+            s.add(Channel(brand_id=brand_id, source=source, name=name))
 
     def upsert_messages(self, brand_id: str, records: Sequence[MessageRecord], digests: Sequence[str]) -> UpsertResult:
         """Insert, update or delete messages keyed by (source, source_id) in one transaction, with their keyword
         index entries and their place in the brand's change sequence."""
+        with self.session() as s, s.begin():
+            result, seq = self._upsert_messages(s, brand_id, records, digests)
+        self._notify(brand_id, seq)
+        return result
+
+    def _upsert_messages(self, s: Session, brand_id: str, records: Sequence[MessageRecord],
+                         digests: Sequence[str]) -> tuple[UpsertResult, int | None]:
         result = UpsertResult()
         latest = {(r.source, r.source_id): (r, d) for r, d in zip(records, digests)}
+        if not latest:
+            return result, None
         changed: list[tuple[tuple[str, str], int]] = []
         reindex: list[Message] = []
         unindex: list[int] = []
-        with self.session() as s, s.begin():
-            existing = self._existing(s, Message, brand_id, list(latest))
-            new_rows: list[dict[str, Any]] = []
-            for key, (rec, digest) in latest.items():
-                row = existing.get(key)
-                if rec.deleted:
-                    if row is not None:
-                        unindex.append(row.id)
-                        s.delete(row)
-                        result.deleted += 1
-                        result.to_unindex.append(message_uid(*key))
-                        changed.append((key, ANALYTICS | LEXICAL | DELETED))
-                    continue
-                values = rec.model_dump(include=set(MESSAGE_FIELDS))
-                values["reaction_count"] = sum(rec.reactions.values())
-                values["signals"] = signal_bits(rec.text)
-                if row is None:
-                    new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
-                                     "content_hash": digest, "embed_pending": True, **values})
-                    continue
-                changes = {k: v for k, v in values.items() if v != getattr(row, k)}
-                if changes or row.content_hash != digest:
-                    flags = _change_flags(changes, row.content_hash != digest)
-                    for k, v in changes.items():
-                        setattr(row, k, v)
-                    row.content_hash = digest
-                    row.embed_pending = row.indexed_hash != digest
-                    result.updated += 1
-                    changed.append((key, flags))
-                    if flags & LEXICAL:
-                        reindex.append(row)
-                else:
-                    result.unchanged += 1
-                if row.indexed_hash != digest:
-                    result.to_index.append(_indexable(row))
-            if new_rows:
-                s.execute(insert(Message), new_rows)
-                result.inserted += len(new_rows)
-                fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
-                result.to_index.extend(_indexable(r) for r in fresh.values())
-                reindex.extend(fresh.values())
-                changed.extend(((r.source, r.source_id), ANALYTICS | LEXICAL) for r in fresh.values())
-            s.flush()
-            self._write_keywords(s, brand_id, reindex, unindex)
-            seq = self._record_changes(s, brand_id, changed)
-        self._notify(brand_id, seq)
-        return result
+        existing = self._existing(s, Message, brand_id, list(latest))
+        new_rows: list[dict[str, Any]] = []
+        for key, (rec, digest) in latest.items():
+            row = existing.get(key)
+            if rec.deleted:
+                if row is not None:
+                    unindex.append(row.id)
+                    s.delete(row)
+                    result.deleted += 1
+                    result.to_unindex.append(message_uid(*key))
+                    changed.append((key, ANALYTICS | LEXICAL | DELETED))
+                continue
+            values = rec.model_dump(include=set(MESSAGE_FIELDS))
+            values["reaction_count"] = sum(rec.reactions.values())
+            values["signals"] = signal_bits(rec.text)
+            if row is None:
+                new_rows.append({"brand_id": brand_id, "source": rec.source, "source_id": rec.source_id,
+                                 "content_hash": digest, "embed_pending": True, **values})
+                continue
+            changes = {k: v for k, v in values.items() if v != getattr(row, k)}
+            if changes or row.content_hash != digest:
+                flags = _change_flags(changes, row.content_hash != digest)
+                for k, v in changes.items():
+                    setattr(row, k, v)
+                row.content_hash = digest
+                row.embed_pending = row.indexed_hash != digest
+                result.updated += 1
+                changed.append((key, flags))
+                if flags & LEXICAL:
+                    reindex.append(row)
+            else:
+                result.unchanged += 1
+            if row.indexed_hash != digest:
+                result.to_index.append(_indexable(row))
+        if new_rows:
+            s.execute(insert(Message), new_rows)
+            result.inserted += len(new_rows)
+            fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
+            result.to_index.extend(_indexable(r) for r in fresh.values())
+            reindex.extend(fresh.values())
+            changed.extend(((r.source, r.source_id), ANALYTICS | LEXICAL) for r in fresh.values())
+        s.flush()
+        self._write_keywords(s, brand_id, reindex, unindex)
+        return result, self._record_changes(s, brand_id, changed)
+
+    def needs_embedding(self, brand_id: str, items: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
+        """Which of the (source, source_id, content hash) messages have no vector for that content yet (new ones
+        included): what a write will embed, known before it starts."""
+        by_source: dict[str, list[str]] = {}
+        for source, sid, _ in items:
+            by_source.setdefault(source, []).append(sid)
+        indexed: dict[tuple[str, str], str | None] = {}
+        with self.engine.connect() as conn:
+            for source, sids in by_source.items():
+                for i in range(0, len(sids), 500):
+                    indexed.update({(source, sid): h for sid, h in conn.execute(
+                        select(Message.source_id, Message.indexed_hash).where(
+                            Message.brand_id == brand_id, Message.source == source,
+                            Message.source_id.in_(sids[i:i + 500])))})
+        return {(source, sid) for source, sid, digest in items if indexed.get((source, sid)) != digest}
 
     def mark_indexed(self, brand_id: str, pairs: Sequence[tuple[str, str]]) -> None:
         """Record which content hash of each message (by uid) is now in the vector index; a message whose content

@@ -211,15 +211,10 @@ class KeywordRepo(RepoBase):
         """The uids among `uids` whose messages pass the filters (kind, channel, author, since, until), read from the
         keyword index's filter columns: a dense over-fetch is filtered here, by primary key, rather than by asking
         Chroma for every candidate's metadata (20 ms for 400 at 100k messages) or for a filtered search (120-200 ms)."""
-        where, params = _filters(filters)
-        if not where or not uids:
+        params = _filters(filters)[1]
+        if not params or not uids:
             return set(uids)
-        if "since" in params or "until" in params:  # dates: the keyword table's epoch seconds
-            where = where.replace(" AND ", " AND k.")
-            join = (" JOIN message_search k ON k.message_id = m.id" if self.engine.dialect.name == "postgresql"
-                    else f" JOIN {kw_table(brand_id)} k ON k.rowid = m.id")
-        else:  # kind, channel, author: the messages' own columns, no join
-            where, join = where.replace(" AND ", " AND m."), ""
+        where, join = self._filter_clause(brand_id, filters)
         by_source: dict[str, list[str]] = {}
         for uid in uids:
             source, _, source_id = uid.partition(":")
@@ -239,6 +234,29 @@ class KeywordRepo(RepoBase):
                     return set()
                 out.update(message_uid(source, r[0]) for r in rows)
         return out
+
+    def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
+        """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
+        filter's messages are few enough to rank exactly by their vectors (`Retriever._dense`)."""
+        where, join = self._filter_clause(brand_id, filters)
+        with self.engine.connect() as conn:
+            try:
+                rows = conn.execute(text(f"SELECT m.source, m.source_id FROM messages m{join} WHERE m.brand_id = :b"
+                                         f"{where} LIMIT :n"), {"b": brand_id, "n": limit + 1,
+                                                                **_filters(filters)[1]}).all()
+            except DBAPIError:  # no keyword table yet: the brand has no message
+                return []
+        return None if len(rows) > limit else [message_uid(r[0], r[1]) for r in rows]
+
+    def _filter_clause(self, brand_id: str, filters: dict[str, Any]) -> tuple[str, str]:
+        """(the filters' SQL conditions on `messages m`, the join they need): dates are read from the keyword index's
+        epoch seconds, kind, channel and author from the messages' own columns."""
+        where, params = _filters(filters)
+        if "since" in params or "until" in params:
+            join = (" JOIN message_search k ON k.message_id = m.id" if self.engine.dialect.name == "postgresql"
+                    else f" JOIN {kw_table(brand_id)} k ON k.rowid = m.id")
+            return where.replace(" AND ", " AND k."), join
+        return where.replace(" AND ", " AND m."), ""
 
     def optimize_keywords(self, brand_id: str) -> None:
         """Merge a brand's FTS5 segments, so entries of deleted messages leave the file (after an erasure)."""

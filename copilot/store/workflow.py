@@ -5,12 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 
 from copilot.store.models import Draft, DraftDecision, DraftRevision, Job, LLMUsage, now_utc
 from copilot.store.base import RepoBase
+
+
+class UsageRow(NamedTuple):
+    """One day of a brand's LLM usage, summed over its calls."""
+
+    day: str
+    calls: int
+    failures: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
 
 
 class WorkflowRepo(RepoBase):
@@ -143,14 +154,16 @@ class WorkflowRepo(RepoBase):
             s.add(LLMUsage(brand_id=brand_id, day=day, feature=feature, model=model, prompt_tokens=prompt_tokens,
                            completion_tokens=completion_tokens, cost=cost, calls=calls, failures=failures, ok=ok))
 
-    def usage_by_day(self, brand_id: str, since_day: str) -> list[tuple[Any, ...]]:
-        """(day, calls, failures, prompt_tokens, completion_tokens, cost) per day, oldest first."""
+    def usage_by_day(self, brand_id: str, since_day: str) -> list[UsageRow]:
+        """LLM calls, failures, tokens and cost per day from `since_day` (YYYY-MM-DD), oldest first."""
         with self.session() as s:
-            return list(s.execute(
+            rows = s.execute(
                 select(LLMUsage.day, func.sum(LLMUsage.calls), func.sum(LLMUsage.failures),
                        func.sum(LLMUsage.prompt_tokens), func.sum(LLMUsage.completion_tokens), func.sum(LLMUsage.cost))
                 .where(LLMUsage.brand_id == brand_id, LLMUsage.day >= since_day)
-                .group_by(LLMUsage.day).order_by(LLMUsage.day)).tuples())
+                .group_by(LLMUsage.day).order_by(LLMUsage.day)).tuples()
+            return [UsageRow(day, int(calls or 0), int(failures or 0), int(prompt or 0), int(completion or 0),
+                             float(cost or 0)) for day, calls, failures, prompt, completion, cost in rows]
 
     # ------------------------------------------------------------ jobs
     def create_job(self, brand_id: str, *, kind: str, fmt: str, file_path: str | None, file_name: str | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 
@@ -12,6 +12,7 @@ from copilot.api.routes import PROBLEMS
 from copilot.api.schemas import (ErasureOut, HistoryBatch, ImportFormat, IngestOut, JobOut, MemberExport, MemberOut,
                                  MemberPage, MemberPatch)
 from copilot.errors import InvalidInput, NotFound, PayloadTooLarge
+from copilot.members import export_member as export_member_data
 
 router = APIRouter(prefix="/v1", tags=["history"], responses=PROBLEMS)
 
@@ -48,14 +49,14 @@ def update_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**
 @router.delete("/brands/{brand}/members/{member_id}", response_model=ErasureOut, operation_id="eraseMember")
 def erase_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)], copilot: CopilotDep) -> ErasureOut:
     """Erase a member: their messages (store, vectors, lexical index), spotlight records, and their name in drafts."""
-    return ErasureOut(member_id=member_id, **copilot.erase_member(brand, member_id))
+    return copilot.erase_member(brand, member_id)
 
 
 @router.get("/brands/{brand}/members/{member_id}/export", response_model=MemberExport, operation_id="exportMember")
 def export_member(brand: AdminBrand, member_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                   copilot: CopilotDep) -> MemberExport:
     """Everything stored about a member (data subject access)."""
-    return MemberExport.model_validate(copilot.store.export_member(brand, member_id))
+    return export_member_data(copilot.store, brand, member_id)
 
 
 @router.post("/brands/{brand}/history/batch", response_model=IngestOut, operation_id="upsertHistory")
@@ -63,7 +64,7 @@ def upsert_history(brand: AdminBrand, body: HistoryBatch, copilot: CopilotDep) -
     """Idempotent upsert of up to 1,000 members and 1,000 messages, keyed by (source, source_id).
     The batch is validated whole: one invalid item rejects it (422 naming the item) and nothing is written."""
     report = copilot.ingestor.ingest(brand, [*body.members, *body.messages])
-    return IngestOut(**report.as_dict())
+    return IngestOut.model_validate(report, from_attributes=True)
 
 
 @router.post("/brands/{brand}/imports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut,
@@ -100,11 +101,12 @@ async def create_import(brand: AdminBrand, request: Request, copilot: CopilotDep
     return job_out(job)
 
 
-def job_out(job: object) -> JobOut:
+def job_out(job: Any) -> JobOut:
     """A job as the API shows it."""
-    data = {k: getattr(job, k) for k in JobOut.model_fields if k not in ("brand", "draft_id", "counts")}
-    return JobOut(brand=job.brand_id, draft_id=(job.result or {}).get("draft_id"),  # type: ignore[attr-defined]
-                  counts=job.counts or None, **data)  # type: ignore[attr-defined]
+    return JobOut(id=job.id, brand=job.brand_id, kind=job.kind, format=job.format, status=job.status,
+                  file_name=job.file_name, total=job.total, processed=job.processed, counts=job.counts or None,
+                  errors=job.errors, error_count=job.error_count, detail=job.detail,
+                  draft_id=(job.result or {}).get("draft_id"), created_at=job.created_at, updated_at=job.updated_at)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, operation_id="getJob")

@@ -39,4 +39,4 @@ def readyz(copilot: CopilotDep) -> Health:
         raise ServiceUnavailable(f"analytics snapshots warming up ({cold} of {len(brands)} brands)")
     return Health(status="ready", checks=HealthChecks(
         store="ok", vector_index="ok", llm="configured" if copilot.settings.llm_model else "none (rules engine)",
-        analytics_snapshots=f"warm ({len(brands)} brands)"))
+        analytics_snapshots=f"warm ({len(brands)} brand{'' if len(brands) == 1 else 's'})"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -12,9 +11,10 @@ from fastapi.responses import JSONResponse
 from copilot.api.deps import CopilotDep, DraftBrand, PrincipalDep, ReadBrand
 from copilot.api.routes import ETAG, PROBLEMS
 from copilot.api.routes.history import job_out
-from copilot.api.schemas import DraftOut, JobOut, RitualDraftIn, UsageDay, UsageOut
+from copilot.api.schemas import DraftOut, JobOut, RitualDraftIn, UsageOut
 from copilot.features.rituals import RitualRequest
 from copilot.types import utc
+from copilot.usage import usage_report
 
 router = APIRouter(prefix="/v1", tags=["rituals"], responses=PROBLEMS)
 LOCATION = {"Location": {"description": "the job to poll: `/v1/jobs/{id}`", "schema": {"type": "string"}},
@@ -70,11 +70,4 @@ def draft_ritual(brand: DraftBrand, body: RitualDraftIn, principal: PrincipalDep
 @router.get("/brands/{brand}/usage", response_model=UsageOut, operation_id="llmUsage")
 def llm_usage(brand: ReadBrand, copilot: CopilotDep, days: Annotated[int, Query(ge=1, le=366)] = 30) -> UsageOut:
     """LLM tokens, cost, calls and failures per day."""
-    since = (datetime.now(timezone.utc) - timedelta(days=days - 1)).date().isoformat()
-    rows = [UsageDay(day=d, calls=int(c or 0), failures=int(f or 0), prompt_tokens=int(p or 0),
-                     completion_tokens=int(t or 0), cost=round(float(x or 0), 6))
-            for d, c, f, p, t, x in copilot.store.usage_by_day(brand, since)]
-    totals = UsageDay(day=f"{since}..", calls=sum(r.calls for r in rows), failures=sum(r.failures for r in rows),
-                      prompt_tokens=sum(r.prompt_tokens for r in rows),
-                      completion_tokens=sum(r.completion_tokens for r in rows), cost=round(sum(r.cost for r in rows), 6))
-    return UsageOut(brand=brand, days=rows, totals=totals)
+    return usage_report(copilot.store, brand, days=days)

@@ -37,5 +37,4 @@ def search(brand: ReadBrand, copilot: CopilotDep,
     filters = {"kind": kind, "channel": channel, "author": author,
                "since": since.timestamp() if since else None, "until": until.timestamp() if until else None}
     hits = copilot.retriever.search(brand, q, limit=limit, mode=mode, filters=filters)
-    return SearchOut(query=q, mode=mode, results=[SearchHit(**{k: getattr(h, k) for k in SearchHit.model_fields})
-                                                  for h in hits])
+    return SearchOut(query=q, mode=mode, results=[SearchHit.model_validate(h, from_attributes=True) for h in hits])
