@@ -226,7 +226,7 @@ def test_suggestions_rank_exclude_and_explain(community: Copilot):
     first = out["suggestions"][0]
     assert first["breakdown"]["rising"] and not first["breakdown"]["newcomer"]
     assert [s["breakdown"]["newcomer"] for s in out["suggestions"]] == [False, True, False, True]
-    assert first["why"] == ("Ana: 3 replies to other members, 1 accepted solutions, 2 first answers, thanked 1 times, "
+    assert first["why"] == ("Ana: 3 replies to other members, 1 accepted solution, 2 first answers, thanked 1 time, "
                             "connecting with 2 people over 2 active weeks. Rising fast.")
     # evidence: the accepted answer first, then help on questions (oldest first at equal reactions)
     assert [e["id"] for e in first["evidence"]] == ["a1", "c2", "a3"] and first["evidence"][0]["is_solution"]
@@ -282,8 +282,8 @@ def test_contribution_phrases_round_help_and_skip_zero_counts():
          "reach": 4, "active_weeks": 3, "rising": False, "newcomer": True}
     # help is counted in halves (a comment on a question weighs 0.5), said as a whole count: 2.5 -> 3
     assert contributions(b, "en", "spotlight", ("help_given", "solutions", "first_answers")) == \
-        ["3 replies to other members", "1 first answers"]
-    assert why("Zoe", b, "en") == ("Zoe: 3 replies to other members, 1 first answers, 2 topics started, "
+        ["3 replies to other members", "1 first answer"]
+    assert why("Zoe", b, "en") == ("Zoe: 3 replies to other members, 1 first answer, 2 topics started, "
                                    "connecting with 4 people over 3 active weeks. A newcomer.")
     quiet = {**b, "help_given": 0.0, "first_answers": 0, "content_created": 0, "newcomer": False}
     assert why("Zoe", quiet, "en") == "Zoe: a steady presence, connecting with 4 people over 3 active weeks."
