@@ -268,6 +268,8 @@ def test_post_length_limit_is_a_maximum_on_the_trimmed_text_and_cites_its_clause
     (over,) = length_flags(text)
     assert (over.start, over.end, over.excerpt, over.severity) == (20, 21, "6", "medium")
     assert over.explanation == "21 characters; the charter allows 20"
+    (padded,) = length_flags("    " + text + "\n")  # found by the mutation run: the span skips the padding
+    assert (padded.start, padded.end, padded.excerpt) == (24, 25, "6")
     assert over.charter_clause is not None and over.charter_clause.passage_id == "p-length"
     # a limit read from the front matter has no passage: the flag says so
     (front,) = length_flags(text, charter(max_post_chars=20))

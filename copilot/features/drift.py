@@ -153,7 +153,8 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
                                _clause(charter, pid)))
     if charter.max_post_chars and len(text.strip()) > charter.max_post_chars:
         pid = charter.sources.get("max_post_chars") or "front-matter"
-        flags.append(_flag(text, "off_tone", "medium", (charter.max_post_chars, len(text)),
+        lead = len(text) - len(text.lstrip())  # the span is what overflows the trimmed text
+        flags.append(_flag(text, "off_tone", "medium", (lead + charter.max_post_chars, len(text.rstrip())),
                            say(lang, "drift.length_limit", count=len(text.strip()), limit=charter.max_post_chars),
                            _clause(charter, pid)))
     for spans, limit, key, hint in ((emoji_spans(text), charter.emoji_limit,
