@@ -1,0 +1,95 @@
+"""The member-first rewrite, rule by rule (issue 17, mutation check): which clauses go, which words are cut, which
+facts stay, how the typography is calmed and which invitation closes the post. Each expected output below was
+worked out by hand from the rules in the module docstring of copilot/features/rewrite.py, on posts written here
+(no sample brand); the flags are placed by hand too, so these tests do not depend on the rules engine."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from copilot.features.rewrite import member_first_rewrite
+from copilot.types import Charter
+
+INVITE_EN = "What do you think? Tell us what works for you."
+INVITE_TU = "Et toi, qu'en penses-tu ? Raconte-nous ce qui marche pour toi."
+INVITE_VOUS = "Et vous, qu'en pensez-vous ? Racontez-nous ce qui marche pour vous."
+
+
+def flag(text: str, excerpt: str, kind: str) -> SimpleNamespace:
+    """A flag of `kind` over the first occurrence of `excerpt` in `text`."""
+    start = text.index(excerpt)
+    return SimpleNamespace(type=kind, start=start, end=start + len(excerpt), excerpt=excerpt)
+
+
+def rewrite(text: str, *flags: SimpleNamespace, charter: Charter | None = None, lang: str = "en") -> str:
+    return member_first_rewrite(text, list(flags), charter=charter, lang=lang)
+
+
+def test_a_clause_that_only_pressures_goes_and_the_facts_stay():
+    text = "Share this post with three friends. The new lights cost 25 € in the shop. Hurry, only today!"
+    out = rewrite(text, flag(text, "Share this post", "over_solicitation"), flag(text, "Hurry", "urgency"),
+                  flag(text, "only today", "urgency"))
+    assert out == f"The new lights cost 25 € in the shop. {INVITE_EN}"
+
+
+def test_a_pressure_clause_holding_a_price_keeps_the_price_and_loses_the_ask():
+    text = "Tag two friends and get the lock for 30 € at the shop."
+    out = rewrite(text, flag(text, "Tag two friends", "no_tag_asks"))
+    assert out == f"And get the lock for 30 € at the shop. {INVITE_EN}"
+
+
+def test_urgency_naming_a_date_is_kept_other_urgency_is_cut():
+    dated = "Prices drop 20% until Sunday for every club member."
+    assert rewrite(dated, flag(dated, "until Sunday", "urgency")) == f"{dated} {INVITE_EN}"
+    rushed = "Prices drop 20% for every club member right now."
+    assert rewrite(rushed, flag(rushed, "right now", "urgency")) == f"Prices drop 20% for every club member. {INVITE_EN}"
+
+
+@pytest.mark.parametrize("kind", ["banned_term", "unsolicited_link", "no_superlatives", "no_urgency"])
+def test_span_flags_cut_only_their_words(kind: str):
+    text = "Our repair evening is on Thursday with the best mechanics in town."
+    out = rewrite(text, flag(text, " the best", kind))
+    assert out == f"Our repair evening is on Thursday with mechanics in town. {INVITE_EN}"
+
+
+@pytest.mark.parametrize("kind", ["off_tone", "hard_sell", "promo_quota"])
+def test_other_flags_change_no_words(kind: str):
+    text = "Our repair evening is on Thursday with the best mechanics in town."
+    assert rewrite(text, flag(text, "the best", kind)) == f"{text} {INVITE_EN}"
+
+
+def test_short_fragments_are_dropped_and_nothing_left_gives_the_invitation_alone():
+    text = "Go go go! Quick, now!"
+    assert rewrite(text) == INVITE_EN
+    assert rewrite("Join us, Sunday ride from the shop at 8h.") == f"Sunday ride from the shop at 8h. {INVITE_EN}"
+
+
+def test_typography_is_calmed():
+    text = "The SPRING ride leaves the shop at 9h , bring a spare tube ; coffee after !!! 🚲🚲🚲"
+    assert rewrite(text) == f"The spring ride leaves the shop at 9h, bring a spare tube. {INVITE_EN}"
+    bangs = "The workshop is open again this week !! Who is bringing a wheel to true ??"
+    assert rewrite(bangs) == f"The workshop is open again this week. Who is bringing a wheel to true? {INVITE_EN}"
+    lower = "the shop opens at 9h on Saturday. the mechanics will check brakes for free."
+    assert rewrite(lower) == f"The shop opens at 9h on Saturday. The mechanics will check brakes for free. {INVITE_EN}"
+    stops = "We ride along the canal on Sunday morning,. Meet at the bridge at 9h."
+    assert rewrite(stops) == f"We ride along the canal on Sunday morning. Meet at the bridge at 9h. {INVITE_EN}"
+
+
+def test_emoji_follow_the_charter_limit_else_the_writing_default():
+    text = "Ride along the river with us 🚲🌞🚲"
+    assert rewrite(text) == f"Ride along the river with us 🚲🌞. {INVITE_EN}"  # the default keeps two
+    none = Charter(emoji_limit=0)
+    assert rewrite(text, charter=none) == f"Ride along the river with us. {INVITE_EN}"
+    three = Charter(emoji_limit=3)
+    assert rewrite(text, charter=three) == f"Ride along the river with us 🚲🌞🚲. {INVITE_EN}"
+
+
+def test_the_invitation_follows_the_language_and_the_charter_register():
+    text = "La sortie du dimanche part de la boutique à 9h."
+    assert rewrite(text, lang="fr") == f"{text} {INVITE_VOUS}"  # no charter: the polite form
+    assert rewrite(text, lang="fr", charter=Charter(register="tu")) == f"{text} {INVITE_TU}"
+    assert rewrite(text, lang="fr", charter=Charter(register="vous")) == f"{text} {INVITE_VOUS}"
+    assert rewrite(text, lang="fr", charter=Charter()) == f"{text} {INVITE_VOUS}"
+    assert rewrite(text, lang="en", charter=Charter(register="tu")) == f"{text} {INVITE_EN}"
