@@ -52,3 +52,52 @@ def test_a_built_in_ritual_is_suggested_where_most_past_editions_ran_and_cites_o
     assert payload["suggested_channel"] == "general"  # two of its three past editions, not the last one
     # a built-in ritual has no charter passage to cite: every citation is a message of the brand
     assert payload["citations"] and all(copilot.store.get_messages("club", [f"native:{i}"]) for i in payload["citations"])
+    # the templates made it: the draft says so, and it cost no tokens
+    assert payload["engine"] == "rules" and payload["prompt"]["name"] == "ritual_templates"
+    assert payload["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+
+
+def test_an_opening_that_names_the_ritual_replaces_the_templates_announcement(copilot: Copilot):
+    from copilot.types import Charter, Passage
+
+    fmt = 'Every Tuesday the moderators open a thread that starts with "🧵 Tool Tuesday #N — " and pin it.'
+    charter = Charter(languages=["en"], passages=[Passage(id="p-rit", section="Rituals", text=fmt)],
+                      rituals=[Ritual(name="Tool Tuesday", cadence="every Tuesday", format=fmt, passage_id="p-rit")])
+    copilot.store.create_brand("tools", "Tools", "en")
+    copilot.store.add_charter_version("tools", charter.model_dump(mode="json"), fmt, "markdown")
+    copilot.rituals.clock = lambda: datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    body = copilot.rituals.draft("tools", RitualRequest(ritual="Tool Tuesday", variants=1), actor="ed").body
+    opening, _, rest = body.partition("\n")
+    assert opening == "🧵 Tool Tuesday"  # the brand's own opening words lead, without the editor's "#N"
+    assert rest[:1].isupper() and not rest.startswith("Tool Tuesday"), body  # and the name is not announced twice
+
+
+def test_a_model_draft_keeps_its_variants_and_the_next_one_is_told_what_editors_rejected(settings):
+    from copilot.embed import HashEmbedder
+    from tests.fakes import FakeLLM
+
+    now = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    first = {"title": "Weekly challenge", "body": "Weekly challenge: ride somewhere new this week, then tell the "
+             "others in a reply where you went and what you found there.",
+             "variants": ["Weekly challenge: fix a flat tyre at home this week, then tell us in a reply how long "
+                          "it took you and which tools you used."], "citations": ["e1"]}
+    second = {**first, "variants": []}
+    llm = FakeLLM(first, second)
+    c = Copilot(settings, embedder=HashEmbedder(), llm=llm)
+    try:
+        c.store.create_brand("club", "Club", "en")
+        c.ingestor.ingest("club", [
+            MemberRecord(source_id="team", role="staff"),
+            MessageRecord(source_id="e1", author="team", created_at=now - timedelta(days=7), channel="general",
+                          text="Weekly challenge: ride 20 km this week and post a photo of your route.", kind="post")])
+        c.rituals.clock = lambda: now
+        draft = c.rituals.draft("club", RitualRequest(ritual="weekly challenge", variants=2), actor="ed")
+        assert draft.payload["engine"] == "llm" and draft.payload["variants"] == first["variants"]
+        assert draft.payload["prompt"]["budget_tokens"] == settings.llm_max_prompt_tokens
+        assert c.store.decide_draft(draft.id, action="reject", from_status="drafted", to_status="rejected", version=1,
+                                    actor="ed", comment="no distance targets, please") is not None
+        again = c.rituals.draft("club", RitualRequest(ritual="weekly challenge", variants=1), actor="ed")
+        assert again.payload["learned_from"]["avoided"] == [{"id": draft.id, "reason": "no distance targets, please"}]
+        assert "no distance targets, please" in llm.calls[-1]["user"] and first["body"][:60] in llm.calls[-1]["user"]
+    finally:
+        c.close()
