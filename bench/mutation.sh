@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation check (issue 17): run mutmut 3 on one module group, in a scratch copy, with only that group's tests.
 #
-#   bash bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite [before|after]
+#   bash bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout [before|after]
 #
 # `after` re-runs every mutant the group's `before` run did not kill (with the test files
 # added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
@@ -26,7 +26,7 @@
 # making the scratch copy's `tests/` a regular package, which comes first on the path.
 set -euo pipefail
 
-group="${1:?usage: bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite [before|after]}"
+group="${1:?usage: bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout [before|after]}"
 label="${2:-run}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -56,7 +56,10 @@ case "$group" in
                     tests/test_feed_mutants.py) ;;
   rewrite)   mutate=(copilot/features/rewrite.py)
              tests=(tests/test_drift.py tests/test_drift_mutants.py tests/test_review.py tests/test_rewrite_mutants.py) ;;
-  *) echo "unknown group '$group' (review, drift, spotlight, rituals, vitality, feed, rewrite)" >&2; exit 2 ;;
+  shoutout)  mutate=(copilot/features/shoutout.py)
+             tests=(tests/test_spotlight.py tests/test_spotlight_mutants.py tests/test_privacy.py
+                    tests/test_shoutout_mutants.py) ;;
+  *) echo "unknown group '$group' (review, drift, spotlight, rituals, vitality, feed, rewrite, shoutout)" >&2; exit 2 ;;
 esac
 
 existing=()
