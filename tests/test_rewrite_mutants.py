@@ -93,3 +93,16 @@ def test_the_invitation_follows_the_language_and_the_charter_register():
     assert rewrite(text, lang="fr", charter=Charter(register="vous")) == f"{text} {INVITE_VOUS}"
     assert rewrite(text, lang="fr", charter=Charter()) == f"{text} {INVITE_VOUS}"
     assert rewrite(text, lang="en", charter=Charter(register="tu")) == f"{text} {INVITE_EN}"
+
+
+def test_a_repeated_clause_is_cut_at_its_own_flags_and_the_gap_closes():
+    text = "Bring the best lights on Sunday. Bring the best lights on Sunday."
+    second = text.index("the best", 10)
+    flags = [flag(text, "the best", "no_superlatives"),
+             SimpleNamespace(type="no_superlatives", start=second, end=second + 8, excerpt="the best")]
+    assert rewrite(text, *flags) == f"Bring lights on Sunday. Bring lights on Sunday. {INVITE_EN}"
+
+
+def test_an_ellipsis_becomes_a_full_stop_and_no_letter_is_trimmed():
+    assert rewrite("See you at the shop on Sunday at 9h...") == f"See you at the shop on Sunday at 9h. {INVITE_EN}"
+    assert rewrite("The ride photos are posted on X") == f"The ride photos are posted on X. {INVITE_EN}"
