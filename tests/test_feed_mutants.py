@@ -152,3 +152,12 @@ def test_a_new_charter_rescores_the_posts_already_scored(copilot: Copilot):
     copilot.store.add_charter_version("shop", strict.model_dump(mode="json"), "Never write 'route'.", "markdown")
     after = copilot.drift.report("shop", window_days=14, now=NOW).model_dump()
     assert {w["id"] for w in after["worst_posts"]} == {"p1", "p2", "p3"}  # p2 says "route": scored again
+
+
+def test_a_message_on_a_week_boundary_counts_in_the_week_that_starts_there(copilot: Copilot):
+    copilot.store.create_brand("edge", "Edge", "en")
+    copilot.ingestor.ingest("edge", [MemberRecord(source_id="team", role="staff"),
+                                     msg("e1", "a", 7, "Who rides to the coast on Saturday?", "question"),  # week 1 starts here
+                                     msg("e2", "team", 7, THANKS, "post")])
+    weekly = copilot.drift.report("edge", window_days=14, now=NOW).model_dump()["weekly"]
+    assert [(w["messages"], w["brand_posts"]) for w in weekly] == [(0, 0), (2, 1)]
