@@ -33,7 +33,15 @@ EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi fair
                        "comment pourquoi combien where why whose first second last next dernier dernière premier "
                        "première prochain prochaine lundi mardi mercredi jeudi vendredi samedi dimanche monday "
                        "tuesday wednesday thursday friday saturday sunday today tomorrow demain aujourd hier "
-                       "yesterday soir matin morning evening tonight".split())
+                       "yesterday soir matin morning evening tonight "
+                       # counted words are not subjects: "share one photo" is no topic
+                       "one two three four five ten deux trois quatre cinq dix "
+                       # prepositions lead to a place or a time, not a subject: "devant la gare"
+                       "devant derrière pendant contre près loin under between without behind during onto through "
+                       "across near around over "
+                       # adverbs qualify, they are no subject: "presque jusqu'au bout"
+                       "presque jusqu jusquau jusqua jusquaux déjà trop assez plutôt souvent jamais parfois "
+                       "almost already quite often never always sometimes still".split())
 
 
 @dataclass
@@ -58,7 +66,15 @@ class Grounding:
     links: set[str] = field(default_factory=set)
 
 
-CONNECTORS = frozenset("de du des d à au aux en of for on with to the a la le les l".split())
+CLAUSE_BREAK = re.compile(r"[.!?;:,…](?:\s|$)|[()\[\]{}«»\"“”\n]")
+# Subjects and modals after which the next word is a verb, in French and English ("you migrate", "je cherche",
+# "can share"). Prepositions are left out: "to dark mode", "pour la partie" lead to nouns as often as to verbs.
+VERB_CUES = frozenset("i you we they can cannot cant could should would will wont dont didnt doesnt please lets "
+                      "je tu il elle on nous vous ils elles peut peux pouvez faut dois doit veux veut voulez "
+                      "sais savez ne".split())
+# Words a phrase may hold inside ("carte de membre", "horaires du marché", "point of view"). Not articles: a noun
+# followed by an article and a noun is a verb and its object ("changer la date", "fix the build").
+CONNECTORS = frozenset("de du des d à au aux en of for on with to".split())
 
 
 def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
@@ -79,33 +95,51 @@ def _content(w: str) -> bool:
     return len(w) >= 3 and w not in STOPWORDS and w not in EXTRA_STOP and not w.isdigit()
 
 
-def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = ()) -> list[str]:
-    """What several members talk about, as key phrases ("horaires du marché", "dark mode settings"): runs of
-    content words found in at least two messages, longest and most shared first. A single word counts only when
-    many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme). Words of
-    `exclude` (the brand's and the ritual's names) are never a subject; a word and its plural count once."""
+def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors: list[str] | None = None) -> list[str]:
+    """What members keep bringing up, as key phrases ("horaires du marché", "dark mode settings"): runs of
+    content words found in at least two messages, shared by the most people, then the most messages, longest
+    first. Never a lone frequent word, and never an action ("share one photo", "cherche une partie"): a phrase
+    whose first word the texts themselves use as a verb (after "I", "you", "can", "je", "on"...) is left out. Empty
+    when nothing recurs: the caller then makes no claim about what members talk about. Words of `exclude`
+    (the brand's and the ritual's names) are never a subject; a word and its plural count once. `authors`,
+    aligned with `texts`, lets a phrase that several people use lead one that a single person repeats."""
     phrase_df: Counter[tuple[str, ...]] = Counter()
-    word_df: Counter[str] = Counter()
+    phrase_people: dict[tuple[str, ...], set[str]] = {}
     banned = {strip_accents(w) for w in words(" ".join(exclude))}
-    for text in texts:
-        tokens = [w if strip_accents(w) not in banned else "." for w in words(without_links(text))]
-        phrase_df.update(_phrases(tokens))
-        word_df.update({w for w in tokens if _content(w) and len(w) >= 5})
-    ranked = sorted((p for p, c in phrase_df.items() if c >= 2),
-                    key=lambda p: (-phrase_df[p] * (1 + 0.3 * (len(p) - 1)), p))
+    verbs: set[str] = set()
+    seen: set[str] = set()
+    for k, text in enumerate(texts):
+        # Phrases never run across punctuation: "camera settings. Voting closes" holds no "settings voting".
+        raw = [w for clause in CLAUSE_BREAK.split(without_links(text)) for w in [*words(clause), "."]]
+        if " ".join(raw) in seen:  # a message pasted twice is one mention
+            continue
+        seen.add(" ".join(raw))
+        verbs.update(w for prev, w in zip(raw, raw[1:]) if prev in VERB_CUES)
+        tokens = [w if strip_accents(w) not in banned else "." for w in raw]
+        found = _phrases(tokens)
+        phrase_df.update(found)
+        for p in found:
+            phrase_people.setdefault(p, set()).add(authors[k] if authors else str(k))
+    people = {p: len(who) for p, who in phrase_people.items()}
+    ranked = sorted((p for p, c in phrase_df.items() if c >= 2 and p[0] not in verbs),
+                    key=lambda p: (-people[p], -phrase_df[p] * (1 + 0.3 * (len(p) - 1)), p))
     chosen: list[tuple[str, ...]] = []
     for phrase in ranked:
-        if not any(set(phrase) & set(c) - CONNECTORS for c in chosen):  # one phrase per subject
-            chosen.append(phrase)
+        if not any({_stem(w) for w in phrase} & {_stem(w) for w in c} - CONNECTORS for c in chosen):
+            chosen.append(phrase)  # one phrase per subject
         if len(chosen) == n:
             break
-    used = {_stem(w) for p in chosen for w in p}
-    singles: list[str] = []
-    for w, c in word_df.most_common():
-        if c >= max(3, len(texts) // 4) and _stem(w) not in used:
-            singles.append(w)
-            used.add(_stem(w))
-    return [" ".join(p) for p in chosen] + singles[: n - len(chosen)]
+    return [_as_written(p, texts) for p in chosen]
+
+
+def _as_written(phrase: tuple[str, ...], texts: list[str]) -> str:
+    """A phrase the way members write it most often ("Marée Basse", "migrate-config"), else its words."""
+    pattern = re.compile(r"(?<!\w)" + r"\W{1,3}".join(re.escape(w) for w in phrase) + r"(?!\w)", re.I)
+    seen = Counter(m.group(0) for text in texts for m in pattern.finditer(text))
+    if not seen:
+        return " ".join(phrase)
+    best = max(seen.values())
+    return min((form for form, count in seen.items() if count == best), key=lambda f: (f != f.lower(), f))
 
 
 def _stem(word: str) -> str:
@@ -141,8 +175,9 @@ class Composer:
         recent = self.store.recent_messages(brand, since, limit=300, exclude_authors=brand_accounts | roles["no_analytics"])
         # Topics come from what members ask and answer, not from short reactions in comment threads, nor from
         # messages that carry instructions aimed at a model.
-        g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")
-                                        and not instructions_in(r[6])], exclude=(brand, brand_name, ritual_name)))
+        talk = [r for r in recent if r[5] in ("question", "answer") and not instructions_in(r[6])]
+        g = Grounding(topics=topics_of([r[6] for r in talk], exclude=(brand, brand_name, ritual_name),
+                                       authors=[f"{r[0]}:{r[2]}" for r in talk]))
         # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the
         # recent hits are preferred over older ones when there are enough of them.
         hits = self.retriever.search(brand, query, limit=limit * 4)

@@ -209,8 +209,10 @@ class RitualService:
         tables = {name: {k: _in_lexicon(v, lexicon or {}) for k, v in t.items()}
                   for name, t in load_templates("ritual_templates", lang).items()}
         table, quotes = tables[kind], tables["quote"]
-        topics = [req.theme] + g.topics if req.theme else g.topics
-        topics = topics or [quotes["default_topic"]]
+        # What members keep bringing up is listed ($about) only when the history shows it; a kind without such a
+        # list takes its theme from the editor, else from the first recurring subject, else asks none.
+        listed = "$about" in table[register]
+        themes = [req.theme] if req.theme else ([] if listed else g.topics)
         # Quote only questions written in the draft's language, cleaned like anything else from members
         # (no mentions, broadcasts, links, contact data or instructions), short and attributed.
         quoted = [(q, quote_member(q.text)) for q in g.questions if detect_language(q.text, default=lang) == lang]
@@ -222,11 +224,16 @@ class RitualService:
         bodies: list[str] = []
         for i in range(wanted * len(closings)):  # enough tries to reach `wanted` distinct texts
             pick = questions[i % len(questions)]
-            values = {"name": ritual.name, "topics": join(topics[:3], lang), "topic": topics[i % len(topics)],
+            values = {"name": ritual.name, "topics": join(g.topics[:3], lang),
+                      "topic": themes[i % len(themes)] if themes else "",
                       "example": _example(quotes, pick), "ideas": ideas, "day": ritual.cadence or "", "brand": brand,
                       "period": tables["period"][period_of(ritual.cadence)]}
             values["Period"] = values["period"][:1].upper() + values["period"][1:]
-            text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
+            values["about"] = _sentence(table, "about", register, values) if g.topics else ""
+            values["theme"] = (_sentence(table, "theme", register, values) or _sentence(quotes, "theme", register, values)
+                               if themes else _sentence(table, "no_theme", register, values))
+            text = Template(table[register]).substitute(values)
+            text = re.sub(r"\n{3,}", "\n\n", re.sub(r"(?m)^[ \t]+| +(?=\n)", "", text)).strip()
             if hints.opening:  # the brand's own opening words lead, as in its earlier editions
                 if names_ritual(hints.opening, ritual.name):  # ... and name the ritual already: the template's
                     # own announcing sentence ("X is open.", "X !") goes, or just the name when it leads a sentence
@@ -317,6 +324,12 @@ def _lexicon(charter: Charter | None) -> dict[str, str]:
     preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
     return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
             if old.lower() not in preferred and len(old.split()) <= 3}
+
+
+def _sentence(table: dict[str, Any], key: str, register: str, values: dict[str, str]) -> str:
+    """A template's optional sentence (`key_tu`, `key_vous`, else `key`) filled in; empty when it has none."""
+    text = table.get(f"{key}_{register}") or table.get(key) or ""
+    return Template(text).substitute(values) if text else ""
 
 
 def _in_lexicon(value: Any, lexicon: dict[str, str]) -> Any:
