@@ -351,3 +351,41 @@ def test_a_negated_verb_of_saying_pairs_the_terms():
     from copilot.ingest import charter_text as T
     assert T.read_terms("We say “members”, we no longer say “customers”.", lexicon=True).pairs == \
         [(["members"], ["customers"])]
+
+
+def _read(sentence: str, heading: str = "Notre façon d'écrire"):
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter(f"# Marque\n\n## {heading}\n\n{sentence}\n", "markdown")
+    return [t.term for t in c.banned_terms], [(t.term, t.instead_of) for t in c.preferred_terms]
+
+
+def test_word_bans_phrased_the_way_brand_writers_phrase_them():
+    """Phrasings written for this test (none from an evaluation file), under a heading about writing that the
+    classifier does not call a lexicon: the heading's word cue is enough to read them as vocabulary."""
+    assert _read('We steer clear of "synergy" and "disrupt".')[0] == ["synergy", "disrupt"]
+    assert _read("Exit « promo » et « deal ».")[0] == ["promo", "deal"]
+    assert _read("Bye-bye « soldes » et « promo ».")[0] == ["soldes", "promo"]
+    assert _read("Nope to “hype”, “viral” and “insane”.")[0] == ["hype", "viral", "insane"]
+    assert _read("Words that make us cringe: rockstar, ninja, guru.")[0] == ["rockstar", "ninja", "guru"]
+    assert _read("Pas de « client » ni de « consommateur ».")[0] == ["client", "consommateur"]
+    assert _read('"users" is a no-go; use "players".')[1] == [("players", ["users"])]
+    assert _read("Le mot « choristes » remplace partout « membres » et « inscrits ».")[1] == \
+        [("choristes", ["membres", "inscrits"])]
+    # Under a heading about nothing in particular, a quote with no word cue is not vocabulary.
+    assert _read("Pas de « client » ni de « consommateur ».", heading="Au quotidien") == ([], [])
+
+
+def test_quotes_that_illustrate_a_behaviour_are_examples_not_banned_words():
+    banned, _ = _read("Pas de fausse urgence : on n'écrit pas « vite, dernières places ».", heading="Nos mots")
+    assert banned == []
+    banned, _ = _read("No contests such as “tag three friends to win”.", heading="Words")
+    assert banned == []
+    assert _read("We never write “cheap”.", heading="Words")[0] == ["cheap"]  # a word ban stays one
+
+
+def test_bold_rituals_told_in_prose_each_with_its_cadence():
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter("# Club\n\n## La vie du club\n\nDeux temps forts. Le **Café des sources**, chaque mercredi : on "
+                      "lit ensemble. La **Nuit des cartes**, le dernier vendredi du mois : jeux.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Café des sources", "chaque mercredi"),
+                                                        ("Nuit des cartes", "le dernier vendredi du mois")]

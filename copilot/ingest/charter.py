@@ -80,12 +80,14 @@ NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|pro
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
 BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|evit|proscri|never|jamais|don't|ne pas|blacklist|not this|"
-                     r"off the table|non merci|no thanks")
+                     r"off the table|non merci|no thanks|retir|refus|no[- ]go|off[- ]limits")
 PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
 GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser", "write",
              "ecrire", "employer", "dites")
 # A mapping of short terms under such a key reads "replaced term: term to use" ({"vitre": "écran"}).
 REPLACEMENT_KEY = re.compile(r"remplac|replac|swap|substitu|au lieu|instead|a la place|correspondance|mapping")
+# A lexicon key ("lexique", "glossary"): {"term": ["replaced", …]} under it reads like under a preference key.
+LEXICON_KEY = re.compile(r"lexi(?:que|con)|glossa\w{1,4}|vocabula\w{1,4}|terminolog\w{1,4}|wording")
 REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "not this", "on ne dit pas", "plutot que", "au lieu de",
                  "ne pas dire", "rather than", "replaces", "remplace", "pas", "pas ca", "non")
 GENERIC_KEY = re.compile(r"words?|terms?|mots?|termes?|list[es]?|items?|entries|vocabular\w{1,3}|expressions?")
@@ -167,6 +169,7 @@ class _Context:
 
     category: str | None
     forbidding: bool
+    wordy: bool = False  # the heading is about words ("Notre façon d'écrire"): its quoted terms are vocabulary
 
 
 def _answered(sentences: list[str]) -> list[str]:
@@ -227,7 +230,7 @@ class _Builder:
             pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
             pids.append(pid)
             item = bool(LIST_ITEM.match(block))
-            ctx = _Context(category, heading_forbids or (item and lead_in_forbids))
+            ctx = _Context(category, heading_forbids or (item and lead_in_forbids), bool(T.WORD_CUE.search(heading)))
             if not self.block(sec, block, pid, ctx, label):
                 leftovers.append(pid)
             if not item:
@@ -276,7 +279,8 @@ class _Builder:
                             for t in found]
                 read |= {"rules"} if found else set()
         # Emphasis stays for the term reader: '**course**, never "package"' says which term is the one to use.
-        read |= self._terms(strip_marker(block).replace("__", ""), pid, lexicon=ctx.category == "lexicon")
+        read |= self._terms(strip_marker(block).replace("__", ""), pid, lexicon=ctx.category == "lexicon",
+                            wordy=ctx.wordy)
         if "lexicon" not in read:
             read |= self._block_rituals(block, pid, ctx)
         return read
@@ -304,8 +308,8 @@ class _Builder:
             self.no_promotion = self.no_promotion or pid
         return read
 
-    def _terms(self, text: str, pid: str, *, lexicon: bool) -> set[str]:
-        reading = T.read_terms(text, lexicon=lexicon)
+    def _terms(self, text: str, pid: str, *, lexicon: bool, wordy: bool = False) -> set[str]:
+        reading = T.read_terms(text, lexicon=lexicon, about_words=wordy)
         c = self.charter
         c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid)
                               for goods, bads in reading.pairs for g in goods]
@@ -324,6 +328,8 @@ class _Builder:
             cadence = first[0][span[0]:span[1]] if span else None
         if head and cadence:
             self._ritual(head, cadence, rest, pid)
+            return {"rituals"}
+        if self._bold_rituals(strip_marker(block), pid, at_least=2):  # outside a rituals section, two or more
             return {"rituals"}
         found = [r for s in T.sentences(strip_marker(block)) if (r := T.prose_ritual(s)) and not T.read_terms(s).pairs]
         for name, cadence in found:
@@ -346,7 +352,9 @@ class _Builder:
                 bads = [T.unquote(b) for b in re.split(r",|;|\s(?:ou|or)\s", row[replaced]) if T.unquote(b)]
                 self.charter.preferred_terms.append(Term(term=T.unquote(row[good]), instead_of=bads, passage_id=pid))
             return bool(body)
-        if replaced is None and ctx.forbidding and GENERIC_KEY.fullmatch(header[0].strip(" *")):
+        first = header[0].strip(" *")
+        if replaced is None and (ctx.forbidding and GENERIC_KEY.fullmatch(first) or
+                                 BAN_KEY.search(first) and GENERIC_KEY.search(first)):  # "Retired word | Why"
             # "Words that are off the table" | "Word | Why": the first column lists banned words.
             terms = [T.unquote(r[0]) for r in body if r and T.term_like(T.unquote(r[0]))]
             self.charter.banned_terms += [Term(term=t, passage_id=pid) for t in terms]
@@ -387,7 +395,9 @@ class _Builder:
         if pair:
             good = quoted_terms(pair.group("good")) or [pair.group("good").strip(" «»\"'“”:")]
             bad = quoted_terms(pair.group("bad")) or [b.strip(" «»\"'“”") for b in re.split(r",| ou | or ", pair.group("bad"))]
-            good_term = re.sub(r"^(dites|dis|say|on dit|use|utilise[rz]?)\s+", "", good[0], flags=re.I)
+            good_term = re.sub(r"^(dites|dis|say|on dit|use|utilise[rz]?)\s+", "", good[0], flags=re.I).strip(" —–-:")
+            # '**readers** — not customers, not consumers': each replaced term loses its own "not"
+            bad = [re.sub(r"^(?:not|pas|ni|never|jamais)\s+", "", b, flags=re.I).strip() for b in bad]
             self.charter.preferred_terms.append(Term(term=good_term, instead_of=[b for b in bad if b], passage_id=pid))
             return True
         head, rest = lead(block)
@@ -405,6 +415,8 @@ class _Builder:
     def _rituals(self, sec: Section, block: str, pid: str) -> bool:
         head, rest = lead(block)
         text = strip_marker(block)
+        if head is None and self._bold_rituals(text, pid):
+            return True
         name = head or (sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None)
         span = T.cadence_phrase(text)
         cadence = (T.leading_cadence(rest) if head else None) or (text[span[0]:span[1]] if span else None) or \
@@ -412,6 +424,22 @@ class _Builder:
         if name is None and cadence is None:
             return False
         self._ritual(name or re.split(r"[.:!?]", text)[0][:80], cadence, rest if head else text, pid)
+        return True
+
+    def _bold_rituals(self, text: str, pid: str, at_least: int = 1) -> bool:
+        """Rituals told in prose, each name in bold with its cadence after it ('La **Note du lundi**, chaque
+        lundi : … La **Répète**, le premier mardi du mois : …'): one ritual per name whose own stretch of text,
+        up to the next name, states a cadence."""
+        names = list(re.finditer(r"\*\*([^*\n]{2,80})\*\*", text))
+        found = []
+        for i, m in enumerate(names):
+            stretch = text[m.end(): names[i + 1].start() if i + 1 < len(names) else len(text)]
+            if (span := T.cadence_phrase(stretch[:120])) is not None:
+                found.append((m.group(1).strip(), stretch[span[0]:span[1]], stretch.strip(" ,:;—–-")))
+        if len(found) < max(at_least, 1) or len(found) < len(names):  # a bold word that is no ritual: no list
+            return False
+        for name, cadence, rest in found:
+            self._ritual(name, cadence, rest, pid)
         return True
 
     def _promotion(self, sec: Section, block: str, pid: str) -> bool:
@@ -667,7 +695,8 @@ class _Structured:
     def _replacements(self, sec: Section, key: str, value: dict[str, Any]) -> bool:
         """{"replaced term": "term to use", …} under a replacements key; {"term to use": ["replaced", …], …} under a
         replacements or preference key (one uses one term, not a list)."""
-        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key)) and value and all(
+        lexicon = bool(LEXICON_KEY.search(key)) and not BAN_KEY.search(key)
+        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key) or lexicon) and value and all(
                 isinstance(v, list) and v and T.term_like(str(k).strip()) and
                 all(isinstance(x, str) and T.term_like(x.strip()) for x in v) for k, v in value.items()):
             for new, olds in value.items():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from copilot.ingest.charter_limits import NEGATION
+from copilot.ingest.charter_rules import CODE, CONTEST, SHOUT, URGENCY
 from copilot.ingest.charter_words import (
     Quoted,
     fold,
@@ -20,10 +21,12 @@ from copilot.ingest.charter_words import (
 
 BAN_LABEL = re.compile(r"(?:bann\w{0,6}|interdit\w{0,3}|prohib\w{0,6}|forbidden|proscri\w{0,5}|a eviter|to avoid|"
                        r"retired|off[- ]limits|no longer (?:use|say|write)d?|(?:n'|ne )(?:\w+ )?plus (?:utilis|employ|dit)\w*|"
-                       r"\bavoid|blacklist|liste noire|(?:never|don't|do not) (?:write|use|say))[^:\n]{0,40}:")
+                       r"\bavoid|blacklist|liste noire|(?:never|don't|do not) (?:write|use|say)|cringe|grincer|"
+                       r"no[- ]go|nope|bye[- ]?bye|a oublier|to forget)[^:\n]{0,40}:")
 BAN_CUE = re.compile(r"\b(?:never|jamais|don't|do not|avoid\w{0,3}|evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|"
                      r"prohib\w{0,6}|proscri\w{0,5})\b|\bne\b[^.]{0,30}\b(?:pas|jamais)\b")
-WORD_CUE = re.compile(r"\b(?:mots?|words?|termes?|terms?|phrases?|expressions?|vocabulaire|vocabulary|write|"
+WORD_CUE = re.compile(r"\b(?:mots?|words?|termes?|terms?|phrases?|expressions?|vocabulaire|vocabulary|glossar\w{1,3}|"
+                      r"lexique|lexicon|wording|write|"
                       r"ecri\w{0,5}|dire|dites|dis|disons|say|use|utilis\w{0,5}|emploi\w{0,5})\b")
 SAY = re.compile(r"\b(?:say|write|use|call|dit|dis|dites|disons|ecri\w{0,5}|parl\w{0,5}|utilis\w{0,5}|emploi\w{0,5}|"
                  r"nomm\w{0,5}|appel\w{0,5}|prefer\w{0,5})\b")
@@ -48,7 +51,7 @@ class TermReading:
     preferred: list[str] = field(default_factory=list)
 
 
-def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
+def read_terms(block: str, *, lexicon: bool = False, about_words: bool = False) -> TermReading:
     """Pairs and bans of a block: « a » plutôt que « b », 'use X, not Y', a "don't say" sentence next to a
     "say" one, 'forbidden: …'."""
     reading = TermReading()
@@ -60,11 +63,15 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
         elif pending and lexicon:
             reading.preferred.extend(pending[1])
 
-    about_words = lexicon or bool(WORD_CUE.search(fold(block)))
+    about_words = lexicon or about_words or bool(WORD_CUE.search(fold(block)))
     previous: str | None = None  # the polarity of the previous sentence's terms, for 'So are "x" and "y".'
     avoided: list[str] = []  # the terms the previous sentence (read by polarity) avoided
     for sentence in sentences(block):
         spans, folded = quoted(sentence), fold(sentence)
+        if spans and _behaviour(folded, spans):  # 'Pas de fausse urgence : on n'écrit pas « plus que deux… »'
+            settle()
+            pending, previous, avoided = None, None, []
+            continue
         pairs = _pairs(sentence, spans, lexicon=lexicon)
         listed = None if pairs else _listed(sentence, spans, folded)
         if listed and pending and pending[0] != listed[0]:
@@ -112,7 +119,8 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
                       r"evit\w{0,4}|bann\w{0,6}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
                       r"(?:won't|wont|will not|no longer|never|don't|do not)(?: \w{1,12})? (?:say|write|use|call)|"
                       r"won't|wont|will not|no longer|retir\w{0,4}|dropp?\w{0,3}|steer clear|laiss\w{0,4} tomber|"
-                      r"off[- ]limits|leave|laisse[zr]? de cote|"
+                      r"off[- ]limits|leave|laisse[zr]? de cote|exit|bye[- ]?bye|adieu|nope to|no more|"
+                      r"(?:remplac|replac)\w{0,4}(?! (?:par|by)\b)|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
                       r"parl(?:ons|ez|e)|talk about|speak of|"
@@ -120,7 +128,8 @@ POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|dis
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
                       r"(?:don't|do not|never|won't) appear|n'apparai\w{1,6} (?:jamais|pas|plus)|"
                       r"(?:is not|isn't|are not|aren't) (?:a )?words? we use|(?:n'est|ne sont) pas (?:un |des )?mots?|"
-                      r"(?:is|are) retired|(?:is|are) off[- ]limits|"
+                      r"(?:is|are) retired|(?:is|are) off[- ]limits|(?:is|are) (?:a )?no[- ]go|(?:is|are) banned|"
+                      r"makes? us cringe|(?:nous )?font grincer|(?:est|sont) a oublier|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
                       r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
                       r"s'emploient) (?:pas|jamais|plus))")
@@ -178,6 +187,20 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
     elif say:  # what to use; the next sentence of the block may not say what it replaces (see read_terms)
         reading.pairs.append((say, []))
     return "avoid" if avoid and not say else "say" if say and not avoid else None
+
+
+def _behaviour(folded: str, spans: list[Quoted]) -> bool:
+    """Whether a sentence names a behaviour its quotes only illustrate (urgency, a contest, superlatives,
+    shouting, codes), outside the quotes themselves: those quotes are examples, not words to ban."""
+    outside, last = [], 0
+    for q in spans:
+        outside.append(folded[last:q.start])
+        last = q.end
+    text = " ".join([*outside, folded[last:]])
+    return any(r.search(text) for r in (URGENCY, CONTEST, SHOUT, CODE, EXAMPLE_OF))
+
+
+EXAMPLE_OF = re.compile(r"\bsuperlati\w{0,4}|\bhype\b|\bdu genre\b|\bsuch as\b|\bpar exemple\b|\bfor example\b|\be\.g\.")
 
 
 def _listed(sentence: str, spans: list[Quoted], folded: str) -> tuple[str, list[str]] | None:
