@@ -254,6 +254,20 @@ def test_sixth_outsider_set_measured_then_read_for_its_misses():
         s.f1("banned_terms")[2] >= 0.75, s.summary()
 
 
+UNSEEN_G = Path(__file__).parent / "charters_unseen_g"
+
+
+def test_seventh_outsider_set_measured_once_never_tuned_on():
+    """tests/charters_unseen_g: four outsider charters (bakery, theatre, vet clinic, podcast network) asked to vary
+    how bans and preferences are phrased, committed before being measured once after the stop-12 changes made on
+    E and F, and never tuned on: every scalar 4/4; banned terms F1 0.61 (P 1.00, R 0.44), preferred 0.90, rituals
+    0.88, rules 0.86. Word bans in unmet phrasings stay the weak spot. Floors catch a regression; not goals."""
+    s = score(corpus=UNSEEN_G)
+    assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary()
+    assert s.f1("rules")[2] >= 0.8 and s.f1("rituals")[2] >= 0.8 and s.f1("preferred_terms")[2] >= 0.85 and \
+        s.f1("banned_terms")[2] >= 0.55, s.summary()
+
+
 def test_corpus_has_fourteen_charters_with_expectations():
     paths = charters()
     assert len(paths) == 14 and len(list(CORPUS.glob("*.expected.json"))) == 14
