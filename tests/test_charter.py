@@ -389,3 +389,17 @@ def test_bold_rituals_told_in_prose_each_with_its_cadence():
                       "lit ensemble. La **Nuit des cartes**, le dernier vendredi du mois : jeux.\n", "markdown")
     assert [(r.name, r.cadence) for r in c.rituals] == [("Café des sources", "chaque mercredi"),
                                                         ("Nuit des cartes", "le dernier vendredi du mois")]
+
+
+def test_bans_that_refer_back_open_on_a_refusal_or_sit_under_a_key_about_words():
+    """Phrasings written for this test, of the classes set G showed missing."""
+    assert _read("On évite « top » et « génial ». Ça sonne faux. Même sort pour « incroyable ».")[0] == \
+        ["top", "génial", "incroyable"]
+    assert _read("Pas de « canon » ni de « dingue », pas de « ouf » non plus.")[0] == ["canon", "dingue", "ouf"]
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter('{"brand": "Kiln", "banned_phrasing": "We keep away from \\"epic\\" and \\"insane\\"."}', "json")
+    assert [t.term for t in c.banned_terms] == ["epic", "insane"]
+    c = parse_charter("# Club\n\n## Rythme\n\nChaque jeudi soir, on ouvre **Le Four ouvert** : chacun cuit ses pièces. "
+                      "Le **Marché d'hiver** a lieu une fois par an, en décembre.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Le Four ouvert", "Chaque jeudi soir"),
+                                                        ("Marché d'hiver", "une fois par an")]

@@ -257,15 +257,17 @@ def test_sixth_outsider_set_measured_then_read_for_its_misses():
 UNSEEN_G = Path(__file__).parent / "charters_unseen_g"
 
 
-def test_seventh_outsider_set_measured_once_never_tuned_on():
+def test_seventh_outsider_set_first_measured_untouched_then_tuned_on():
     """tests/charters_unseen_g: four outsider charters (bakery, theatre, vet clinic, podcast network) asked to vary
-    how bans and preferences are phrased, committed before being measured once after the stop-12 changes made on
-    E and F, and never tuned on: every scalar 4/4; banned terms F1 0.61 (P 1.00, R 0.44), preferred 0.90, rituals
-    0.88, rules 0.86. Word bans in unmet phrasings stay the weak spot. Floors catch a regression; not goals."""
+    how bans and preferences are phrased (the request named some phrasings as examples), committed before being
+    measured once after the stop-12 changes made on E and F: every scalar 4/4; banned terms F1 0.61 (P 1.00,
+    R 0.44), preferred 0.90, rituals 0.88, rules 0.86. Then tuned on (a development set since): a sentence under
+    a top-level key about words ('off_limits'), 'Pas de « a » ni de « b »' opening on a refusal, 'Même sort pour',
+    a ritual's cadence before its bold name, 'reste toujours permis', a quoted superlative after 'call'/'prétendre':
+    banned, rules and rituals F1 1.00, preferred 0.97. tests/charters_unseen_h is the set measured after that."""
     s = score(corpus=UNSEEN_G)
     assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary()
-    assert s.f1("rules")[2] >= 0.8 and s.f1("rituals")[2] >= 0.8 and s.f1("preferred_terms")[2] >= 0.85 and \
-        s.f1("banned_terms")[2] >= 0.55, s.summary()
+    assert min(s.f1(k)[2] for k in ("banned_terms", "rules", "rituals", "preferred_terms")) >= 0.95, s.summary()
 
 
 def test_corpus_has_fourteen_charters_with_expectations():

@@ -209,9 +209,9 @@ def _corpus_charters(folder: Path) -> dict:
     # 0.92, French 0.93), FPR 0.00; the TF-IDF baseline F1 0.62, FPR 0.06. A floor, not a goal.
     ("tests/data/drift_unseen_f.jsonl", "tests/charters_unseen_f", {"f1": 0.88, "fpr": 0.05}),
     # A seventh outsider set (bakery, theatre, vet clinic, podcast network), committed before it was measured once
-    # at stop 12 after the charter changes made on E and F, never tuned on: F1 0.86 (English 0.88, French 0.84),
-    # FPR 0.09; the TF-IDF baseline F1 0.36, FPR 0.34. A floor, not a goal.
-    ("tests/data/drift_unseen_g.jsonl", "tests/charters_unseen_g", {"f1": 0.8, "fpr": 0.12}),
+    # at stop 12 after the charter changes made on E and F: F1 0.86 (English 0.88, French 0.84), FPR 0.09; the
+    # TF-IDF baseline F1 0.36, FPR 0.34. 0.97, FPR 0.03 after its charters were tuned on. Development.
+    ("tests/data/drift_unseen_g.jsonl", "tests/charters_unseen_g", {"f1": 0.93, "fpr": 0.05}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)

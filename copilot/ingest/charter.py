@@ -80,7 +80,7 @@ NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|pro
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
 BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|evit|proscri|never|jamais|don't|ne pas|blacklist|not this|"
-                     r"off the table|non merci|no thanks|retir|refus|no[- ]go|off[- ]limits")
+                     r"off the table|non merci|no thanks|retir|refus|no[- ]go|off[- ]limits|\bdont\b|\bwont\b")
 PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
 GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser", "write",
              "ecrire", "employer", "dites")
@@ -427,15 +427,20 @@ class _Builder:
         return True
 
     def _bold_rituals(self, text: str, pid: str, at_least: int = 1) -> bool:
-        """Rituals told in prose, each name in bold with its cadence after it ('La **Note du lundi**, chaque
-        lundi : … La **Répète**, le premier mardi du mois : …'): one ritual per name whose own stretch of text,
-        up to the next name, states a cadence."""
+        """Rituals told in prose, each name in bold with its cadence in the same sentence, after the name or else
+        before it ('La **Note du lundi**, chaque lundi : …', 'Chaque samedi matin, c'est **La Fournée** : …'): one
+        ritual per name."""
         names = list(re.finditer(r"\*\*([^*\n]{2,80})\*\*", text))
         found = []
         for i, m in enumerate(names):
             stretch = text[m.end(): names[i + 1].start() if i + 1 < len(names) else len(text)]
-            if (span := T.cadence_phrase(stretch[:120])) is not None:
-                found.append((m.group(1).strip(), stretch[span[0]:span[1]], stretch.strip(" ,:;—–-")))
+            start = max(text.rfind(c, 0, m.start()) for c in ".!?\n") + 1
+            stops = [j for c in ".!?\n" if (j := text.find(c, m.end())) >= 0]
+            after, before = text[m.end(): min(stops, default=len(text))], text[start:m.start()]
+            for part in (after, before):
+                if (span := T.cadence_phrase(part)) is not None:
+                    found.append((m.group(1).strip(), part[span[0]:span[1]], stretch.strip(" ,:;—–-")))
+                    break
         if len(found) < max(at_least, 1) or len(found) < len(names):  # a bold word that is no ritual: no list
             return False
         for name, cadence, rest in found:
@@ -663,7 +668,9 @@ class _Structured:
             unused = []
             for block, label in zip(rest, rest_labels):
                 pid = self.b.passage("metadata", f"{label}: {block}", "metadata")
-                if not self.b.block(sec, block, pid, _Context(None, False), label):
+                key = T.fold(_humanize(str(label or "")))  # 'off_limits: We steer clear of "x"': a key about words
+                ctx = _Context(None, bool(BAN_KEY.search(key)), bool(T.WORD_CUE.search(key) or BAN_KEY.search(key)))
+                if not self.b.block(sec, block, pid, ctx, label):
                     unused.append((str(label), pid))
             if unused:
                 self.b.charter.unparsed.insert(0, Unparsed(

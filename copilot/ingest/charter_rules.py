@@ -34,7 +34,7 @@ URGENCY = re.compile(r"\b(?:urgence|urgency|countdowns?|comptes? a rebours|fomo|
                      r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite|pressant\w{0,3}|"
                      r"derniere chance|last chance|last call|dernier appel)\b")
 SUPERLATIVE = re.compile(r"\bsuperlati\w{0,4}|\b(?:claim|pretend|present|call|dit|dire|say)\w{0,4}\s"
-                         r"(?:\w{1,15}\s){0,4}(?:the best|number one|le meilleur|la meilleure|les meilleur|"
+                         r"(?:\w{1,15}\s){0,4}[«\"“'‘]?\s?(?:the )?(?:the best|number one|le meilleur|la meilleure|les meilleur|"
                          r"best-in-class)|[\"'“«‘]\s?(?:the best|best|no\.? ?1|n° ?1|number one|numero un|top[- ]rated|"
                          r"le meilleur|la meilleure|meilleure?s?|leader|unbeatable|imbattables?)\s?[\"'”»’]")
 SHOUT = re.compile(r"\b(?:all[- ]caps|caps lock|caps|majuscules?|capitales|capitals|capital letters|upper[- ]?case)\b")
@@ -59,7 +59,8 @@ FACT = re.compile(r"\bfactu\w{0,6}|\bfacts?\b|\btel(?:le)?s? quel(?:le)?s?\b|\ba
                   r"\bstate (?:them|it)\b|\bplain announcements?\b|\bsobrement\b|\bc'est de l'information\b|"
                   r"\b(?:is|counts as) information\b|\bc'est informer\b")
 # An announcement said in so many words to be allowed, even under a heading that forbids.
-ALLOWED = re.compile(r"\b(?:(?:is|are) (?:fine|allowed|permitted|welcome|ok)|(?:c'est|est|sont) bienvenue?s?|(?:reste|restent|est|sont) (?:permis|autorise)\w{0,2}|"
+ALLOWED = re.compile(r"\b(?:(?:is|are) (?:always )?(?:fine|allowed|permitted|welcome|ok)|(?:c'est|est|sont) bienvenue?s?|"
+                     r"(?:reste|restent|est|sont)(?: \w{1,10})? (?:permis|autorise)\w{0,2}|"
                      r"(?:c'est|is) de l'information)\b")
 ANNOUNCEABLE = re.compile(r"\b(?:prix|prices?|tarifs?|fees|pricing|dates?|horaires?|schedules?|produits?|products?|"
                           r"features?|plans?|releases?|arrivages?|lots?|annonc\w{0,5}|announc\w{0,6}|patch notes)\b")

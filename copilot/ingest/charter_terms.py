@@ -66,6 +66,7 @@ def read_terms(block: str, *, lexicon: bool = False, about_words: bool = False) 
     about_words = lexicon or about_words or bool(WORD_CUE.search(fold(block)))
     previous: str | None = None  # the polarity of the previous sentence's terms, for 'So are "x" and "y".'
     avoided: list[str] = []  # the terms the previous sentence (read by polarity) avoided
+    last_seen: str | None = None  # the polarity of the block's last sentence with terms ('Même sort pour « x »')
     for sentence in sentences(block):
         spans, folded = quoted(sentence), fold(sentence)
         if spans and _behaviour(folded, spans):  # 'Pas de fausse urgence : on n'écrit pas « plus que deux… »'
@@ -91,7 +92,8 @@ def read_terms(block: str, *, lexicon: bool = False, about_words: bool = False) 
             previous = "avoid" if banned else "say"
         if about_words and not (pairs or listed or banned):
             before = len(reading.banned), len(reading.pairs)
-            found = _by_polarity(sentence, reading, previous)
+            found = _by_polarity(sentence, reading, previous or (last_seen if CONTINUES.search(folded) else None))
+            last_seen = found or last_seen
             # 'On évite de parler de « a ». Ce sont des « b ».': the second sentence says what to use instead.
             if found == "say" and previous == "avoid" and avoided and len(reading.pairs) == before[1] + 1 \
                     and not reading.pairs[-1][1]:
@@ -120,6 +122,7 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
                       r"(?:won't|wont|will not|no longer|never|don't|do not)(?: \w{1,12})? (?:say|write|use|call)|"
                       r"won't|wont|will not|no longer|retir\w{0,4}|dropp?\w{0,3}|steer clear|laiss\w{0,4} tomber|"
                       r"off[- ]limits|leave|laisse[zr]? de cote|exit|bye[- ]?bye|adieu|nope to|no more|"
+                      r"(?:keep|stay|steer) (?:well )?(?:away|clear) (?:from|of)|a l'ecart|"
                       r"(?:remplac|replac)\w{0,4}(?! (?:par|by)\b)|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
@@ -133,7 +136,10 @@ NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
                       r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
                       r"s'emploient) (?:pas|jamais|plus))")
-CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus)\b")
+# A sentence that opens on a refusal before its first term: every term after it starts on the refused side.
+NEG_OPENING = re.compile(r"^\W{0,3}(?:pas de|pas d'|pas d|no|never|jamais de|jamais d|aucun\w{0,2}|ni)\b")
+CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus|"
+                       r"meme sort|same fate|likewise|ditto)\b")
 SAME_AS_BEFORE = re.compile(r"\b(?:so (?:are|is)|as (?:are|is)|de meme (?:que|pour)|ainsi que|tout comme|as well as|"
                             r"pareil pour|same (?:for|goes for))\W{0,3}$")
 BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
@@ -217,6 +223,8 @@ def _listed(sentence: str, spans: list[Quoted], folded: str) -> tuple[str, list[
 
 def _pairs(sentence: str, spans: list[Quoted], *, lexicon: bool) -> list[tuple[list[str], list[str]]]:
     folded, out = fold(sentence), []
+    if spans and NEG_OPENING.match(folded[:spans[0].start]):  # 'Pas de « a » ni de « b », pas d'« c » non plus'
+        return []  # ... is a list of bans (the polarity reader's), not "a, not c"
     contrast_ok = lexicon or bool(SAY.search(folded[: spans[0].start])) if spans else False
     prefers = bool(spans and PREFER.search(folded, 0, spans[0].start))
     goods: list[str] = [spans[0].term] if spans else []
