@@ -285,3 +285,50 @@ def test_a_replaced_word_said_inside_its_preferred_phrase_is_fine():
     kinds = lambda text: {f.type for f in check_text(text, charter=charter, lang="en").flags}  # noqa: E731
     assert "replaced_term" in kinds("The new plan is free for a year.")
     assert "replaced_term" not in kinds("The open-source CLI stays free.")
+
+
+POTTERY = parse_charter("""# L'Atelier Terre & Feu
+
+## Ton
+Nous vouvoyons les membres. Deux émojis au maximum par message, un seul point d'exclamation.
+
+## Nos mots
+Dites « membres », pas « clients ». Le mot « infaillible » est proscrit, tout comme « garanti ».
+
+## Ce que nous ne faisons pas
+Pas de compte à rebours ni de fausse urgence. Nous ne demandons jamais aux membres de nous identifier sur leurs
+réseaux.
+""")
+
+
+def test_member_first_rewrite_keeps_no_offer_code_deadline_or_ask():
+    """A post written for this test (a pottery school): the rewrite keeps what is true and useful, none of the
+    offer, its code, its deadline, the call to buy, or the sentence that asks members to tag the brand."""
+    text = ("🔥 DERNIERS JOURS !!! -30 % sur tous les tours de potier avec le code TERRE30, seulement jusqu'à jeudi "
+            "minuit ! Commandez maintenant. Les cours du soir reprennent le 6 janvier à 19 h. Identifiez-nous sur "
+            "Instagram avec vos pièces, les plus belles seront reprises sur notre compte !")
+    result = check_text(text, charter=POTTERY, feed=FeedStats(brand_posts=20, promotional_posts=0))
+    out = result.rewrite or ""
+    assert "6 janvier" in out and "19 h" in out  # the real information stays
+    for gone in ("%", "TERRE30", "code", "jusqu'à jeudi", "minuit", "Commandez", "Identifiez", "plus belles", "!"):
+        assert gone not in out, (gone, out)
+    assert out.endswith("Racontez-nous ce qui marche pour vous.") and " ?" in out  # French spacing kept
+
+
+def test_rewrite_speaks_one_register_and_the_charters_words():
+    tu_post = "Tu cherches un tour garanti pour débuter ? Nos clients adorent celui-ci, écris-nous vite !"
+    out = check_text(tu_post, charter=POTTERY).rewrite or ""
+    assert "membres" in out and "clients" not in out and "garanti" not in out
+    from copilot.textrules import VOUS
+    assert not VOUS.search(out), out  # a post in tu ends in tu: never tu, then vous (the flag asks for vous)
+    assert out.endswith("Raconte-nous ce qui marche pour toi.")
+
+
+def test_one_finding_is_one_flag_and_limits_cite_their_own_sentence():
+    text = "DERNIÈRE CHANCE, compte à rebours lancé 🎉🎉🎉 : la cuisson garantie infaillible !"
+    flags = check_text(text, charter=POTTERY).flags
+    spans = [(f.start, f.end) for f in flags if f.type in ("urgency", "no_urgency")]
+    assert len(spans) == len(set(spans)), [(f.type, f.excerpt) for f in flags]  # not urgency twice on one span
+    emoji = next(f for f in flags if "émoji" in f.explanation or "emoji" in f.explanation)
+    assert emoji.charter_clause and "émojis" in emoji.charter_clause.text
+    assert {"garantie", "infaillible"} <= {f.excerpt for f in flags if f.type == "banned_term"}

@@ -132,7 +132,8 @@ NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks
                       r"(?:don't|do not|never|won't) appear|n'apparai\w{1,6} (?:jamais|pas|plus)|"
                       r"(?:is not|isn't|are not|aren't) (?:a )?words? we use|(?:n'est|ne sont) pas (?:un |des )?mots?|"
                       r"(?:is|are) retired|(?:is|are) off[- ]limits|(?:is|are) (?:a )?no[- ]go|(?:is|are) banned|"
-                      r"makes? us cringe|(?:nous )?font grincer|(?:est|sont) a oublier|"
+                      r"makes? us cringe|(?:nous )?font grincer|(?:est|sont) a oublier|(?:est|sont) proscrit\w{0,2}|"
+                      r"(?:est|sont) (?:interdit|banni|exclu)\w{0,2}|(?:is|are) (?:forbidden|prohibited)|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
                       r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
                       r"s'emploient) (?:pas|jamais|plus))")
