@@ -41,7 +41,8 @@ EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi fair
                        "across near around over "
                        # adverbs qualify, they are no subject: "presque jusqu'au bout"
                        "presque jusqu jusquau jusqua jusquaux déjà trop assez plutôt souvent jamais parfois "
-                       "almost already quite often never always sometimes still".split())
+                       "almost already quite often never always sometimes still maintenant now bientôt soon ensuite "
+                       "alors tard tôt".split())
 
 
 @dataclass
@@ -78,15 +79,16 @@ CONNECTORS = frozenset("de du des d à au aux en of for on with to".split())
 
 
 def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
-    """Runs of 2-3 tokens that start and end with a content word (connectors allowed inside)."""
+    """Runs of 2-3 tokens that start and end with a content word, connectors allowed inside; 4 when one is a
+    connector ("traitement à l'acide oxalique")."""
     out: set[tuple[str, ...]] = set()
     for i, first in enumerate(tokens):
         if not _content(first):
             continue
-        for j in range(i + 1, min(i + 3, len(tokens))):
+        for j in range(i + 1, min(i + 4, len(tokens))):
             if not (_content(tokens[j]) or tokens[j] in CONNECTORS):
                 break
-            if _content(tokens[j]):
+            if _content(tokens[j]) and (j - i < 3 or any(t in CONNECTORS for t in tokens[i + 1:j])):
                 out.add(tuple(tokens[i:j + 1]))
     return out
 
@@ -134,7 +136,9 @@ def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors
 
 def _as_written(phrase: tuple[str, ...], texts: list[str]) -> str:
     """A phrase the way members write it most often ("Marée Basse", "migrate-config"), else its words."""
-    pattern = re.compile(r"(?<!\w)" + r"\W{1,3}".join(re.escape(w) for w in phrase) + r"(?!\w)", re.I)
+    # Between two words: spaces or punctuation, and an elided article the tokens dropped ("à l'acide").
+    between = r"\W{1,3}(?:(?:l|d|j|qu|n|s|c)['’])?"
+    pattern = re.compile(r"(?<!\w)" + between.join(re.escape(w) for w in phrase) + r"(?!\w)", re.I)
     seen = Counter(m.group(0) for text in texts for m in pattern.finditer(text))
     if not seen:
         return " ".join(phrase)

@@ -103,3 +103,12 @@ def test_recurring_subjects_are_listed_and_an_editors_theme_is_a_theme(client: T
     assert "les pièces ratées" in themed["body"] and "« les pièces ratées »" not in themed["body"]  # not a quote
     listed = themed["body"].split("les pièces ratées", 1)[1]
     assert "anses de tasse" in listed  # what members bring up is still there, apart from the theme
+
+
+def test_a_phrase_keeps_its_elided_article_and_time_words_are_no_subject():
+    texts = ["Le traitement à l'acide formique, c'est quand ?", "J'ai fait le traitement à l'acide formique hier",
+             "traitement à l'acide formique : gants obligatoires", "On passe au sirop maintenant ?",
+             "sirop maintenant ou en janvier ?"]
+    topics = topics_of(texts, authors=["a", "b", "c", "d", "e"])
+    assert "traitement à l'acide formique" in topics
+    assert not any("maintenant" in t for t in topics)

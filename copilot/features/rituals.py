@@ -60,7 +60,7 @@ PERIODS = (("monthly", r"mois|month|mensuel"),
 MAX_CHARS = 1500
 # What a charter's description of a ritual says members will see, as opposed to how the team runs it: the words
 # the post opens with ("starts with « … »") and a list of examples in brackets ("(a, b or c)").
-OPENING = re.compile(r"(?:commen[cç]\w{0,6} par|s'ouvr\w{0,4} (?:sur|par)|d[ée]bute\w{0,3} par|starts? with|"
+OPENING = re.compile(r"(?:commen[cç]\w{0,6} par|s'ouvr\w{0,4} (?:sur|par)|d[ée]bute\w{0,3} par|ouvr\w{0,4} par|starts? with|"
                      r"opens? with|begins? with|beginning with)\s{0,3}[«\"“]\s?([^«»\"“”\n]{2,80}?)\s?[»\"”]", re.I)
 BRACKETS = re.compile(r"\(([^()\n]{5,240})\)")
 LIST_SPLIT = re.compile(r"\s*(?:,|;|\bou\b|\bor\b|\bet\b|\band\b)\s*", re.I)
@@ -134,14 +134,52 @@ def period_of(cadence: str | None) -> str:
     return next((p for p, rx in PERIODS if cadence and re.search(rx, cadence, re.I)), "other")
 
 
-def next_slot(cadence: str | None, now: datetime) -> datetime:
-    """The next occurrence of the cadence's weekday at 09:00 UTC (tomorrow 09:00 when none is named)."""
-    day = next((d for w, d in WEEKDAYS.items() if cadence and w in cadence.lower()), None)
+ORDINALS = {"premier": 1, "premiere": 1, "1er": 1, "1re": 1, "first": 1, "1st": 1, "deuxieme": 2, "second": 2, "2e": 2,
+            "2nd": 2, "troisieme": 3, "third": 3, "3e": 3, "3rd": 3, "quatrieme": 4, "fourth": 4, "4e": 4, "4th": 4,
+            "dernier": -1, "derniere": -1, "last": -1}
+EVERY_OTHER = re.compile(r"\bsur deux\b|every other|every (?:two|2) weeks|toutes les (?:deux|2) semaines|fortnight|"
+                         r"biweekly|bimensuel|one \w+ in two|tous les quinze jours|every second")
+
+
+def next_slot(cadence: str | None, now: datetime, *, detail: str | None = None, last: datetime | None = None) -> datetime:
+    """The next time the ritual comes back, at 09:00 UTC: the cadence's weekday ('every Friday'), the nth or
+    last weekday of the month ('le premier lundi du mois'), every other week after the last edition ('un dimanche
+    sur deux'), the weekday its description names when the cadence does not ('Une fois par mois' + 'le premier
+    lundi'); tomorrow when nothing says when."""
+    said = strip_accents((cadence or "").lower())
+    if not any(w in said for w in WEEKDAYS) and detail:  # 'Une fois par mois, le premier lundi, …'
+        said = f"{said} {strip_accents(re.split(r'[.:;]', detail, maxsplit=1)[0].lower())}"
+    day = next((d for w, d in WEEKDAYS.items() if re.search(rf"\b{w}s?\b", said)), None)
     base = now.replace(hour=9, minute=0, second=0, microsecond=0)
     if day is None:
         return base + timedelta(days=1)
+    nth = next((n for w, n in ORDINALS.items()
+                if re.search(rf"\b{w}\s+(?:{'|'.join(WEEKDAYS)})", said)), None)
+    if nth is not None:
+        for months_ahead in range(0, 3):
+            y, m = divmod(now.month - 1 + months_ahead, 12)
+            slot = _nth_weekday(now.year + y, m + 1, day, nth).replace(hour=9, tzinfo=now.tzinfo)
+            if slot > now:
+                return slot
     ahead = (day - now.weekday()) % 7 or 7
-    return base + timedelta(days=ahead)
+    slot = base + timedelta(days=ahead)
+    if EVERY_OTHER.search(said) and last is not None:  # every other week: two weeks after the last edition
+        step = (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)).replace(hour=9, minute=0, second=0,
+                                                                                  microsecond=0)
+        step += timedelta(days=(day - step.weekday()) % 7)
+        while step <= now:
+            step += timedelta(days=14)
+        return step
+    return slot
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> datetime:
+    """The nth (or, for -1, the last) given weekday of a month."""
+    first = datetime(year, month, 1)
+    if nth > 0:
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    following = datetime(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=(following.weekday() - weekday) % 7 or 7)
 
 
 class RitualService:
@@ -186,7 +224,9 @@ class RitualService:
             **{k: v for k, v in result.items() if k not in ("title", "body")},
             "language": lang, "register": register, "ritual_kind": kind,
             "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels else None),
-            "suggested_time": (req.scheduled_at or next_slot(ritual.cadence, now)).isoformat(),
+            "suggested_time": (req.scheduled_at or next_slot(
+                ritual.cadence, now, detail=ritual.format,
+                last=max((p["created_at"] for p in grounding.past if p.get("created_at")), default=None))).isoformat(),
             "guards": guards(result["body"], result.get("variants", []), charter),
             "learned_from": {"examples": [d.id for d, _ in learned["examples"]],
                              "avoided": [{"id": d.id, "reason": reason} for d, reason in learned["rejected"]]},

@@ -417,7 +417,10 @@ class _Builder:
         text = strip_marker(block)
         if head is None and self._bold_rituals(text, pid):
             return True
-        name = head or (sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None)
+        titled = sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None
+        if titled and head and T.cadence_phrase(head):  # '### Mardi, on débute' then 'Chaque mardi matin, … : …':
+            head, rest = None, text  # the heading names the ritual, the label is its cadence and format
+        name = head or titled
         span = T.cadence_phrase(text)
         cadence = (T.leading_cadence(rest) if head else None) or (text[span[0]:span[1]] if span else None) or \
             next((h[s[0]:s[1]] for h in sec.path[-1:] if (s := T.cadence_phrase(h))), None)
