@@ -162,3 +162,31 @@ def test_eval_spotlight_on_stack_exchange_dev(tmp_path):
     users.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     again = evaluate_spotlight(d / "messages_dev.jsonl", users, d / "help_edges.jsonl", data_dir=tmp_path / "b")
     assert out["top"][0] not in again["top"] and out["top"][1] not in again["top"]
+
+
+def _talk(copilot: Copilot, brand: str, days_ago: dict[str, list[int]], now: datetime) -> None:
+    """Each member asks and gets answered on the given days; 'ana' answers everyone."""
+    from copilot.types import MessageRecord
+    records = []
+    for who, days in days_ago.items():
+        for d in days:
+            at = now - timedelta(days=d)
+            records += [MessageRecord(source="native", source_id=f"{who}-q{d}", author=who, created_at=at, kind="question",
+                                      text=f"Comment régler le point {d} ?"),
+                        MessageRecord(source="native", source_id=f"{who}-a{d}", author="ana", kind="answer",
+                                      created_at=at + timedelta(hours=1), reply_to=f"{who}-q{d}", text="Voilà comment.")]
+    copilot.ingestor.ingest(brand, records)
+
+
+def test_nobody_is_a_newcomer_in_a_history_that_starts_inside_the_window(copilot: Copilot):
+    """A three-week export: everyone's first message is in the 30-day window, so nobody can be told to be new."""
+    now = datetime.now(timezone.utc)
+    copilot.store.create_brand("fresh", "Fresh", "fr")
+    _talk(copilot, "fresh", {"bea": [20, 10, 3], "cyd": [15, 5]}, now)
+    report = copilot.spotlight.suggest("fresh", window_days=30, now=now)
+    assert report.suggestions and not any(s.breakdown["newcomer"] for s in report.suggestions)
+    # With months of history before the window, a member first seen inside it is new; the others are not.
+    copilot.store.create_brand("older", "Older", "fr")
+    _talk(copilot, "older", {"bea": [120, 90, 20, 3], "cyd": [10, 4]}, now)
+    new = {s.member.source_id: s.breakdown["newcomer"] for s in copilot.spotlight.suggest("older", window_days=30, now=now).suggestions}
+    assert new.get("cyd") is True and new.get("bea") is False and new.get("ana") is False

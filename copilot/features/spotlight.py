@@ -169,7 +169,10 @@ class SpotlightService:
         cooled = self.store.spotlighted_since(brand, now - timedelta(days=cooldown_days))
         eligible, reasons = eligibility(snap, members, cooled)
         first_seen = snap.derived("first_seen")
-        newcomers = (first_seen >= lo) & (first_seen < hi)
+        # New in this window, in a history that began before it: when the import starts inside the window, nobody
+        # can be told to be new (a 3-week export would make everyone a newcomer).
+        began = float(snap.created.min()) if len(snap.created) else hi
+        newcomers = (first_seen >= lo) & (first_seen < hi) & (began < lo)
         ranked = [] if ch == -2 else rank(snap, stats, previous, eligible=eligible, newcomers=newcomers, limit=limit)
         voice = self._voice(brand)
         suggestions = [self._suggestion(brand, snap, members, i, score, breakdown, lo, hi, voice)
