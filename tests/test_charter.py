@@ -403,3 +403,14 @@ def test_bans_that_refer_back_open_on_a_refusal_or_sit_under_a_key_about_words()
                       "Le **Marché d'hiver** a lieu une fois par an, en décembre.\n", "markdown")
     assert [(r.name, r.cadence) for r in c.rituals] == [("Le Four ouvert", "Chaque jeudi soir"),
                                                         ("Marché d'hiver", "une fois par an")]
+
+
+def test_headings_read_as_people_write_them_and_long_items_end_on_a_word():
+    from copilot.ingest.charter import classify, parse_charter
+    assert classify(["Un peu d'histoire"]) == "aside" and classify(["Ce qui compte pour nous"]) == "values"
+    assert classify(["What matters to us"]) == "values" and classify(["Révision du document"]) == "aside"
+    long_tone = "Nous écrivons simplement, " + "avec des phrases courtes et des mots de tous les jours, " * 8 + "voilà."
+    c = parse_charter(f"# Marque\n\n## Notre ton\n\n{long_tone}\n", "markdown")
+    text = c.tone[0].text
+    assert len(text) <= 300 and text.endswith("…") and long_tone.startswith(text[:-1])
+    assert text[:-1].split()[-1] in long_tone.split()  # the last word is whole

@@ -38,7 +38,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "tone": ("ton", "tone", "voix", "voice", "style", "registre", "register", "ecrire", "ecriture", "writing",
              "comment on parle", "how we talk", "how we write", "plain language"),
     "values": ("valeur", "values", "principe", "principle", "engagement", "pledge", "what we believe",
-               "nos convictions", "standards", "normes"),
+               "nos convictions", "standards", "normes", "ce qui compte", "what matters", "ce qui nous tient",
+               "what we care", "what we stand for", "piliers", "pillars"),
     "vision": ("vision", "mission", "raison d'etre", "purpose", "pourquoi", "why we", "manifeste", "manifesto",
                "ambition"),
     # Context for people, not rules for posts: recognised so that they are reported as such and not mined.
@@ -108,15 +109,29 @@ def _slug(text: str) -> str:
 CONTACT = re.compile(r"\b(?:nous ecrire|ecrivez-nous|ecris-nous|nous contacter|contactez|write to us|contact us|get in touch)\b")
 
 
+def _clip(text: str, limit: int) -> str:
+    """A text cut to `limit` characters at a word boundary, with an ellipsis when something was cut (a tone
+    item never ends 'on cite le prénom de')."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    return (cut[:cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:") + "…"
+
+
+def _words_only(text: str) -> str:
+    return re.sub(r"[^\w-]+", " ", text).strip()
+
+
 def classify(path: Iterable[str]) -> str | None:
     """Category of a section from its own heading, else its nearest parent's."""
     for heading in reversed(list(path)):
         if CONTACT.search(T.fold(heading)):  # 'Nous écrire' is a contact section, not one on writing
             return "aside"
-        h = " " + re.sub(r"[^\w'-]+", " ", T.fold(heading)) + " "
+        h = " " + _words_only(T.fold(heading)) + " "  # "Un peu d'histoire" holds the word "histoire"
         # Context for people first: 'Club history' is history, whatever else its heading names.
         for category, keys in sorted(CATEGORIES.items(), key=lambda kv: kv[0] != "aside"):
-            if any(f" {k}" in h for k in keys):  # each key starts a word: "vision" is not in "révision"
+            if any(f" {_words_only(k)}" in h for k in keys):  # each key starts a word: not "vision" in "révision"
                 return category
     return None
 
@@ -237,7 +252,7 @@ class _Builder:
                 lead_in_forbids = block.rstrip().endswith(":") and bool(T.NEGATION.search(T.fold(block)))
         if intro:
             texts = dict(zip(pids, sec.blocks))
-            self.charter.intro += [CharterItem(text=strip_marker(texts[p])[:600], passage_id=p) for p in leftovers]
+            self.charter.intro += [CharterItem(text=_clip(strip_marker(texts[p]), 600), passage_id=p) for p in leftovers]
         elif leftovers:
             whole = len(leftovers) == len(pids) and not read
             self.charter.unparsed.append(self._unparsed(shown, category, leftovers, whole=whole))
@@ -275,7 +290,7 @@ class _Builder:
             read |= self._scalars(sentence, pid, ctx)
             if ctx.category != "lexicon":
                 found = T.rules(sentence, forbidding=ctx.forbidding)
-                c.rules += [CharterRule(type=t, text=sentence[:300], passage_id=pid)  # type: ignore[arg-type]
+                c.rules += [CharterRule(type=t, text=_clip(sentence, 300), passage_id=pid)  # type: ignore[arg-type]
                             for t in found]
                 read |= {"rules"} if found else set()
         # Emphasis stays for the term reader: '**course**, never "package"' says which term is the one to use.
@@ -369,12 +384,12 @@ class _Builder:
         return any(read)
 
     def _vision(self, sec: Section, block: str, pid: str) -> bool:
-        self.charter.vision.append(CharterItem(text=strip_marker(block)[:600], passage_id=pid))
+        self.charter.vision.append(CharterItem(text=_clip(strip_marker(block), 600), passage_id=pid))
         return True
 
     def _values(self, sec: Section, block: str, pid: str) -> bool:
         head, rest = lead(block)
-        self.charter.values.append(CharterItem(text=(head or rest)[:300], passage_id=pid))
+        self.charter.values.append(CharterItem(text=_clip(head or rest, 300), passage_id=pid))
         return True
 
     def _tone(self, sec: Section, block: str, pid: str) -> bool:
@@ -383,7 +398,7 @@ class _Builder:
         if head is None and not rest.rstrip().endswith(".") and 2 <= len(parts) <= 8 and all(0 < len(p) <= 30 for p in parts):
             self.charter.tone.extend(CharterItem(text=p, passage_id=pid) for p in parts)
         else:
-            self.charter.tone.append(CharterItem(text=(head or rest)[:300], passage_id=pid))
+            self.charter.tone.append(CharterItem(text=_clip(head or rest, 300), passage_id=pid))
         return True
 
     def _lexicon(self, sec: Section, block: str, pid: str) -> bool:
