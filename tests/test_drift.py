@@ -332,3 +332,32 @@ def test_one_finding_is_one_flag_and_limits_cite_their_own_sentence():
     emoji = next(f for f in flags if "émoji" in f.explanation or "emoji" in f.explanation)
     assert emoji.charter_clause and "émojis" in emoji.charter_clause.text
     assert {"garantie", "infaillible"} <= {f.excerpt for f in flags if f.type == "banned_term"}
+
+
+def test_a_swap_the_charter_limits_to_some_uses_is_only_worth_a_look():
+    """'« équipe » et non « staff » quand on parle des bénévoles' (written for this test): 'staff' may be right
+    elsewhere, so it is flagged low, cites the clause, and no rewrite puts « équipe » in its place."""
+    charter = parse_charter("# Club\n\n## Nos mots\n\n- Dites « équipe » et non « staff » quand vous parlez des "
+                            "bénévoles (le staff, ce sont les salariés).\n- Dites « membres », pas « clients ».\n\n"
+                            "## Ton\n\nNous vouvoyons les membres.\n")
+    swap = next(t for t in charter.preferred_terms if t.term == "équipe")
+    assert swap.condition and swap.condition.startswith("quand vous parlez des bénévoles")
+    assert next(t for t in charter.preferred_terms if t.term == "membres").condition is None
+    result = check_text("Le staff vous attend samedi, et nos clients DERNIÈRE CHANCE pour s'inscrire !", charter=charter)
+    staff = next(f for f in result.flags if f.excerpt == "staff")
+    assert staff.severity == "low" and "bénévoles" in staff.explanation and staff.charter_clause
+    assert next(f for f in result.flags if f.excerpt == "clients").severity == "medium"
+    assert result.rewrite and "staff" in result.rewrite and "membres" in result.rewrite
+
+
+def test_tutoiement_under_a_vous_charter_is_worth_a_look():
+    charter = parse_charter("# Club\n\n## Ton\n\nNous vouvoyons toujours les membres.\n")
+    flag = next(f for f in check_text("Tu viens samedi ? On t'attend à l'atelier.", charter=charter).flags
+                if f.type == "off_tone")
+    assert flag.severity == "medium"
+    tu_charter = parse_charter("# Club\n\n## Ton\n\nIci, on se tutoie entre membres et avec l'équipe, dans tous les "
+                               "messages du club.\n")
+    assert tu_charter.register == "tu"
+    group = next(f for f in check_text("Vous venez samedi ? On vous attend.", charter=tu_charter).flags
+                 if f.type == "off_tone")
+    assert group.severity == "low"  # 'vous' may address the group under a tu charter

@@ -138,6 +138,11 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         term = replaced[hit.term]
         if _says_the_whole(text, hit.term, term.term):  # 'not just "free"': "free" beside "open source" is fine
             continue
+        if term.condition:  # 'colonie, not ruche, when you mean the bees': the word may be right here
+            flags.append(_flag(text, "replaced_term", "low", (hit.start, hit.end),
+                               say(lang, "drift.replaced_term_if", term=hit.term, preferred=term.term,
+                                   condition=term.condition), _clause(charter, term.passage_id)))
+            continue
         flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
                            say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
                            _clause(charter, term.passage_id)))
@@ -147,8 +152,9 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         misses = list(wrong.finditer(text))
         if misses and len(misses) > len(right.findall(text)):
             pid = _passage_matching(charter, r"tutoie|vouvoie|\btu\b|\bvous\b") or "front-matter"
-            # Low severity: French uses "vous" for a group even where members are "tu" one to one.
-            flags.append(_flag(text, "off_tone", "low", misses[0],
+            # Low severity for "vous" under a tu charter: French uses "vous" for a group even where members are
+            # "tu" one to one. "tu" under a vous charter has no such reading: worth an editor's look.
+            flags.append(_flag(text, "off_tone", "medium" if charter.register == "vous" else "low", misses[0],
                                say(lang, "drift.register", found=misses[0].group(0), wanted=charter.register),
                                _clause(charter, pid)))
     if charter.max_post_chars and len(text.strip()) > charter.max_post_chars:

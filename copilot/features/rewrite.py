@@ -122,7 +122,7 @@ def member_first_rewrite(text: str, flags: list[Any], *, charter: Charter | None
     if charter:  # the charter's words: 'nos clients' -> 'nos membres'
         preferred = {t.term.lower() for t in charter.preferred_terms}
         body = replace_terms(body, {old: t.term for t in charter.preferred_terms for old in t.instead_of
-                                    if old.lower() not in preferred})
+                                    if old.lower() not in preferred and not t.condition})
     register = ((charter.register if charter else None) or "vous") if lang == "fr" else None
     if lang == "fr" and body:  # the closing question speaks like the text it ends, never tu then vous
         own = "tu" if TU.search(body) and not VOUS.search(body) else "vous" if VOUS.search(body) and not TU.search(body) \

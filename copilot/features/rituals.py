@@ -363,7 +363,7 @@ def _lexicon(charter: Charter | None) -> dict[str, str]:
     """The charter's replaced words and what to say instead (a word that is also preferred stays)."""
     preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
     return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
-            if old.lower() not in preferred and len(old.split()) <= 3}
+            if old.lower() not in preferred and len(old.split()) <= 3 and not t.condition}
 
 
 def _sentence(table: dict[str, Any], key: str, register: str, values: dict[str, str]) -> str:

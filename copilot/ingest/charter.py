@@ -109,6 +109,26 @@ def _slug(text: str) -> str:
 CONTACT = re.compile(r"\b(?:nous ecrire|ecrivez-nous|ecris-nous|nous contacter|contactez|write to us|contact us|get in touch)\b")
 
 
+# A swap the charter limits to some uses: 'Écrivez « colonie » et non « ruche » quand vous parlez des abeilles',
+# 'say "crew" not "staff" when you mean volunteers'.
+CONDITION = re.compile(r"\b(?:quand|lorsque|lorsqu'|si|sauf|when|whenever|if|unless|except|only (?:when|for|if)|"
+                       r"uniquement (?:quand|pour|si)|seulement (?:quand|pour|si)|pour parler d)\b", re.I)
+
+
+def _condition(text: str, replaced: list[str]) -> str | None:
+    """The clause that limits a swap, when it follows the replaced terms in the same sentence."""
+    if not replaced:
+        return None
+    for sentence in T.sentences(text):
+        at = max((sentence.lower().find(r.lower()) for r in replaced), default=-1)
+        if at < 0:
+            continue
+        m = CONDITION.search(sentence, at)
+        if m:
+            return _clip(sentence[m.start():].strip(" .;"), 160)
+    return None
+
+
 def _clip(text: str, limit: int) -> str:
     """A text cut to `limit` characters at a word boundary, with an ellipsis when something was cut (a tone
     item never ends 'on cite le prénom de')."""
@@ -326,7 +346,7 @@ class _Builder:
     def _terms(self, text: str, pid: str, *, lexicon: bool, wordy: bool = False) -> set[str]:
         reading = T.read_terms(text, lexicon=lexicon, about_words=wordy)
         c = self.charter
-        c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid)
+        c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid, condition=_condition(text, bads))
                               for goods, bads in reading.pairs for g in goods]
         c.preferred_terms += [Term(term=t, passage_id=pid) for t in reading.preferred]
         c.banned_terms += [Term(term=t, passage_id=pid) for t in reading.banned]
