@@ -414,3 +414,15 @@ def test_headings_read_as_people_write_them_and_long_items_end_on_a_word():
     text = c.tone[0].text
     assert len(text) <= 300 and text.endswith("…") and long_tone.startswith(text[:-1])
     assert text[:-1].split()[-1] in long_tone.split()  # the last word is whole
+
+
+def test_a_ritual_heading_names_its_ritual_and_a_later_paragraph_names_its_own():
+    """Written for this test: a heading with two paragraphs, the second telling another ritual in prose."""
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter("# Club\n\n## Rituals\n\n### Soup Night\n\nEvery other Tuesday, a thread where members post the "
+                      "soup they made, with a photo if they like.\n\nOnce a month, on the first Saturday, we run the "
+                      "Seed Exchange roll call in #garden: members list what they can spare.\n\n### Quiet Hour\n\n"
+                      "Every Sunday evening, no posts from the team.\n\nIt keeps the feed calm.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Soup Night", "Every other Tuesday"),
+                                                        ("Seed Exchange", "Once a month"),
+                                                        ("Quiet Hour", "Every Sunday evening")]

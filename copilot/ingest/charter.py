@@ -129,6 +129,23 @@ def _condition(text: str, replaced: list[str]) -> str | None:
     return None
 
 
+PROPER_NAME = re.compile(r"(?<=[a-zà-ÿ,;]\s)((?:[A-ZÀ-Ý][\w'’-]+)(?:\s(?:(?:of|the|de|du|des|la|le|aux|à|&)\s)?"
+                         r"[A-ZÀ-Ý][\w'’-]+){1,4})")
+CALENDAR_WORD = re.compile(r"^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|"
+                           r"vendredi|samedi|dimanche|january|february|march|april|may|june|july|august|september|"
+                           r"october|november|december)$", re.I)
+
+
+def _proper_name(text: str) -> str | None:
+    """A ritual named in prose with capitals inside a sentence ('we run the Culture Swap roll call'): two or more
+    capitalised words, not a day or a month."""
+    for m in PROPER_NAME.finditer(text):
+        words = m.group(1).split()
+        if not all(CALENDAR_WORD.match(w) for w in words if w[:1].isupper()):
+            return m.group(1)
+    return None
+
+
 def _clip(text: str, limit: int) -> str:
     """A text cut to `limit` characters at a word boundary, with an ellipsis when something was cut (a tone
     item never ends 'on cite le prénom de')."""
@@ -452,16 +469,27 @@ class _Builder:
         text = strip_marker(block)
         if head is None and self._bold_rituals(text, pid):
             return True
-        titled = sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None
+        own = sec.level > 1 and not classify(sec.path[-1:])  # '### Failure Friday': a heading naming a ritual
+        first = bool(sec.blocks) and strip_marker(sec.blocks[0]) == text
+        titled = sec.path[-1] if own and (len(sec.blocks) == 1 or first and head is None) else None
         if titled and head and T.cadence_phrase(head):  # '### Mardi, on débute' then 'Chaque mardi matin, … : …':
             head, rest = None, text  # the heading names the ritual, the label is its cadence and format
-        name = head or titled
+        if own and not first and head is None and not titled:
+            # A later paragraph under a ritual's heading: another ritual only when it names one ('we run the
+            # Culture Swap roll call'), else more about the same one.
+            named = _proper_name(text)
+            span = T.cadence_phrase(text)
+            if named and span:
+                self._ritual(named, text[span[0]:span[1]], text, pid)
+                return True
+            return bool(self.charter.rituals)
+        name = head or titled or (_proper_name(text) if T.cadence_phrase(text) else None)
         span = T.cadence_phrase(text)
         cadence = (T.leading_cadence(rest) if head else None) or (text[span[0]:span[1]] if span else None) or \
             next((h[s[0]:s[1]] for h in sec.path[-1:] if (s := T.cadence_phrase(h))), None)
         if name is None and cadence is None:
             return False
-        self._ritual(name or re.split(r"[.:!?]", text)[0][:80], cadence, rest if head else text, pid)
+        self._ritual(name or _clip(re.split(r"[.:!?]", text)[0], 80), cadence, rest if head else text, pid)
         return True
 
     def _bold_rituals(self, text: str, pid: str, at_least: int = 1) -> bool:
