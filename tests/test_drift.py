@@ -316,9 +316,9 @@ def test_member_first_rewrite_keeps_no_offer_code_deadline_or_ask():
 
 
 def test_rewrite_speaks_one_register_and_the_charters_words():
-    tu_post = "Tu cherches un tour garanti pour débuter ? Nos clients adorent celui-ci, écris-nous vite !"
+    tu_post = "Tu cherches un tour pour débuter ? Nos clients adorent celui-ci, écris-nous vite !"
     out = check_text(tu_post, charter=POTTERY).rewrite or ""
-    assert "membres" in out and "clients" not in out and "garanti" not in out
+    assert "membres" in out and "clients" not in out and "Tu cherches" in out
     from copilot.textrules import VOUS
     assert not VOUS.search(out), out  # a post in tu ends in tu: never tu, then vous (the flag asks for vous)
     assert out.endswith("Raconte-nous ce qui marche pour toi.")
@@ -361,3 +361,39 @@ def test_tutoiement_under_a_vous_charter_is_worth_a_look():
     group = next(f for f in check_text("Vous venez samedi ? On vous attend.", charter=tu_charter).flags
                  if f.type == "off_tone")
     assert group.severity == "low"  # 'vous' may address the group under a tu charter
+
+
+SOAP = parse_charter("""# Lather Lab
+
+## Tone
+We address members directly. One emoji per post at most, and one exclamation mark at the very most.
+
+## Words
+Words like "miracle", "detox" and "flawless" have no place in our posts.
+
+| Say | Not |
+| --- | --- |
+| members | users, customers |
+| the workshop (our forum) | the platform |
+""")
+
+
+def test_rewrite_keeps_short_facts_and_never_leaves_a_claim_half_cut():
+    """Posts written for this test (a soap-making club)."""
+    event = ("Cold-process class: Saturday 5 December, 10:00 to 13:00, at our Bristol studio. Six places, £40 "
+             "including oils, lye and moulds. Reply here to book. Hurry, only today!")
+    out = check_text(event, charter=SOAP).rewrite or ""
+    assert "Six places, £40 including oils, lye and moulds." in out and "Saturday 5 December" in out
+    assert "Hurry" not in out and "only today" not in out
+    claim = "Our new bar is a miracle and a true detox for your skin. Cure it for four weeks before use."
+    out = check_text(claim, charter=SOAP).rewrite or ""
+    assert "Cure it for four weeks before use." in out and "miracle" not in out and "a true" not in out
+    words = "A new product page so users and customers of the platform find their bars faster."
+    out = check_text(words, charter=SOAP).rewrite or ""
+    assert "members of the workshop find" in out and "members and members" not in out and "(our forum)" not in out
+
+
+def test_several_banned_words_are_several_breaches():
+    one = check_text("This bar is flawless on dry skin.", charter=SOAP)
+    three = check_text("A flawless miracle detox bar.", charter=SOAP)
+    assert one.verdict == "watch" and three.verdict == "drift" and three.score > one.score

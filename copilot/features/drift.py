@@ -271,13 +271,18 @@ def _one_flag_per_finding(flags: list[Flag]) -> list[Flag]:
 
 
 def score_flags(flags: list[Flag]) -> float:
-    """1 - Π(1 - w) over flag types, each at its worst severity."""
+    """1 - Π(1 - w) over flag types, each at its worst severity (distinct banned words count apart)."""
     worst: dict[str, float] = {}
     for f in flags:
         worst[f.type] = max(worst.get(f.type, 0.0), R.SEVERITY_WEIGHT[f.severity])
     remaining = 1.0
-    for w in worst.values():
+    for kind, w in worst.items():
         remaining *= 1 - w
+    # Several different banned words are several breaches of the charter, not one: 'a real superfood and a great
+    # gut-healing detox' counts its words (up to three), where one stray word stays a matter for a look.
+    banned = {f.excerpt.lower() for f in flags if f.type == "banned_term" and f.severity != "low"}
+    for _ in range(min(len(banned), 3) - 1):
+        remaining *= 1 - R.SEVERITY_WEIGHT["medium"]
     return round(1 - remaining, 4)
 
 

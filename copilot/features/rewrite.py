@@ -29,13 +29,15 @@ SPACE_BEFORE_PUNCT = re.compile(r"(?<!\s)\s++([,.;:?])")
 PUNCT_BEFORE_STOP = re.compile(r"(?<![,;:])[,;:]++\s*+([.?])")
 TRAILING_PUNCT = re.compile(r"(?<![,;:])[,;:]++\s*+$")
 SENTENCE_START = re.compile(r"([.?!]\s++)([a-zà-ÿ])")
-CLAUSE_BREAK = re.compile(r"(?<=[.!?;,])\s+")
+CLAUSE_BREAK = re.compile(r"(?<=[.!?;,:—–])\s+")
 
 
 # An offer: a discount, a code, a call to buy now. The member-first text keeps none of it, nor the deadline that goes
 # with it; a price alone ('passe à 39 €') is information and stays.
 OFFER = re.compile(r"[-−–]\s?\d{1,3}\s?%|\b\d{1,3}\s?%\s?(?:off\b|de (?:réduction|remise|rabais)|discount)|"
-                   r"\b(?:code promo|promo code|discount code|coupon|voucher|bon de réduction|offres? (?:exclusives?|"
+                   r"\b(?:black friday|cyber monday|flash sale|vente flash|ventes? privées?|grab yours|get yours|"
+                   r"order yours|shop now|"
+                   r"code promo|promo code|discount code|coupon|voucher|bon de réduction|offres? (?:exclusives?|"
                    r"spéciales?|limitées?)|special offer|exclusive offer|prix cassés|soldes)\b|"
                    r"\b(?:commandez|achetez|profitez|order|buy|shop) (?:now|maintenant|vite|dès maintenant|today|aujourd'hui)\b|"
                    r"\b(?:commandez|achetez|profitez)(?:-en)?\b", re.I)
@@ -53,7 +55,11 @@ def _pressure(text: str, flags: list[Any]) -> tuple[list[tuple[int, int]], list[
     offers = [(m.start(), m.end()) for m in OFFER.finditer(text)] + family_spans("no_promo_codes", text)
     offers += [(f.start, f.end) for f in flags if f.type == "no_promo_codes"]
     hurry = [(f.start, f.end) for f in flags if f.type in ("urgency", "no_urgency")] + family_spans("no_urgency", text)
-    words_out = [(f.start, f.end) for f in flags if f.type in PRESSURE_SPAN and f.type not in ("urgency", "no_urgency")]
+    # A banned word is a claim its clause makes ('a real superfood'): the clause goes, not the word alone, which
+    # left 'our kimchi is a real and a great'.
+    offers += [(f.start, f.end) for f in flags if f.type == "banned_term"]
+    words_out = [(f.start, f.end) for f in flags if f.type in PRESSURE_SPAN
+                 and f.type not in ("urgency", "no_urgency", "banned_term")]
     return asks, offers, hurry, words_out
 
 
@@ -77,6 +83,8 @@ def _clean_clause(clause: str, offset: int, offers, hurry, words_out, offered: b
             last = b
         else:
             last = max(last, b)
+    if not cut:
+        return clause  # nothing to take out: 'Eight places,' is information, however short
     out.append(clause[last:])
     kept = "".join(out)
     return kept if len(words(kept)) >= 4 else ""
@@ -121,8 +129,12 @@ def member_first_rewrite(text: str, flags: list[Any], *, charter: Charter | None
     body = _typography(" ".join(kept), limit, lang)
     if charter:  # the charter's words: 'nos clients' -> 'nos membres'
         preferred = {t.term.lower() for t in charter.preferred_terms}
-        body = replace_terms(body, {old: t.term for t in charter.preferred_terms for old in t.instead_of
+        # A preferred term's own aside stays in the charter: 'the kitchen (our Discord)' writes 'the kitchen'.
+        body = replace_terms(body, {old: re.sub(r"\s*\([^)]*\)", "", t.term).strip()
+                                    for t in charter.preferred_terms for old in t.instead_of
                                     if old.lower() not in preferred and not t.condition})
+        # Two replaced words for one term: 'users and customers' -> 'members', not 'members and members'.
+        body = re.sub(r"\b(\w[\w' -]{0,40}?) (?:and|et|or|ou|,) \1\b", r"\1", body)
     register = ((charter.register if charter else None) or "vous") if lang == "fr" else None
     if lang == "fr" and body:  # the closing question speaks like the text it ends, never tu then vous
         own = "tu" if TU.search(body) and not VOUS.search(body) else "vous" if VOUS.search(body) and not TU.search(body) \
