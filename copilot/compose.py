@@ -171,7 +171,7 @@ class Composer:
         self.store, self.retriever, self.snapshots = store, retriever, snapshots
 
     def ground(self, brand: str, *, query: str, ritual_name: str, now: datetime, limit: int = 10,
-               brand_name: str = "") -> Grounding:
+               brand_name: str = "", opening: str | None = None) -> Grounding:
         """Recent relevant messages, current topics, member questions and earlier editions of the ritual."""
         roles = self.store.member_roles(brand)
         brand_accounts = roles["staff"] | roles["bot"]
@@ -206,13 +206,18 @@ class Composer:
         g.questions = [ContextMessage(id=r[1], author=r[3] or names.get((r[0], r[2])) or r[2] or "", text=r[6],
                                       kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"])
                        for r in asked]
-        g.past = self._past_editions(brand, ritual_name, brand_accounts, now)
+        g.past = self._past_editions(brand, ritual_name, brand_accounts, now, opening)
         g.links = {u for m in g.messages for u in LINK.findall(m.text)}
         return g
 
-    def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
+    def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime,
+                       opening: str | None = None) -> list[dict[str, Any]]:
+        """The brand's earlier posts of the ritual: named at their start, or opening with the words the charter
+        says the ritual opens with ('This week in the brine:')."""
         candidates = self.store.recent_posts(brand, accounts, now - timedelta(days=120))
-        posts = [p for p in candidates if names_ritual(p[4], ritual_name)][:12]
+        lead = [w for w in words(opening or "") if w]
+        posts = [p for p in candidates if names_ritual(p[4], ritual_name)
+                 or (len(lead) >= 2 and words(p[4][:200])[:len(lead)] == lead)][:12]
         if not posts:
             return []
         snap = self.snapshots.get(brand)

@@ -112,3 +112,32 @@ def test_a_phrase_keeps_its_elided_article_and_time_words_are_no_subject():
     topics = topics_of(texts, authors=["a", "b", "c", "d", "e"])
     assert "traitement à l'acide formique" in topics
     assert not any("maintenant" in t for t in topics)
+
+
+RITUAL_CHARTER = """# Club Argile
+## Ton
+On tutoie les membres.
+## Rituels
+- **Le rendez-vous du tour** : chaque mardi, questions-réponses sur le tournage dans #atelier-tour. Il commence
+  par « Au tour cette semaine : » et les membres répondent aussi.
+"""
+
+
+def test_earlier_editions_are_found_by_the_opening_the_charter_gives_and_the_channel_it_names(client: TestClient,
+                                                                                              brand: str):
+    now = datetime.now(timezone.utc)
+    lines = [{"type": "member", "source_id": "equipe", "name": "L'équipe", "role": "staff"},
+             {"type": "member", "source_id": "lea", "name": "Léa"}]
+    lines += [{"type": "message", "source_id": f"e{d}", "author": "equipe", "created_at": (now - timedelta(days=d)).isoformat(),
+               "kind": "post", "channel": "atelier-tour", "text": f"Au tour cette semaine : centrage, tournassage ({d})."}
+              for d in (7, 14)]
+    lines += [{"type": "message", "source_id": "q1", "author": "lea", "created_at": (now - timedelta(days=2)).isoformat(),
+               "kind": "question", "channel": "general", "text": "Comment garder un fond épais ?"}]
+    assert client.put(f"/v1/brands/{brand}/charter", json={"content": RITUAL_CHARTER}, headers=ADMIN).status_code == 200
+    r = client.post(f"/v1/brands/{brand}/imports", params={"format": "jsonl", "filename": "h.jsonl"},
+                    content="\n".join(json.dumps(x, ensure_ascii=False) for x in lines).encode("utf-8"),
+                    headers=ADMIN | {"content-type": "application/octet-stream"})
+    assert wait_job(client, r.json()["id"])["status"] == "succeeded"
+    draft = _draft(client, brand, "Le rendez-vous du tour")
+    assert {p["id"] for p in draft["grounding"]["past_editions"]} == {"e7", "e14"}
+    assert draft["suggested_channel"] == "atelier-tour"

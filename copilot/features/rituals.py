@@ -207,7 +207,8 @@ class RitualService:
         ritual, kind = resolve(charter, req.ritual, lang)
         now = self.clock()
         query = " ".join(filter(None, [req.theme, ritual.name, ritual.format]))
-        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name)
+        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name,
+                                         opening=format_hints(ritual.format).opening)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
         result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started,
@@ -223,7 +224,8 @@ class RitualService:
         payload = {
             **{k: v for k, v in result.items() if k not in ("title", "body")},
             "language": lang, "register": register, "ritual_kind": kind,
-            "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels else None),
+            "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels
+                                                 else _named_channel(ritual.format)),
             "suggested_time": (req.scheduled_at or next_slot(
                 ritual.cadence, now, detail=ritual.format,
                 last=max((p["created_at"] for p in grounding.past if p.get("created_at")), default=None))).isoformat(),
@@ -364,6 +366,12 @@ def _lexicon(charter: Charter | None) -> dict[str, str]:
     preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
     return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
             if old.lower() not in preferred and len(old.split()) <= 3 and not t.condition}
+
+
+def _named_channel(fmt: str | None) -> str | None:
+    """The channel a ritual's description names ('posts the Brine Report in #troubleshooting')."""
+    m = re.search(r"(?<![\w&])#([a-z0-9][\w-]{1,40})", fmt or "", re.I)
+    return m.group(1) if m else None
 
 
 def _sentence(table: dict[str, Any], key: str, register: str, values: dict[str, str]) -> str:
