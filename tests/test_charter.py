@@ -426,3 +426,13 @@ def test_a_ritual_heading_names_its_ritual_and_a_later_paragraph_names_its_own()
     assert [(r.name, r.cadence) for r in c.rituals] == [("Soup Night", "Every other Tuesday"),
                                                         ("Seed Exchange", "Once a month"),
                                                         ("Quiet Hour", "Every Sunday evening")]
+
+
+def test_asks_to_post_on_networks_leave_reviews_or_bring_friends_for_a_reward_are_rules():
+    from copilot.ingest.charter_rules import rules
+    assert rules("We never ask members for favours: no requests to post on social networks or leave us reviews.") == \
+        ["no_share_asks"]
+    assert rules("Jamais de demande de publier pour nous sur les réseaux.") == ["no_share_asks"]
+    assert "no_contests_for_reach" in rules("We never ask people to bring friends in exchange for a reward.")
+    from copilot.features.charter_checks import family_spans
+    assert family_spans("no_contests_for_reach", "Post your loaf: the best one wins a proving basket.")

@@ -45,7 +45,8 @@ FAMILIES: dict[str, re.Pattern[str]] = {
         re.I),
     "no_contests_for_reach": re.compile(
         r"\b(?:pour (?:gagner|tenter de gagner|participer)|to (?:win|enter)|chance to win|concours|jeu-concours|"
-        r"giveaway|tirage au sort|à gagner|a gagner|win a|gagne[zr]? un)\b", re.I),
+        r"giveaway|tirage au sort|à gagner|a gagner|wins? (?:a|an|the)|gagne[zr]? un|remporte(?:ra)? (?:un|une|le|la))\b",
+        re.I),
     "no_promo_codes": re.compile(
         r"\b(?:code(?: promo)?|promo code|discount code|coupon|voucher|use|utilise[zr]?)\s{0,3}[:«\"“']?\s{0,3}"
         r"(?=[A-Z0-9-]{0,20}\d)[A-Z][A-Z0-9-]{3,20}\b|\b(?:code promo|promo code|discount code|coupon code)\b",

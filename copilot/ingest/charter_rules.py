@@ -17,10 +17,14 @@ RULE_TYPES: tuple[str, ...] = get_args(CharterRule.model_fields["type"].annotati
 ASK = re.compile(r"\b(?:demand|ask|sollicit|solicit|request|invit|encourag|incit|pousse|exig)\w{0,6}")
 SHARE = re.compile(r"\b(?:partag|repartag|share|reshar|repost|retweet|reblog|relay|relai|transf[e]r|forward|upvot|"
                    r"recommand|recommend|epingl|duet)\w{0,6}|\b(?:star|stars|liker)\b|"
-                   r"\blike (?:our|us|the|this|my|their)\b")
+                   r"\blike (?:our|us|the|this|my|their)\b|"
+                   r"\bpost (?:on|to|about us on) (?:social|your|their|instagram|facebook|tiktok|linkedin|twitter|x)\b|"
+                   r"\bpubli\w{0,4} (?:pour nous )?sur (?:les |leurs |vos |tes |ses )?r[ée]seaux|"
+                   r"\b(?:leave|write|post|give) (?:us )?(?:a |an )?(?:\w+ )?reviews?\b|\blaisser (?:un |des )?avis\b")
 TAG = re.compile(r"\b(?:tag|tagu|tagg|identifi|mention)\w{0,6}|hashtag|mots?-diese|#\w|@\s?\w")
 CONTEST = re.compile(r"\b(?:concours|contests?|giveaways?|tirages? au sort|sweepstakes?|raffles?|challenges?|"
-                     r"to win|pour gagner|a gagner)\b")
+                     r"to win|pour gagner|a gagner|in exchange for (?:a |an )?(?:reward|prize|discount|gift)|"
+                     r"en echange d'une? (?:recompense|cadeau|reduction|lot))\b")
 REACH = re.compile(r"\b(?:follow|abonn|subscri|friends?|amis?|tag|identifi|partag|share|repost|repartag)\w{0,6}")
 CODE = re.compile(r"\bcodes?\s+(?:de\s+)?(?:promo|reduction|remise|parrainage|rabais)|\bcoupons?\b|\bvouchers?\b|"
                   r"\b(?:promo\w{0,7}|discount|referral|credit|bonus)\s+(?:or\s+\w{1,12}\s+)?codes?\b")
