@@ -54,6 +54,7 @@ class ContextMessage:
     text: str
     kind: str
     attributable: bool = True  # False when the member opted out of being named (spotlight consent)
+    answered_by: list[str] = field(default_factory=list)  # for a question: who answered it (names, first first)
 
 
 @dataclass
@@ -204,11 +205,23 @@ class Composer:
         asked = [r for r in recent if r[5] == "question"][:5]
         names = self.store.member_names(brand, [(r[0], r[2]) for r in asked if not r[3]])
         g.questions = [ContextMessage(id=r[1], author=r[3] or names.get((r[0], r[2])) or r[2] or "", text=r[6],
-                                      kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"])
+                                      kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"],
+                                      answered_by=self._answerers(brand, r[0], r[1], r[2], roles["no_spotlight"]))
                        for r in asked]
         g.past = self._past_editions(brand, ritual_name, brand_accounts, now, opening)
         g.links = {u for m in g.messages for u in LINK.findall(m.text)}
         return g
+
+    def _answerers(self, brand: str, source: str, sid: str, asker: str, unnamed: set[tuple[str, str]]) -> list[str]:
+        """Who replied to a question, other than its asker (members who opted out of being named are left out)."""
+        snap = self.snapshots.get(brand)
+        row = snap.row_of(source, sid)
+        if row is None:
+            return []
+        codes = dict.fromkeys(int(snap.author[r]) for r in np.flatnonzero(snap.parent == row) if snap.author[r] >= 0)
+        keys = [snap.authors[c] for c in codes if snap.authors[c][1] != asker and snap.authors[c] not in unnamed]
+        names = self.store.member_names(brand, keys)
+        return [names.get(k) or k[1] for k in keys]
 
     def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime,
                        opening: str | None = None) -> list[dict[str, Any]]:

@@ -141,3 +141,33 @@ def test_earlier_editions_are_found_by_the_opening_the_charter_gives_and_the_cha
     draft = _draft(client, brand, "Le rendez-vous du tour")
     assert {p["id"] for p in draft["grounding"]["past_editions"]} == {"e7", "e14"}
     assert draft["suggested_channel"] == "atelier-tour"
+
+
+DIGEST_CHARTER = """# Club Argile
+## Ton
+On tutoie les membres.
+## Rituels
+- **La gazette du tour** : chaque vendredi, l'équipe reprend les questions de la semaine et qui y a répondu.
+"""
+
+
+def test_a_round_up_ritual_lists_the_weeks_questions_with_who_answered(client: TestClient, brand: str):
+    now = datetime.now(timezone.utc)
+    lines = [{"type": "member", "source_id": s, "name": n} for s, n in (("lea", "Léa Morin"), ("max", "Max Roux"),
+                                                                         ("noa", "Noa Petit"))]
+    msg = lambda sid, who, d, kind, text, to=None: {  # noqa: E731
+        "type": "message", "source_id": sid, "author": who, "created_at": (now - timedelta(days=d)).isoformat(),
+        "kind": kind, "channel": "atelier", "text": text, **({"reply_to": to, "thread": to} if to else {})}
+    lines += [msg("q1", "lea", 3, "question", "Comment éviter les fissures au séchage ?"),
+              msg("a1", "max", 2.9, "answer", "Sèche lentement sous un plastique.", "q1"),
+              msg("a2", "noa", 2.8, "answer", "Et retourne la pièce à mi-séchage.", "q1"),
+              msg("q2", "noa", 1, "question", "Quelle température pour un biscuit en faïence ?")]
+    assert client.put(f"/v1/brands/{brand}/charter", json={"content": DIGEST_CHARTER}, headers=ADMIN).status_code == 200
+    r = client.post(f"/v1/brands/{brand}/imports", params={"format": "jsonl", "filename": "h.jsonl"},
+                    content="\n".join(json.dumps(x, ensure_ascii=False) for x in lines).encode("utf-8"),
+                    headers=ADMIN | {"content-type": "application/octet-stream"})
+    assert wait_job(client, r.json()["id"])["status"] == "succeeded"
+    body = _draft(client, brand, "La gazette du tour")["body"]
+    assert "« Comment éviter les fissures au séchage ? » : réponse de Max Roux et Noa Petit." in body
+    assert "Toujours sans réponse : « Quelle température pour un biscuit en faïence ? »" in body
+    assert "Ajoute-le en réponse" in body  # the charter's tu

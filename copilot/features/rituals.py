@@ -47,6 +47,11 @@ KIND_HINTS = [
      r"met\w{0,3} en avant (?:un|une|des|les) membres?|highlight\w{0,3} (?:a|one|the|three|two) \w{0,12} ?members?|"
      r"recogni[sz]e\w{0,2}|outstanding|[àa] l'honneur|remercie\w{0,2} (?:un|une|des|les) membres?"),
     ("weekly_challenge", r"d[ée]fi|challenge", r"d[ée]fi|challenge"),
+    # A weekly round-up of what members asked and who answered ('The Brine Report: the three most useful questions
+    # of the week, who answered them, and one open question').
+    ("digest", r"\breport\b|round-?up|gazette|this week in|la semaine (?:en|au|du)|revue de (?:la )?semaine",
+     r"(?:questions?|sujets?|topics?) (?:of|de) (?:the|la) (?:week|semaine)|who answered|qui (?:y )?a r[ée]pondu|"
+     r"round-?up|r[ée]sum\w{1,3}|summar\w{1,3}|digest"),
     ("retrospective", r"r[ée]tro|bilan|recap|retrospective|year in review",
      r"r[ée]trospective|bilan|recap|look\w{0,3} back|revient sur"),
     ("showcase", r"vitrine|showcase|show ?and ?tell|show ?off|carnet|journal|galerie|gallery",
@@ -272,12 +277,13 @@ class RitualService:
                       "period": tables["period"][period_of(ritual.cadence)]}
             values["Period"] = values["period"][:1].upper() + values["period"][1:]
             values["about"] = _sentence(table, "about", register, values) if g.topics else ""
+            values["digest"] = _digest(table, g, lang, register) if "$digest" in table[register] else ""
             values["theme"] = (_sentence(table, "theme", register, values) or _sentence(quotes, "theme", register, values)
                                if themes else _sentence(table, "no_theme", register, values))
             text = Template(table[register]).substitute(values)
             text = re.sub(r"\n{3,}", "\n\n", re.sub(r"(?m)^[ \t]+| +(?=\n)", "", text)).strip()
             if hints.opening:  # the brand's own opening words lead, as in its earlier editions
-                if names_ritual(hints.opening, ritual.name):  # ... and name the ritual already: the template's
+                if names_ritual(hints.opening, ritual.name) or kind == "digest":  # (a round-up's opening is its title)  # ... and name the ritual already: the template's
                     # own announcing sentence ("X is open.", "X !") goes, or just the name when it leads a sentence
                     text = re.sub(r"^" + re.escape(ritual.name) + r"(?:[^.!?:\n]{0,25}[.!?]\s*|\s?[,:]?\s*)", "", text)
                     text = text[:1].upper() + text[1:]
@@ -366,6 +372,18 @@ def _lexicon(charter: Charter | None) -> dict[str, str]:
     preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
     return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
             if old.lower() not in preferred and len(old.split()) <= 3 and not t.condition}
+
+
+def _digest(table: dict[str, Any], g: Grounding, lang: str, register: str) -> str:
+    """The week's member questions, answered ones first with who answered (up to three), then one still open; a
+    line saying the week was quiet when there were none."""
+    answered = [(q, t) for q in g.questions if q.answered_by and (t := quote_member(q.text))][:3]
+    still_open = next(((q, t) for q in g.questions if not q.answered_by and (t := quote_member(q.text))), None)
+    lines = [Template(table["answered"]).substitute(question=t, who=join(q.answered_by[:3], lang))
+             for q, t in answered]
+    if still_open:
+        lines.append(Template(table["open"]).substitute(question=still_open[1]))
+    return "\n".join(lines) or _sentence(table, "quiet", register, {})
 
 
 def _named_channel(fmt: str | None) -> str | None:
