@@ -40,7 +40,7 @@ from copilot.embed import Embedder
 from copilot.index import VectorIndex
 from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
-from copilot.text import snippet
+from copilot.text import analyse, snippet
 
 RRF_K = 60
 LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds every query word
@@ -51,9 +51,11 @@ LEXICAL_WEIGHT = 0.4    # the keyword ranking's weight when the collection holds
 DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2,
                 "all-MiniLM-L6-v2-int8+use-multilingual-v3": 0.2}
 DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at the k x 10, then k x 50 nearest before ranking exactly
-# A filter passing at most this many messages is ranked exactly over their vectors (fetched by id: ~130 ms for 3,800
-# at 100k messages on a loaded machine, so only for filters too selective for the over-fetch).
+# A filter passing at most this many messages is ranked exactly over their vectors (fetched by id from Chroma: ~90 ms
+# for 1,300 at 100k messages on a loaded machine, then from the index's in-memory cache: ~2 ms).
 EXACT_MAX = 2000
+# Filters the database counts on an index (`filtered_versions`): with one of them, the count chooses the plan first.
+INDEXED_FILTERS = ("channel", "author")
 MIN_WEIGHT = 0.05       # no ranking is silenced completely
 DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the candidates' tail to the best (0..1)
 LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
@@ -61,8 +63,8 @@ COMBINING = re.compile(r"[\u0300-\u036f]")  # the accents NFKD splits off Latin 
 NON_WORD = re.compile(r"[\W_]+")
 LONG_TEXT = 1200
 Mode = Literal["hybrid", "lexical", "dense"]
-Fusion = Literal["rrf", "weighted_rrf", "score"]
-FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted_rrf", "score")
+Fusion = Literal["rrf", "weighted_rrf", "score", "union"]
+FUSIONS: tuple[Fusion, ...] = ("rrf", "weighted_rrf", "score", "union")
 
 
 @dataclass
@@ -103,6 +105,61 @@ class Ranking:
     scores: list[float]
     norm: list[float] = field(default_factory=list)
     weight: float = 1.0
+
+
+@dataclass
+class Pool:
+    """A query's candidates: both rankings over groups of copies, and for each group what matched it: the query's
+    words it holds (`matched`), its share of the query's information (`share`) and its best cosine similarity to
+    the query (`similarity`) — for every group of the union once `complete` ran, not only those its side found."""
+
+    lexical: LexicalResult
+    rows: dict[str, Any]
+    groups: dict[str, list[str]]
+    lex: Ranking
+    den: Ranking
+    matched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    share: dict[str, float] = field(default_factory=dict)
+    similarity: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        key_of = {uid: key for key, uids in self.groups.items() for uid in uids}
+        for uid, _, words in self.lexical.ranked:
+            key = key_of.get(uid)
+            if key is not None and key not in self.matched:
+                self.matched[key] = words
+                self.share[key] = self.lexical.share(words)
+
+    def complete(self, brand: str, vector: Any, dense: dict[str, float], index: VectorIndex) -> None:
+        """Give every group both scores: the keyword share of those the keyword ranking missed (from their text's
+        index terms) and the cosine of those the dense ranking missed (from their stored vectors)."""
+        for key, uids in self.groups.items():
+            if key not in self.matched:
+                row = self.rows[uids[0]]
+                self.matched[key] = self.lexical.matched(set(analyse(f"{row.title or ''} {row.text}", row.lang)))
+                self.share[key] = self.lexical.share(self.matched[key])
+        missing = [u for uids in self.groups.values() for u in uids if u not in dense]
+        ids, matrix = index.vectors(brand, missing) if missing else ([], None)
+        cosine = dict(dense)
+        if ids:
+            cosine.update(zip(ids, (matrix @ np.asarray(vector, dtype=np.float32)).tolist()))
+        for key, uids in self.groups.items():
+            known = [cosine[u] for u in uids if u in cosine]
+            if known:
+                self.similarity[key] = max(known)
+
+    def both_scores(self, lexical_weight: float, dense_weight: float) -> tuple[Ranking, Ranking]:
+        """Both sides over every group of the union (after `complete`), for score fusion: the keyword side scores
+        each group's share of the query's information, the dense side its cosine min-max normalised over the dense
+        ranking's range (clipped to 0..1: a keyword hit the embedder ranks below its 40th candidate scores 0)."""
+        keys = list(self.groups)
+        bm25 = dict(zip(self.lex.keys, self.lex.scores))
+        top = max(self.lex.scores, default=1.0) or 1.0
+        lexical = [self.share.get(k, 0.0) + 1e-3 * bm25.get(k, 0.0) / top for k in keys]
+        high, low = (self.den.scores[0], self.den.scores[-1]) if self.den.scores else (1.0, 0.0)
+        similarity = [self.similarity.get(k, low) for k in keys]
+        dense = [min(1.0, max(0.0, (s - low) / (high - low))) if high > low else 1.0 for s in similarity]
+        return Ranking(keys, lexical, lexical, lexical_weight), Ranking(keys, similarity, dense, dense_weight)
 
 
 def fuse(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[str, float]]:
@@ -167,45 +224,65 @@ class Retriever:
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
         """Ranked hits for `query` within the brand, honouring kind/channel/author/date filters."""
-        filters = filters or {}
-        depth = max(limit * 4, 40)
-        lexical = LexicalResult()
-        dense: list[tuple[str, float]] = []
-        if mode in ("hybrid", "lexical"):
-            lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
-        if mode in ("hybrid", "dense"):
-            dense = self._dense(brand, self.embedder.embed([query])[0], depth, filters, need=limit)
-        candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
-        rows = self.store.get_messages(brand, list(candidates))
-        groups = _groups(rows)
-        lex = _collapse([(u, s) for u, s, _ in lexical.ranked], groups)
-        den = _collapse(dense, groups)
-        _normalise(lex, den, lexical, groups)
+        pool = self.candidates(brand, query, depth=max(limit * 4, 40), filters=filters or {}, need=limit, mode=mode)
+        lex, den = pool.lex, pool.den
         if mode == "hybrid":
-            lex.weight, den.weight = evidence(lexical.coverage, den.scores, self.spread or 0.2)
-            fused = _complete_first(self._fuse(lex, den), lex, lexical)
+            lex.weight, den.weight = evidence(pool.lexical.coverage, den.scores, self.spread or 0.2)
+            if self.fusion == "union":
+                lex, den = pool.both_scores(lex.weight, den.weight)
+            fused = _complete_first(self._fuse(lex, den), lex, pool.lexical)
         else:
             side = lex if mode == "lexical" else den
             fused = list(zip(side.keys, side.scores))
         if self.floor:
             fused = _with_evidence(fused, lex, den)
-        return self._hydrate(query, fused[:limit], groups, rows, lexical, lex, den)
+        return self._hydrate(query, fused[:limit], pool)
+
+    def candidates(self, brand: str, query: str, *, depth: int, filters: dict[str, Any], need: int | None = None,
+                   mode: Mode = "hybrid") -> Pool:
+        """Both rankings' candidates (`depth` each), copies collapsed into groups; in hybrid mode every group also
+        gets the score the other side did not give it: its cosine from the stored vectors, its keyword share from
+        its text's index terms."""
+        lexical = LexicalResult()
+        dense: list[tuple[str, float]] = []
+        vector = None
+        if mode in ("hybrid", "lexical"):
+            lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed([query])[0]
+            dense = self._dense(brand, vector, depth, filters, need=need)
+        candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
+        rows = self.store.get_messages(brand, list(candidates))
+        groups = _groups(rows)
+        pool = Pool(lexical, rows, groups, _collapse([(u, s) for u, s, _ in lexical.ranked], groups),
+                    _collapse(dense, groups))
+        _normalise(pool.lex, pool.den, lexical, groups)
+        if mode == "hybrid" and vector is not None and self.fusion == "union":
+            pool.complete(brand, vector, dict(dense), self.index)
+        return pool
 
     def _dense(self, brand: str, vector: Any, k: int, filters: dict[str, Any], *,
                need: int | None = None) -> list[tuple[str, float]]:
-        """Up to k nearest messages passing the filters. The nearest ids are over-fetched unfiltered (cheap) and
-        filtered in the database; when fewer than `need` (default k) pass even among the k x 50 nearest (a page of
-        results needs `limit` dense candidates, the rest only feeds fusion), the filter is selective: the messages
-        passing it are ranked exactly, by cosine over their stored vectors (`_exact`). Chroma's own filtered search
-        is the last resort, for a filter passing more than `EXACT_MAX` messages yet few of the nearest: it is slow at
-        scale, and approximate (it returned nothing in 2 of 12 trials where 1 message of 61 passed; Chroma 1.5.9)."""
+        """Up to k nearest messages passing the filters, by the cheapest exact plan the filter's selectivity allows.
+
+        A filter on a channel or an author is counted first on an index: when at most `EXACT_MAX` messages pass, they
+        are ranked exactly, by cosine over their stored vectors (`_exact`, vectors cached in memory). Otherwise the
+        nearest ids are over-fetched unfiltered (cheap) and filtered in the database; when fewer than `need` (default
+        k) pass even among the k x 50 nearest (a page of results needs `limit` dense candidates, the rest only feeds
+        fusion), the filter is selective after all: ranked exactly if it can be. Chroma's own filtered search is the
+        last resort, for a filter passing more than `EXACT_MAX` messages yet few of the nearest: it is slow at scale,
+        and approximate (it returned nothing in 2 of 12 trials where 1 message of 61 passed; Chroma 1.5.9)."""
         if all(v in (None, "") for v in filters.values()):
             return self.index.query(brand, vector, k=k, filters={})
+        counted = any(filters.get(key) not in (None, "") for key in INDEXED_FILTERS)
+        exact = self._exact(brand, vector, k, filters) if counted else None
+        if exact is not None:
+            return exact
         for factor in DENSE_OVERFETCH:
             kept = self._nearest_passing(brand, vector, k * factor, filters)
             if len(kept) >= (need or k):
                 return kept[:k]
-        exact = self._exact(brand, vector, k, filters)
+        exact = None if counted else self._exact(brand, vector, k, filters)
         return exact if exact is not None else self.index.query(brand, vector, k=k, filters=filters)
 
     def _nearest_passing(self, brand: str, vector: Any, wide: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
@@ -217,10 +294,10 @@ class Retriever:
     def _exact(self, brand: str, vector: Any, k: int, filters: dict[str, Any]) -> list[tuple[str, float]] | None:
         """The k messages passing the filters nearest to `vector`, by cosine over all of their stored vectors (unit
         norm: a dot product); None when more than `EXACT_MAX` pass."""
-        uids = self.store.filtered_uids(brand, filters, limit=EXACT_MAX)
-        if uids is None:
+        versions = self.store.filtered_versions(brand, filters, limit=EXACT_MAX)
+        if versions is None:
             return None
-        ids, matrix = self.index.vectors(brand, uids)
+        ids, matrix = self.index.vectors(brand, list(versions), versions=versions)
         if not ids:
             return []
         similarities = matrix @ np.asarray(vector, dtype=np.float32)
@@ -229,29 +306,26 @@ class Retriever:
 
     def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
         sides = [r for r in (lex, den) if r.keys]
-        if self.fusion == "score":
+        if self.fusion in ("score", "union"):
             return fuse_scores(sides)
         weights = [r.weight for r in sides] if self.fusion == "weighted_rrf" else None
         return fuse([r.keys for r in sides], weights=weights)
 
-    def _hydrate(self, query: str, fused: list[tuple[str, float]], groups: dict[str, list[str]], rows: dict[str, Any],
-                 lexical: LexicalResult, lex: Ranking, den: Ranking) -> list[Hit]:
+    def _hydrate(self, query: str, fused: list[tuple[str, float]], pool: Pool) -> list[Hit]:
+        lex, den, rows = pool.lex, pool.den, pool.rows
         lex_rank = {k: i + 1 for i, k in enumerate(lex.keys)}
         dense_rank = {k: i + 1 for i, k in enumerate(den.keys)}
         lex_score, similarity = dict(zip(lex.keys, lex.scores)), dict(zip(den.keys, den.scores))
-        key_of = {uid: key for key, uids in groups.items() for uid in uids}
-        terms: dict[str, tuple[str, ...]] = {}
-        for u, _, t in lexical.ranked:
-            terms.setdefault(key_of.get(u, ""), t)
+        similarity = {**pool.similarity, **similarity}
         hits = []
         for key, score in fused:
-            uid, *copies = groups[key]
+            uid, *copies = pool.groups[key]
             row = rows[uid]
             hits.append(Hit(id=row.source_id, uid=uid, source=row.source, kind=row.kind, channel=row.channel,
                             author=row.author, author_name=row.author_name, created_at=row.created_at,
                             title=row.title, snippet=snippet(row.text, query), permalink=row.permalink,
                             score=round(score, 6), lexical_rank=lex_rank.get(key), dense_rank=dense_rank.get(key),
-                            matched_terms=list(terms.get(key, ())),
+                            matched_terms=list(pool.matched.get(key, ())),
                             lexical_score=_rounded(lex_score.get(key)), dense_similarity=_rounded(similarity.get(key)),
                             duplicate_ids=[rows[c].source_id for c in copies]))
         return hits
