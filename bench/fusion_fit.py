@@ -4,8 +4,9 @@ features) is scored by 10-fold cross-validation over the queries, beside dense a
 
     python bench/fusion_fit.py --data-dir D --dump F.json      # COPILOT_EMBEDDER=multilingual|paired as usual
 
-Result (2026-11-28, MiniLM, 120 queries): dense 0.557 recall@5; the combiner 0.536-0.565 by feature set (MRR and nDCG@10 up
-0.01-0.03), no recall gain over dense, so it was not adopted; the product's fusions are compared by `bench/retrieval_eval.py`.
+Result (2026-11-28, MiniLM, 120 queries): dense 0.557 recall@5; the combiner 0.536-0.565 by feature set (MRR and
+nDCG@10 up 0.01-0.03): no recall gain over dense, so it was not adopted. The product's fusions are compared by
+`bench/retrieval_eval.py`.
 
 Never run this on the v3 test set: its queries are for one held-out measurement per method
 (`bench/retrieval_eval.py`), not for choosing parameters.
