@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -56,6 +57,7 @@ DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at the k x 10, then 
 EXACT_MAX = 2000
 # Filters the database counts on an index (`filtered_versions`): with one of them, the count chooses the plan first.
 INDEXED_FILTERS = ("channel", "author")
+PASSING_SETS = 16  # selective filters whose vectors a retriever keeps (at most EXACT_MAX x dim floats each)
 MIN_WEIGHT = 0.05       # no ranking is silenced completely
 DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the candidates' tail to the best (0..1)
 LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
@@ -220,6 +222,9 @@ class Retriever:
         # Score fusion needs the embedder's similarity scale (measured: docs/retrieval.md); RRF needs none.
         self.fusion: Fusion = fusion or ("score" if self.spread else "rrf")
         self.floor = floor
+        # (brand, filters) -> (the brand's lexical_seq, ids, their vectors) of a selective filter, or None as the
+        # vectors when too many pass: valid while the brand's keyword-relevant change sequence has not moved.
+        self._passing: OrderedDict[tuple[str, str], tuple[int, list[str], np.ndarray | None]] = OrderedDict()
 
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
@@ -294,15 +299,37 @@ class Retriever:
     def _exact(self, brand: str, vector: Any, k: int, filters: dict[str, Any]) -> list[tuple[str, float]] | None:
         """The k messages passing the filters nearest to `vector`, by cosine over all of their stored vectors (unit
         norm: a dot product); None when more than `EXACT_MAX` pass."""
-        versions = self.store.filtered_versions(brand, filters, limit=EXACT_MAX)
-        if versions is None:
+        ids, matrix = self._passing_vectors(brand, filters)
+        if matrix is None:
             return None
-        ids, matrix = self.index.vectors(brand, list(versions), versions=versions)
         if not ids:
             return []
         similarities = matrix @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-similarities, kind="stable")[:k]
         return [(ids[i], float(similarities[i])) for i in order]
+
+    def _passing_vectors(self, brand: str, filters: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
+        """The ids and vectors of the messages passing a filter (None as vectors when more than `EXACT_MAX` pass),
+        remembered until the brand's messages change in a way keyword search sees (`lexical_seq`: texts, filter
+        fields, deletions); a set with a pending vector is not remembered (its vector will change)."""
+        key = (brand, repr(sorted((f, str(v)) for f, v in filters.items() if v not in (None, ""))))
+        seqs = self.store.brand_seqs([brand]).get(brand)
+        seq = seqs.lexical_seq if seqs else -1
+        known = self._passing.get(key)
+        if known is not None and known[0] == seq:
+            self._passing.move_to_end(key)
+            return known[1], known[2]
+        versions = self.store.filtered_versions(brand, filters, limit=EXACT_MAX)
+        if versions is None:
+            ids, matrix = [], None
+        else:
+            ids, matrix = self.index.vectors(brand, list(versions), versions=versions)
+            matrix = matrix if ids else np.zeros((0, 0), dtype=np.float32)
+        if versions is None or None not in versions.values():
+            self._passing[key] = (seq, ids, matrix)
+            while len(self._passing) > PASSING_SETS:
+                self._passing.popitem(last=False)
+        return ids, matrix
 
     def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
         sides = [r for r in (lex, den) if r.keys]

@@ -206,8 +206,8 @@ def test_a_filter_passing_too_many_messages_for_the_exact_ranking_falls_back(cop
 
 
 def test_exact_filtered_ranking_follows_edits_and_deletes(copilot: Copilot):
-    """The exact ranking of a selective filter keeps vectors in memory: an edited message is ranked by its new text
-    at once, and a deleted one is gone, on the next search."""
+    """The exact ranking of a selective filter keeps its messages' vectors in memory: an edited message is ranked by
+    its new text at once, a deleted one is gone and a new one is there, on the next search."""
     copilot.store.create_brand("acme", "Acme", "fr")
     copilot.ingestor.ingest("acme", [m("a", "réglage des freins à disque", channel="atelier"),
                                      m("b", "une sortie au bord du canal", channel="atelier")])
@@ -220,8 +220,9 @@ def test_exact_filtered_ranking_follows_edits_and_deletes(copilot: Copilot):
     copilot.ingestor.ingest("acme", [m("b", "changement de pneus tubeless", channel="atelier")])
     new = copilot.embedder.embed(["changement de pneus tubeless"])[0]
     assert dense()["native:b"] == pytest.approx(float(new @ query), abs=1e-4)
-    copilot.ingestor.ingest("acme", [m("a", "x", deleted=True)])
-    assert set(dense()) == {"native:b"}
+    copilot.ingestor.ingest("acme", [m("a", "x", deleted=True), m("c", "sortie au canal", channel="atelier"),
+                                     m("d", "sortie au canal", channel="ailleurs")])
+    assert set(dense()) == {"native:b", "native:c"}  # what the filter passes now, nothing else
 
 
 def test_the_vector_cache_holds_known_versions_within_its_size():
