@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -225,6 +226,7 @@ class Retriever:
         # (brand, filters) -> (the brand's lexical_seq, ids, their vectors) of a selective filter, or None as the
         # vectors when too many pass: valid while the brand's keyword-relevant change sequence has not moved.
         self._passing: OrderedDict[tuple[str, str], tuple[int, list[str], np.ndarray | None]] = OrderedDict()
+        self._passing_lock = threading.Lock()  # requests search from several threads
 
     def search(self, brand: str, query: str, *, limit: int = 10, mode: Mode = "hybrid",
                filters: dict[str, Any] | None = None) -> list[Hit]:
@@ -315,10 +317,11 @@ class Retriever:
         key = (brand, repr(sorted((f, str(v)) for f, v in filters.items() if v not in (None, ""))))
         seqs = self.store.brand_seqs([brand]).get(brand)
         seq = seqs.lexical_seq if seqs else -1
-        known = self._passing.get(key)
-        if known is not None and known[0] == seq:
-            self._passing.move_to_end(key)
-            return known[1], known[2]
+        with self._passing_lock:
+            known = self._passing.get(key)
+            if known is not None and known[0] == seq:
+                self._passing.move_to_end(key)
+                return known[1], known[2]
         versions = self.store.filtered_versions(brand, filters, limit=EXACT_MAX)
         if versions is None:
             ids, matrix = [], None
@@ -326,9 +329,10 @@ class Retriever:
             ids, matrix = self.index.vectors(brand, list(versions), versions=versions)
             matrix = matrix if ids else np.zeros((0, 0), dtype=np.float32)
         if versions is None or None not in versions.values():
-            self._passing[key] = (seq, ids, matrix)
-            while len(self._passing) > PASSING_SETS:
-                self._passing.popitem(last=False)
+            with self._passing_lock:
+                self._passing[key] = (seq, ids, matrix)
+                while len(self._passing) > PASSING_SETS:
+                    self._passing.popitem(last=False)
         return ids, matrix
 
     def _fuse(self, lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
