@@ -9,7 +9,7 @@ import pytest
 from copilot.errors import InvalidInput
 from copilot.evals import rank_metrics, read_queries
 from copilot.lexical import LexicalResult
-from copilot.retrieve import Ranking, evidence, fuse_scores, text_key
+from copilot.fusion import Ranking, evidence, fuse_scores, text_key
 from copilot.runtime import Copilot
 from copilot.types import MessageRecord
 
