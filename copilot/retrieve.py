@@ -127,9 +127,9 @@ class Retriever:
 
     def candidates(self, brand: str, query: str, *, depth: int, filters: dict[str, Any], need: int | None = None,
                    mode: Mode = "hybrid") -> Pool:
-        """Both rankings' candidates (`depth` each), copies collapsed into groups; in hybrid mode every group also
-        gets the score the other side did not give it: its cosine from the stored vectors, its keyword share from
-        its text's index terms."""
+        """Both rankings' candidates (`depth` each), copies collapsed into groups; with the `union` fusion every group
+        also gets the score the other side did not give it: its cosine from the stored vectors, its keyword share
+        from its text's index terms."""
         lexical = LexicalResult()
         dense: list[tuple[str, float]] = []
         vector = None
