@@ -237,3 +237,24 @@ def test_the_vector_cache_holds_known_versions_within_its_size():
     assert cache.size <= 3 * 16 and set(cache.get("b", {f"u{i}": f"h{i}" for i in range(1, 7)})) == {"u4", "u5", "u6"}
     cache.drop("b", ["u5"])
     assert set(cache.get("b", {"u4": "h4", "u5": "h5"})) == {"u4"}
+
+
+def test_a_channel_filtered_keyword_search_ranks_like_the_unfiltered_one_within_the_channel(
+        copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    """With a channel or author filter the keyword side scores every match in the filter (not FTS5's top matches of
+    the whole brand): the ranking is the unfiltered one restricted to the channel, and so is the broad-filter plan."""
+    import copilot.store.keywords as keywords
+
+    copilot.store.create_brand("acme", "Acme", "fr")
+    words = ["freins", "disque", "pneu", "chaîne", "dérailleur", "selle"]
+    copilot.ingestor.ingest("acme", [m(f"n{i}", " ".join(words[j % 6] for j in range(i, i + 1 + i % 4)),
+                                       channel=f"c{i % 3}", author=f"u{i % 5}") for i in range(60)])
+    query = "freins disque chaîne"
+    everything = [(u, s) for u, s in copilot.keywords.search("acme", query, k=100)]
+    channel = {u for u in copilot.store.filtered_uids("acme", {"channel": "c1"}, limit=100)}
+    expected = [u for u, _ in everything if u in channel][:10]
+    for unranked in (keywords.UNRANKED_MAX, 0):  # 0: every filter takes the ranked plan
+        monkeypatch.setattr(keywords, "UNRANKED_MAX", unranked)
+        assert [u for u, _ in copilot.keywords.search("acme", query, k=10, filters={"channel": "c1"})] == expected
+        authored = copilot.keywords.search("acme", query, k=10, filters={"author": "u2", "channel": "c1"})
+        assert authored and all(copilot.store.get_messages("acme", [u])[u].author == "u2" for u, _ in authored)
