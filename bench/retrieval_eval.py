@@ -70,9 +70,11 @@ def main() -> None:
     parser.add_argument("queries", type=Path)
     parser.add_argument("--name", required=True, help="bench/results/<name>.json")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "copilot-retrieval-eval")
+    parser.add_argument("--corpus", default="se", choices=["se", "irc", "sample"],
+                        help="the corpus of rows that name none (the 46 old queries are about the SE history)")
     parser.add_argument("--note", default="", help="what this run is (e.g. the first measurement on unseen queries)")
     args = parser.parse_args()
-    queries = read_queries(args.queries)
+    queries = [{"corpus": args.corpus, **q} for q in read_queries(args.queries)]
     runtime = Copilot(Settings(env="test", data_dir=args.data_dir))  # type: ignore[call-arg]
     try:
         brands = load_brands(runtime)

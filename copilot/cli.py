@@ -279,11 +279,15 @@ def eval_retrieval(data: Path = typer.Option(..., exists=True, dir_okay=False),
                    brand: list[str] = typer.Option(..., "--brand", "-b",
                                                    help="the brand, or CORPUS=BRAND for each corpus the rows name"),
                    mode: str = typer.Option("hybrid", help="hybrid, lexical, dense or all"),
-                   fusion: str = typer.Option("score", help="hybrid fusion: score, weighted_rrf, rrf or all"),
+                   fusion: str = typer.Option("score", help="hybrid fusion: score, union, weighted_rrf, rrf or all"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
     """Recall@5, MRR and nDCG@10 of labelled queries against loaded brands, per language and corpus."""
     from copilot.evals import compare_retrieval, read_queries
+    from copilot.retrieve import FUSIONS
 
+    if fusion not in (*FUSIONS, "all"):
+        raise typer.BadParameter(f"unknown fusion '{fusion}': use one of {', '.join(FUSIONS)} or all",
+                                 param_hint="--fusion")
     pairs = [b.split("=", 1) for b in brand]
     target: str | dict[str, str] = dict(pairs) if all(len(p) == 2 for p in pairs) else brand[0]  # type: ignore[arg-type]
     runtime = _runtime()

@@ -36,6 +36,12 @@ class LexicalResult:
     lang: str = "en"       # the query's detected language
     missing: tuple[str, ...] = ()  # query words no message of the brand contains
     weights: dict[str, float] = field(default_factory=dict)  # each query word's IDF (absent words: the highest)
+    stems: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each query word's index terms (fr and en)
+
+    def matched(self, terms: set[str]) -> tuple[str, ...]:
+        """The query's words that a text's index terms (`copilot.text.analyse`) hold: what a keyword search would
+        have matched in it, for a candidate the keyword ranking did not reach."""
+        return tuple(w for w, stems in self.stems.items() if any(s in terms for s in stems))
 
     def share(self, words: tuple[str, ...]) -> float:
         """The share of the query's information that `words` (a hit's matched words) carry, 0..1."""
@@ -64,7 +70,8 @@ def explain(hits: KeywordHits, query: str) -> LexicalResult:
     ranked = [(uid, score, tuple(dict.fromkeys(word_of.get(t, t) for t in terms)))
               for uid, score, terms in hits.ranked]
     return LexicalResult(ranked=ranked, coverage=present / total if total else 0.0,
-                         lang=detect_language(query), missing=tuple(missing), weights=weights)
+                         lang=detect_language(query), missing=tuple(missing), weights=weights,
+                         stems={w: tuple(s) for w, s in hits.words.items()})
 
 
 class KeywordSearch:

@@ -51,6 +51,8 @@ def test_known_errors_print_one_line_with_the_fix(tmp_path, monkeypatch):
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in r.output, r.output
         assert lines[0].startswith("error: brand '") and "copilot brands create" in lines[0], lines[0]
+    r = runner.invoke(app, ["eval", "retrieval", "--data", str(queries), "--brand", "se-eval", "--fusion", "combsum"])
+    assert r.exit_code == 2 and "unknown fusion 'combsum'" in r.output and "union" in r.output, r.output
     r = runner.invoke(app, ["brands", "create", "Not A Slug", "--name", "X"])
     assert r.exit_code == 2 and "lower-case slugs" in r.output and len(r.output.strip().splitlines()) == 1
     from copilot.settings import get_settings

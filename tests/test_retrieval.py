@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from copilot.retrieve import fuse
+from copilot.fusion import fuse
 from copilot.runtime import Copilot
 from copilot.text import analyse, analyse_query, detect_language
 from copilot.types import MemberRecord, MessageRecord

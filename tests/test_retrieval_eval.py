@@ -7,7 +7,7 @@ import pytest
 
 from copilot.embed import LocalMiniLM
 from copilot.evals import compare_retrieval, read_queries
-from copilot.retrieve import text_key
+from copilot.fusion import text_key
 from copilot.runtime import Copilot
 from copilot.sample import SAMPLE_BRAND, SAMPLE_QUERIES, load_sample
 

@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from copilot.errors import InvalidInput
 from copilot.evals import rank_metrics, read_queries
 from copilot.lexical import LexicalResult
-from copilot.retrieve import Ranking, evidence, fuse_scores, text_key
+from copilot.fusion import Ranking, evidence, fuse_scores, text_key
 from copilot.runtime import Copilot
 from copilot.types import MessageRecord
 
@@ -155,7 +156,7 @@ def test_filtered_dense_search_filters_candidates_in_the_database(copilot: Copil
 
     copilot.store.create_brand("acme", "Acme", "fr")
     docs = [m(f"n{i}", f"réglage des freins numéro {i}", channel="atelier") for i in range(60)]
-    docs.append(m("far", "une sortie au bord du canal", channel="sorties", author="u9"))
+    docs.append(m("far", "une sortie au bord du canal", channel="sorties", author="u9", kind="question"))
     copilot.ingestor.ingest("acme", docs)
     assert copilot.store.passing_uids("acme", ["native:n1", "native:far", "native:nope"],
                                       {"channel": "sorties"}) == {"native:far"}
@@ -163,21 +164,27 @@ def test_filtered_dense_search_filters_candidates_in_the_database(copilot: Copil
     query = copilot.index.query
     monkeypatch.setattr(copilot.index, "query", lambda *a, **kw: calls.append(kw["filters"]) or query(*a, **kw))
     vector = copilot.embedder.embed(["réglage des freins"])[0]
-    # The 10 nearest without a filter, filtered in SQL, miss the far message (twice): the one message passing it is
-    # ranked exactly by its stored vector, never by Chroma's filtered search (which returned nothing about one time
-    # in six with 1 message of 61 passing; Chroma 1.5.9).
+    # A kind filter is not counted on an index: the 10 nearest without a filter, filtered in SQL, miss the far
+    # message (twice), then the one message passing it is ranked exactly by its stored vector, never by Chroma's
+    # filtered search (which returned nothing about one time in six with 1 message of 61 passing; Chroma 1.5.9).
     monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (1, 1))
     for _ in range(12):
-        assert [u for u, _ in copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})] == ["native:far"]
+        assert [u for u, _ in copilot.retriever._dense("acme", vector, 10, {"kind": "question"})] == ["native:far"]
     assert calls == [{}, {}] * 12  # the two over-fetches, never Chroma's filter
+    calls.clear()
+    # A channel or an author is counted first: one message passes, so it is ranked exactly without any over-fetch.
+    for filters in ({"channel": "sorties"}, {"author": "u9"}, {"channel": "sorties", "kind": "question"}):
+        assert [u for u, _ in copilot.retriever._dense("acme", vector, 10, filters)] == ["native:far"]
+    assert calls == []
     far = copilot.embedder.embed(["une sortie au bord du canal"])[0]
     similarity = copilot.retriever._dense("acme", vector, 10, {"channel": "sorties"})[0][1]
     assert similarity == pytest.approx(float(far @ vector), abs=1e-4)  # the cosine Chroma would give
     assert copilot.retriever._dense("acme", vector, 10, {"channel": "nowhere"}) == []
     calls.clear()
-    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (10, 50))  # 60 of the 61 messages pass: nothing else is asked
+    monkeypatch.setattr(retrieve, "DENSE_OVERFETCH", (10, 50))
+    monkeypatch.setattr(retrieve, "EXACT_MAX", 50)  # 60 of the 61 messages pass: too many to rank exactly
     hits = copilot.retriever._dense("acme", vector, 40, {"channel": "atelier"})
-    assert len(hits) == 40 and calls == [{}] and all(u.startswith("native:n") for u, _ in hits)
+    assert len(hits) == 40 and calls == [{}] and all(u.startswith("native:n") for u, _ in hits)  # one over-fetch
 
 
 def test_a_filter_passing_too_many_messages_for_the_exact_ranking_falls_back(copilot: Copilot,
@@ -196,3 +203,58 @@ def test_a_filter_passing_too_many_messages_for_the_exact_ranking_falls_back(cop
     vector = copilot.embedder.embed(["réglage des freins"])[0]
     hits = copilot.retriever._dense("acme", vector, 10, {"channel": "atelier"}, need=25)
     assert len(hits) == 10 and calls == [(10, {}), (20, {}), (10, {"channel": "atelier"})]
+
+
+def test_exact_filtered_ranking_follows_edits_and_deletes(copilot: Copilot):
+    """The exact ranking of a selective filter keeps its messages' vectors in memory: an edited message is ranked by
+    its new text at once, a deleted one is gone and a new one is there, on the next search."""
+    copilot.store.create_brand("acme", "Acme", "fr")
+    copilot.ingestor.ingest("acme", [m("a", "réglage des freins à disque", channel="atelier"),
+                                     m("b", "une sortie au bord du canal", channel="atelier")])
+    query = copilot.embedder.embed(["sortie au bord du canal"])[0]
+    dense = lambda: dict(copilot.retriever._dense("acme", query, 10, {"channel": "atelier"}))  # noqa: E731
+    old = copilot.embedder.embed(["une sortie au bord du canal"])[0]
+    assert dense()["native:b"] == pytest.approx(float(old @ query), abs=1e-4)
+    assert copilot.index.cache.size > 0  # kept for the next search
+    assert dense()["native:b"] == pytest.approx(float(old @ query), abs=1e-4)
+    copilot.ingestor.ingest("acme", [m("b", "changement de pneus tubeless", channel="atelier")])
+    new = copilot.embedder.embed(["changement de pneus tubeless"])[0]
+    assert dense()["native:b"] == pytest.approx(float(new @ query), abs=1e-4)
+    copilot.ingestor.ingest("acme", [m("a", "x", deleted=True), m("c", "sortie au canal", channel="atelier"),
+                                     m("d", "sortie au canal", channel="ailleurs")])
+    assert set(dense()) == {"native:b", "native:c"}  # what the filter passes now, nothing else
+
+
+def test_the_vector_cache_holds_known_versions_within_its_size():
+    from copilot.index import VectorCache
+
+    cache = VectorCache(max_bytes=3 * 16)  # three 4-dim float32 vectors
+    vectors = np.eye(4, dtype=np.float32)
+    cache.put("b", ["u1", "u2", "u3", "u4"], vectors, {"u1": "h1", "u2": "h2", "u3": None, "u4": "h4"})
+    assert set(cache.get("b", {"u1": "h1", "u2": "h2", "u3": None, "u4": "h4"})) == {"u1", "u2", "u4"}  # u3 pending
+    assert cache.get("b", {"u1": "edited"}) == {} and cache.get("other", {"u1": "h1"}) == {}
+    cache.put("b", ["u5", "u6"], vectors[:2], {"u5": "h5", "u6": "h6"})
+    assert cache.size <= 3 * 16 and set(cache.get("b", {f"u{i}": f"h{i}" for i in range(1, 7)})) == {"u4", "u5", "u6"}
+    cache.drop("b", ["u5"])
+    assert set(cache.get("b", {"u4": "h4", "u5": "h5"})) == {"u4"}
+
+
+def test_a_channel_filtered_keyword_search_ranks_like_the_unfiltered_one_within_the_channel(
+        copilot: Copilot, monkeypatch: pytest.MonkeyPatch):
+    """With a channel or author filter the keyword side scores every match in the filter (not FTS5's top matches of
+    the whole brand): the ranking is the unfiltered one restricted to the channel, and so is the broad-filter plan."""
+    import copilot.store.keywords as keywords
+
+    copilot.store.create_brand("acme", "Acme", "fr")
+    words = ["freins", "disque", "pneu", "chaîne", "dérailleur", "selle"]
+    copilot.ingestor.ingest("acme", [m(f"n{i}", " ".join(words[j % 6] for j in range(i, i + 1 + i % 4)),
+                                       channel=f"c{i % 3}", author=f"u{i % 5}") for i in range(60)])
+    query = "freins disque chaîne"
+    everything = [(u, s) for u, s in copilot.keywords.search("acme", query, k=100)]
+    channel = {u for u in copilot.store.filtered_uids("acme", {"channel": "c1"}, limit=100)}
+    expected = [u for u, _ in everything if u in channel][:10]
+    for unranked in (keywords.UNRANKED_MAX, 0):  # 0: every filter takes the ranked plan
+        monkeypatch.setattr(keywords, "UNRANKED_MAX", unranked)
+        assert [u for u, _ in copilot.keywords.search("acme", query, k=10, filters={"channel": "c1"})] == expected
+        authored = copilot.keywords.search("acme", query, k=10, filters={"author": "u2", "channel": "c1"})
+        assert authored and all(copilot.store.get_messages("acme", [u])[u].author == "u2" for u, _ in authored)

@@ -38,6 +38,8 @@ def test_an_older_data_directory_upgrades_in_place(tmp_path: Path):
     assert store.get_brand("old").index_revision == 3
     row = store.get_messages("old", ["native:m1"])["native:m1"]
     assert row.text == "bonjour" and row.permalink is None
+    with store.engine.connect() as conn:  # filtered search counts a channel's messages on an index
+        assert "ix_messages_brand_channel_kind" in {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(messages)")}
     store.close()
 
 

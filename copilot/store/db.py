@@ -157,6 +157,11 @@ def _add_job_payloads(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {name} {kind}"))
 
 
+def _add_filter_index(conn: Connection) -> None:
+    """Filtered search counts the messages of a channel and kind on an index (`KeywordRepo.filtered_versions`)."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_messages_brand_channel_kind ON messages (brand_id, channel, kind)"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -170,6 +175,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _add_job_claims),
     (11, _add_members_seq),
     (12, _add_job_payloads),
+    (13, _add_filter_index),
 ]
 MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]

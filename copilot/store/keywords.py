@@ -43,6 +43,13 @@ STATS_TTL_S = 60.0     # PostgreSQL: how long document frequencies and totals ar
 FILTER_SQL = {"kind": "kind = :kind", "channel": "channel = :channel", "author": "author = :author",
               "since": "created >= :since", "until": "created <= :until"}
 PG_CONFIGS = {"fr": "copilot_fr", "en": "copilot_en"}
+# Filters the messages table answers from an index (brand + channel + kind, brand + author): SQLite keyword search
+# keeps the matches whose rowid is in that index's answer instead of reading each match's filter columns from the
+# FTS5 table (0.5-0.7x the time at 100k messages for a channel and a kind, before UNRANKED_MAX).
+INDEXED_FILTERS = ("channel", "author")
+# With such a filter, up to this many matches are re-scored by BM25 without FTS5's own ranking of every match of the
+# rare terms (which is most of a keyword search's time: 85 -> 10 ms for 616 matches of a channel and a kind at 100k).
+UNRANKED_MAX = 1500
 
 
 @dataclass
@@ -238,15 +245,33 @@ class KeywordRepo(RepoBase):
     def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
         """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
         filter's messages are few enough to rank exactly by their vectors (`Retriever._dense`)."""
+        versions = self.filtered_versions(brand_id, filters, limit=limit)
+        return None if versions is None else list(versions)
+
+    def filtered_versions(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> dict[str, str | None] | None:
+        """uid -> content hash of every message passing the filters (None while its vector is pending: the index
+        may still hold an older text's), or None when more than `limit` pass. Counted first (on the filter indexes
+        for a channel or an author), so a broad filter costs little before the caller turns to another plan."""
         where, join = self._filter_clause(brand_id, filters)
+        params = {"b": brand_id, "n": limit + 1, **_filters(filters)[1]}
         with self.engine.connect() as conn:
             try:
-                rows = conn.execute(text(f"SELECT m.source, m.source_id FROM messages m{join} WHERE m.brand_id = :b"
-                                         f"{where} LIMIT :n"), {"b": brand_id, "n": limit + 1,
-                                                                **_filters(filters)[1]}).all()
+                if not self._passing_at_most(conn, brand_id, filters, limit):
+                    return None
+                rows = conn.execute(text(f"SELECT m.source, m.source_id, m.content_hash, m.embed_pending FROM messages "
+                                         f"m{join} WHERE m.brand_id = :b{where} LIMIT :n"), params).all()
             except DBAPIError:  # no keyword table yet: the brand has no message
-                return []
-        return None if len(rows) > limit else [message_uid(r[0], r[1]) for r in rows]
+                return {}
+        if len(rows) > limit:  # more arrived between the two reads
+            return None
+        return {message_uid(r[0], r[1]): None if r[3] else r[2] for r in rows}
+
+    def _passing_at_most(self, conn: Connection, brand_id: str, filters: dict[str, Any], limit: int) -> bool:
+        """Whether at most `limit` of the brand's messages pass the filters (counting stops past it)."""
+        where, join = self._filter_clause(brand_id, filters)
+        count = conn.execute(text(f"SELECT COUNT(*) FROM (SELECT 1 FROM messages m{join} WHERE m.brand_id = :b{where} "
+                                  f"LIMIT :n) AS passing"), {"b": brand_id, "n": limit + 1, **_filters(filters)[1]})
+        return int(count.scalar_one()) <= limit
 
     def _filter_clause(self, brand_id: str, filters: dict[str, Any]) -> tuple[str, str]:
         """(the filters' SQL conditions on `messages m`, the join they need): dates are read from the keyword index's
@@ -288,10 +313,27 @@ class KeywordRepo(RepoBase):
             terms, essential = _rare_first(terms, out.df)
             if not terms:
                 return out, []
-            sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{where} ORDER BY rank LIMIT :n"
-            rows = conn.execute(text(sql), {"q": _match(essential), "n": max(CANDIDATES, k), **params}).all()
+            indexed = self._fts_filter(brand_id, filters, where)
+            values = {"q": _match(essential), "b": brand_id, **params}
+            rows = None
+            if indexed != where:  # an indexed filter: its matches are few enough to score them all, unranked
+                rows = conn.execute(text(f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} "
+                                         f"LIMIT :n"), {**values, "n": UNRANKED_MAX + 1}).all()
+            if rows is None or len(rows) > UNRANKED_MAX:
+                sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} ORDER BY rank LIMIT :n"
+                rows = conn.execute(text(sql), {**values, "n": max(CANDIDATES, k)}).all()
         return out, _rescore([(int(r[0]), r[1]) for r in rows], terms, out.df, docs,
                              tokens / docs if docs else 1.0)[:k]
+
+    def _fts_filter(self, brand_id: str, filters: dict[str, Any], where: str) -> str:
+        """The FTS5 query's filter: on a channel or an author (and no dates), the matches' rowids checked against
+        the messages table's index (`+rowid`: a test per match, not a constraint FTS5 would drive the search by, one
+        lookup per id); otherwise the FTS5 table's own filter columns (`where`)."""
+        if any(filters.get(key) not in (None, "") for key in INDEXED_FILTERS) and \
+                all(filters.get(key) is None for key in ("since", "until")):
+            indexed = self._filter_clause(brand_id, filters)[0]
+            return f" AND +rowid IN (SELECT m.id FROM messages m WHERE m.brand_id = :b{indexed})"
+        return where
 
     # ------------------------------------------------------------ PostgreSQL full-text search
     def _pg_search(self, brand_id: str, query: str, k: int,

@@ -117,6 +117,8 @@ class Message(Base):
         Index("ix_messages_brand_created", "brand_id", "created_at"),
         Index("ix_messages_brand_reply_to", "brand_id", "reply_to"),
         Index("ix_messages_brand_author", "brand_id", "author"),
+        # Filtered search counts a filter's messages on it before choosing how to rank them (`filtered_versions`).
+        Index("ix_messages_brand_channel_kind", "brand_id", "channel", "kind"),
         # Only the few rows still waiting for their vectors are in this index, so finding them costs nothing.
         Index("ix_messages_embed_pending", "brand_id", sqlite_where=sql_text("embed_pending"),
               postgresql_where=sql_text("embed_pending")),
