@@ -34,10 +34,11 @@ def test_a_clause_that_only_pressures_goes_and_the_facts_stay():
     assert out == f"The new lights cost 25 € in the shop. {INVITE_EN}"
 
 
-def test_a_pressure_clause_holding_a_price_keeps_the_price_and_loses_the_ask():
-    text = "Tag two friends and get the lock for 30 € at the shop."
+def test_a_sentence_asking_to_tag_goes_whole_and_the_next_keeps_its_price():
+    # main's rule: nothing of a sentence that asks members to relay or tag is kept, even a price beside the ask
+    text = "Tag two friends and get the lock for 30 € at the shop. The lock costs 30 € in the shop on Sunday."
     out = rewrite(text, flag(text, "Tag two friends", "no_tag_asks"))
-    assert out == f"And get the lock for 30 € at the shop. {INVITE_EN}"
+    assert out == f"The lock costs 30 € in the shop on Sunday. {INVITE_EN}"
 
 
 def test_urgency_naming_a_date_is_kept_other_urgency_is_cut():
@@ -47,11 +48,17 @@ def test_urgency_naming_a_date_is_kept_other_urgency_is_cut():
     assert rewrite(rushed, flag(rushed, "right now", "urgency")) == f"Prices drop 20% for every club member. {INVITE_EN}"
 
 
-@pytest.mark.parametrize("kind", ["banned_term", "unsolicited_link", "no_superlatives", "no_urgency"])
+@pytest.mark.parametrize("kind", ["unsolicited_link", "no_superlatives", "no_urgency"])
 def test_span_flags_cut_only_their_words(kind: str):
     text = "Our repair evening is on Thursday with the best mechanics in town."
     out = rewrite(text, flag(text, " the best", kind))
     assert out == f"Our repair evening is on Thursday with mechanics in town. {INVITE_EN}"
+
+
+def test_a_banned_term_takes_its_clause_with_it():
+    # main's rule: a banned word is a claim its clause makes; the other clause of the sentence stays
+    text = "Our repair evening is on Thursday, with the best mechanics in town."
+    assert rewrite(text, flag(text, "the best", "banned_term")) == f"Our repair evening is on Thursday. {INVITE_EN}"
 
 
 @pytest.mark.parametrize("kind", ["off_tone", "hard_sell", "promo_quota"])
@@ -60,15 +67,17 @@ def test_other_flags_change_no_words(kind: str):
     assert rewrite(text, flag(text, "the best", kind)) == f"{text} {INVITE_EN}"
 
 
-def test_short_fragments_are_dropped_and_nothing_left_gives_the_invitation_alone():
-    text = "Go go go! Quick, now!"
-    assert rewrite(text) == INVITE_EN
-    assert rewrite("Join us, Sunday ride from the shop at 8h.") == f"Sunday ride from the shop at 8h. {INVITE_EN}"
+def test_a_fragment_left_by_a_cut_goes_an_untouched_short_clause_stays_and_nothing_left_is_the_invitation():
+    text = "Meet at 9h, right now please."
+    assert rewrite(text, flag(text, "right now", "urgency")) == f"Meet at 9h. {INVITE_EN}"  # 'please' alone goes
+    assert rewrite("Six places, 40 € with the oils.") == f"Six places, 40 € with the oils. {INVITE_EN}"
+    share = "Share this post!"
+    assert rewrite(share, flag(share, "Share this post", "over_solicitation")) == INVITE_EN
 
 
 def test_typography_is_calmed():
-    text = "The SPRING ride leaves the shop at 9h , bring a spare tube ; coffee after !!! 🚲🚲🚲"
-    assert rewrite(text) == f"The spring ride leaves the shop at 9h, bring a spare tube. {INVITE_EN}"
+    text = "The SPRING ride leaves the shop at 9h , bring a spare tube and a pump ;"
+    assert rewrite(text) == f"The spring ride leaves the shop at 9h, bring a spare tube and a pump. {INVITE_EN}"
     bangs = "The workshop is open again this week !! Who is bringing a wheel to true ??"
     assert rewrite(bangs) == f"The workshop is open again this week. Who is bringing a wheel to true? {INVITE_EN}"
     lower = "the shop opens at 9h on Saturday. the mechanics will check brakes for free."
