@@ -330,6 +330,27 @@ def test_cached_members_follow_every_replicas_member_changes(settings: Settings)
         there.close()
 
 
+def test_cached_members_drop_an_erased_member_when_another_joined_meanwhile(settings: Settings):
+    # One erasure plus one new member between two reads leave the member count unchanged: the cache must still see
+    # that a member went (and forget their role), not only that one was added.
+    here = Copilot(settings, embedder=HashEmbedder())
+    there = Copilot(settings, embedder=HashEmbedder())
+    try:
+        here.store.create_brand("acme", "Acme", "fr")
+        here.ingestor.ingest("acme", [MemberRecord(source_id="ana", role="staff"), MemberRecord(source_id="bob"),
+                                      msg(1, "bob", 1)])
+        ana = here.store.members_by_key("acme")[("native", "ana")]
+        assert here.store.member_roles("acme")["staff"] == {("native", "ana")}
+        there.erase_member("acme", ana.id)
+        there.ingestor.ingest("acme", [MemberRecord(source_id="cy", name="Cy")])
+        members = here.store.members_by_key("acme")
+        assert set(members) == {("native", "bob"), ("native", "cy")}
+        assert here.store.member_roles("acme")["staff"] == frozenset()
+    finally:
+        here.close()
+        there.close()
+
+
 def test_two_writers_saving_one_brands_snapshot_at_once_both_succeed(copilot: Copilot, tmp_path,
                                                                       monkeypatch: pytest.MonkeyPatch):
     # Two replicas on one data directory save the same brand's snapshot together; with one shared temporary name,
