@@ -28,6 +28,8 @@ EN_MARKERS = frozenset("the and is are of to in for with that this you it be on 
 
 def strip_accents(text: str) -> str:
     """Remove diacritics (é -> e) so accented and unaccented spellings match."""
+    if text.isascii():  # unchanged by NFKD; most tokens are, and indexing a message calls this once per token
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
