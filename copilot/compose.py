@@ -33,7 +33,16 @@ EXTRA_STOP = frozenset("merci bonjour salut hello thanks semaine week aussi fair
                        "comment pourquoi combien where why whose first second last next dernier dernière premier "
                        "première prochain prochaine lundi mardi mercredi jeudi vendredi samedi dimanche monday "
                        "tuesday wednesday thursday friday saturday sunday today tomorrow demain aujourd hier "
-                       "yesterday soir matin morning evening tonight".split())
+                       "yesterday soir matin morning evening tonight "
+                       # counted words are not subjects: "share one photo" is no topic
+                       "one two three four five ten deux trois quatre cinq dix "
+                       # prepositions lead to a place or a time, not a subject: "devant la gare"
+                       "devant derrière pendant contre près loin under between without behind during onto through "
+                       "across near around over "
+                       # adverbs qualify, they are no subject: "presque jusqu'au bout"
+                       "presque jusqu jusquau jusqua jusquaux déjà trop assez plutôt souvent jamais parfois "
+                       "almost already quite often never always sometimes still maintenant now bientôt soon ensuite "
+                       "alors tard tôt".split())
 
 
 @dataclass
@@ -45,6 +54,7 @@ class ContextMessage:
     text: str
     kind: str
     attributable: bool = True  # False when the member opted out of being named (spotlight consent)
+    answered_by: list[str] = field(default_factory=list)  # for a question: who answered it (names, first first)
 
 
 @dataclass
@@ -58,19 +68,28 @@ class Grounding:
     links: set[str] = field(default_factory=set)
 
 
-CONNECTORS = frozenset("de du des d à au aux en of for on with to the a la le les l".split())
+CLAUSE_BREAK = re.compile(r"[.!?;:,…](?:\s|$)|[()\[\]{}«»\"“”\n]")
+# Subjects and modals after which the next word is a verb, in French and English ("you migrate", "je cherche",
+# "can share"). Prepositions are left out: "to dark mode", "pour la partie" lead to nouns as often as to verbs.
+VERB_CUES = frozenset("i you we they can cannot cant could should would will wont dont didnt doesnt please lets "
+                      "je tu il elle on nous vous ils elles peut peux pouvez faut dois doit veux veut voulez "
+                      "sais savez ne".split())
+# Words a phrase may hold inside ("carte de membre", "horaires du marché", "point of view"). Not articles: a noun
+# followed by an article and a noun is a verb and its object ("changer la date", "fix the build").
+CONNECTORS = frozenset("de du des d à au aux en of for on with to".split())
 
 
 def _phrases(tokens: list[str]) -> set[tuple[str, ...]]:
-    """Runs of 2-3 tokens that start and end with a content word (connectors allowed inside)."""
+    """Runs of 2-3 tokens that start and end with a content word, connectors allowed inside; 4 when one is a
+    connector ("traitement à l'acide oxalique")."""
     out: set[tuple[str, ...]] = set()
     for i, first in enumerate(tokens):
         if not _content(first):
             continue
-        for j in range(i + 1, min(i + 3, len(tokens))):
+        for j in range(i + 1, min(i + 4, len(tokens))):
             if not (_content(tokens[j]) or tokens[j] in CONNECTORS):
                 break
-            if _content(tokens[j]):
+            if _content(tokens[j]) and (j - i < 3 or any(t in CONNECTORS for t in tokens[i + 1:j])):
                 out.add(tuple(tokens[i:j + 1]))
     return out
 
@@ -79,33 +98,53 @@ def _content(w: str) -> bool:
     return len(w) >= 3 and w not in STOPWORDS and w not in EXTRA_STOP and not w.isdigit()
 
 
-def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = ()) -> list[str]:
-    """What several members talk about, as key phrases ("horaires du marché", "dark mode settings"): runs of
-    content words found in at least two messages, longest and most shared first. A single word counts only when
-    many messages share it. Empty when nothing recurs (the caller then uses the ritual's own theme). Words of
-    `exclude` (the brand's and the ritual's names) are never a subject; a word and its plural count once."""
+def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors: list[str] | None = None) -> list[str]:
+    """What members keep bringing up, as key phrases ("horaires du marché", "dark mode settings"): runs of
+    content words found in at least two messages, shared by the most people, then the most messages, longest
+    first. Never a lone frequent word, and never an action ("share one photo", "cherche une partie"): a phrase
+    whose first word the texts themselves use as a verb (after "I", "you", "can", "je", "on"...) is left out. Empty
+    when nothing recurs: the caller then makes no claim about what members talk about. Words of `exclude`
+    (the brand's and the ritual's names) are never a subject; a word and its plural count once. `authors`,
+    aligned with `texts`, lets a phrase that several people use lead one that a single person repeats."""
     phrase_df: Counter[tuple[str, ...]] = Counter()
-    word_df: Counter[str] = Counter()
+    phrase_people: dict[tuple[str, ...], set[str]] = {}
     banned = {strip_accents(w) for w in words(" ".join(exclude))}
-    for text in texts:
-        tokens = [w if strip_accents(w) not in banned else "." for w in words(without_links(text))]
-        phrase_df.update(_phrases(tokens))
-        word_df.update({w for w in tokens if _content(w) and len(w) >= 5})
-    ranked = sorted((p for p, c in phrase_df.items() if c >= 2),
-                    key=lambda p: (-phrase_df[p] * (1 + 0.3 * (len(p) - 1)), p))
+    verbs: set[str] = set()
+    seen: set[str] = set()
+    for k, text in enumerate(texts):
+        # Phrases never run across punctuation: "camera settings. Voting closes" holds no "settings voting".
+        raw = [w for clause in CLAUSE_BREAK.split(without_links(text)) for w in [*words(clause), "."]]
+        if " ".join(raw) in seen:  # a message pasted twice is one mention
+            continue
+        seen.add(" ".join(raw))
+        verbs.update(w for prev, w in zip(raw, raw[1:]) if prev in VERB_CUES)
+        tokens = [w if strip_accents(w) not in banned else "." for w in raw]
+        found = _phrases(tokens)
+        phrase_df.update(found)
+        for p in found:
+            phrase_people.setdefault(p, set()).add(authors[k] if authors else str(k))
+    people = {p: len(who) for p, who in phrase_people.items()}
+    ranked = sorted((p for p, c in phrase_df.items() if c >= 2 and p[0] not in verbs),
+                    key=lambda p: (-people[p], -phrase_df[p] * (1 + 0.3 * (len(p) - 1)), p))
     chosen: list[tuple[str, ...]] = []
     for phrase in ranked:
-        if not any(set(phrase) & set(c) - CONNECTORS for c in chosen):  # one phrase per subject
-            chosen.append(phrase)
+        if not any({_stem(w) for w in phrase} & {_stem(w) for w in c} - CONNECTORS for c in chosen):
+            chosen.append(phrase)  # one phrase per subject
         if len(chosen) == n:
             break
-    used = {_stem(w) for p in chosen for w in p}
-    singles: list[str] = []
-    for w, c in word_df.most_common():
-        if c >= max(3, len(texts) // 4) and _stem(w) not in used:
-            singles.append(w)
-            used.add(_stem(w))
-    return [" ".join(p) for p in chosen] + singles[: n - len(chosen)]
+    return [_as_written(p, texts) for p in chosen]
+
+
+def _as_written(phrase: tuple[str, ...], texts: list[str]) -> str:
+    """A phrase the way members write it most often ("Marée Basse", "migrate-config"), else its words."""
+    # Between two words: spaces or punctuation, and an elided article the tokens dropped ("à l'acide").
+    between = r"\W{1,3}(?:(?:l|d|j|qu|n|s|c)['’])?"
+    pattern = re.compile(r"(?<!\w)" + between.join(re.escape(w) for w in phrase) + r"(?!\w)", re.I)
+    seen = Counter(m.group(0) for text in texts for m in pattern.finditer(text))
+    if not seen:
+        return " ".join(phrase)
+    best = max(seen.values())
+    return min((form for form, count in seen.items() if count == best), key=lambda f: (f != f.lower(), f))
 
 
 def _stem(word: str) -> str:
@@ -133,7 +172,7 @@ class Composer:
         self.store, self.retriever, self.snapshots = store, retriever, snapshots
 
     def ground(self, brand: str, *, query: str, ritual_name: str, now: datetime, limit: int = 10,
-               brand_name: str = "") -> Grounding:
+               brand_name: str = "", opening: str | None = None) -> Grounding:
         """Recent relevant messages, current topics, member questions and earlier editions of the ritual."""
         roles = self.store.member_roles(brand)
         brand_accounts = roles["staff"] | roles["bot"]
@@ -141,8 +180,9 @@ class Composer:
         recent = self.store.recent_messages(brand, since, limit=300, exclude_authors=brand_accounts | roles["no_analytics"])
         # Topics come from what members ask and answer, not from short reactions in comment threads, nor from
         # messages that carry instructions aimed at a model.
-        g = Grounding(topics=topics_of([r[6] for r in recent if r[5] in ("question", "answer")
-                                        and not instructions_in(r[6])], exclude=(brand, brand_name, ritual_name)))
+        talk = [r for r in recent if r[5] in ("question", "answer") and not instructions_in(r[6])]
+        g = Grounding(topics=topics_of([r[6] for r in talk], exclude=(brand, brand_name, ritual_name),
+                                       authors=[f"{r[0]}:{r[2]}" for r in talk]))
         # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the
         # recent hits are preferred over older ones when there are enough of them.
         hits = self.retriever.search(brand, query, limit=limit * 4)
@@ -165,15 +205,32 @@ class Composer:
         asked = [r for r in recent if r[5] == "question"][:5]
         names = self.store.member_names(brand, [(r[0], r[2]) for r in asked if not r[3]])
         g.questions = [ContextMessage(id=r[1], author=r[3] or names.get((r[0], r[2])) or r[2] or "", text=r[6],
-                                      kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"])
+                                      kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"],
+                                      answered_by=self._answerers(brand, r[0], r[1], r[2], roles["no_spotlight"]))
                        for r in asked]
-        g.past = self._past_editions(brand, ritual_name, brand_accounts, now)
+        g.past = self._past_editions(brand, ritual_name, brand_accounts, now, opening)
         g.links = {u for m in g.messages for u in LINK.findall(m.text)}
         return g
 
-    def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
+    def _answerers(self, brand: str, source: str, sid: str, asker: str, unnamed: set[tuple[str, str]]) -> list[str]:
+        """Who replied to a question, other than its asker (members who opted out of being named are left out)."""
+        snap = self.snapshots.get(brand)
+        row = snap.row_of(source, sid)
+        if row is None:
+            return []
+        codes = dict.fromkeys(int(snap.author[r]) for r in np.flatnonzero(snap.parent == row) if snap.author[r] >= 0)
+        keys = [snap.authors[c] for c in codes if snap.authors[c][1] != asker and snap.authors[c] not in unnamed]
+        names = self.store.member_names(brand, keys)
+        return [names.get(k) or k[1] for k in keys]
+
+    def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime,
+                       opening: str | None = None) -> list[dict[str, Any]]:
+        """The brand's earlier posts of the ritual: named at their start, or opening with the words the charter
+        says the ritual opens with ('This week in the brine:')."""
         candidates = self.store.recent_posts(brand, accounts, now - timedelta(days=120))
-        posts = [p for p in candidates if names_ritual(p[4], ritual_name)][:12]
+        lead = [w for w in words(opening or "") if w]
+        posts = [p for p in candidates if names_ritual(p[4], ritual_name)
+                 or (len(lead) >= 2 and words(p[4][:200])[:len(lead)] == lead)][:12]
         if not posts:
             return []
         snap = self.snapshots.get(brand)

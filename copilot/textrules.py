@@ -124,9 +124,10 @@ def term_hits(text: str, terms: Iterable[str]) -> list[TermHit]:
         if not needle:
             continue
         hay, pat = (folded, strip_accents(needle)) if same_length else (text.lower(), needle)
-        # A plural ('clients' for 'client', 'bijoux', 'boxes') is the same word to a reader.
+        # A plural or a feminine ('clients' for 'client', 'bijoux', 'boxes', 'garantie(s)' for 'garanti') is the
+        # same word to a reader.
         hits += [TermHit(term, m.start(), m.end())
-                 for m in re.finditer(r"(?<!\w)" + re.escape(pat) + r"(?:s|x|es)?(?!\w)", hay)]
+                 for m in re.finditer(r"(?<!\w)" + re.escape(pat) + r"(?:e?s|x|e)?(?!\w)", hay)]
     return sorted(hits, key=lambda h: (h.start, h.term))
 
 

@@ -200,6 +200,9 @@ class Term(BaseModel):
     term: str
     instead_of: list[str] = Field(default_factory=list)
     passage_id: str
+    # When the charter limits the swap ("… quand vous parlez des abeilles elles-mêmes"): the replaced word is
+    # right elsewhere, so a post using it is only worth a look, and no text is rewritten with it.
+    condition: str | None = None
 
 
 class Ritual(BaseModel):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN, ROOT
+from tests.conftest import ADMIN, ROOT, wait_job
 
 BRANDS_DIR = ROOT / "tests" / "brands"
 BRANDS = sorted(p.name for p in BRANDS_DIR.iterdir() if (p / "expected.json").exists())
@@ -103,10 +102,6 @@ def load_brand(client: TestClient, slug: str) -> dict[str, Any]:
     body, filename, source_format, _ = upload(brand_dir)
     r = client.post(f"/v1/brands/{slug}/imports", params={"filename": filename}, content=body, headers=OCTET)
     assert r.status_code == 202, r.text
-    for _ in range(600):
-        job = client.get(f"/v1/jobs/{r.json()['id']}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.05)
+    job = wait_job(client, r.json()["id"])
     assert job["status"] == "succeeded", job
     return {**expected, "job": job, "source_format": source_format}

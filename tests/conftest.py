@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -78,6 +79,18 @@ def brand(client: TestClient) -> str:
     r = client.post("/v1/brands", json={"id": "acme", "name": "Acme", "language": "fr"}, headers=ADMIN)
     assert r.status_code == 201, r.text
     return "acme"
+
+
+def wait_job(client: TestClient, job_id: str, headers: dict[str, str] | None = None, seconds: float = 30.0) -> dict:
+    """The job once it has succeeded or failed; an AssertionError naming it if it is still running after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers or ADMIN).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not finish in {seconds:.0f} s: {job}")
+        time.sleep(0.025)
 
 
 def make_key(client: TestClient, brand: str, *scopes: str) -> dict[str, str]:

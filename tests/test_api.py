@@ -1,9 +1,8 @@
 import json
-import time
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN, ROOT, make_key
+from tests.conftest import ADMIN, ROOT, make_key, wait_job
 
 PROBLEM = "application/problem+json"
 
@@ -114,13 +113,7 @@ def test_members_list_and_update(client: TestClient, brand: str):
     assert client.get(f"/v1/brands/{brand}/members/999999", headers=ADMIN).status_code == 404
 
 
-def _wait(client: TestClient, job_id: str, headers: dict) -> dict:
-    for _ in range(200):
-        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
+_wait = wait_job
 
 
 def test_file_import_job_reports_progress_and_errors(client: TestClient, brand: str):

@@ -16,19 +16,13 @@ from copilot.ingest.jsonsafe import TooDeep, depth_of, load_records
 from copilot.ingest.safezip import SafeZip
 from copilot.errors import ImportFormatInvalid, PayloadTooLarge
 from copilot.types import MessageRecord, RecordError
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, wait_job
 
 OCTET = ADMIN | {"content-type": "application/octet-stream"}
 DEEP = 200_000
 
 
-def _wait(client: TestClient, job_id: str) -> dict:
-    for _ in range(400):
-        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
+_wait = wait_job
 
 
 def _import(client: TestClient, brand: str, body: bytes, **params: str) -> dict:

@@ -351,3 +351,88 @@ def test_a_negated_verb_of_saying_pairs_the_terms():
     from copilot.ingest import charter_text as T
     assert T.read_terms("We say “members”, we no longer say “customers”.", lexicon=True).pairs == \
         [(["members"], ["customers"])]
+
+
+def _read(sentence: str, heading: str = "Notre façon d'écrire"):
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter(f"# Marque\n\n## {heading}\n\n{sentence}\n", "markdown")
+    return [t.term for t in c.banned_terms], [(t.term, t.instead_of) for t in c.preferred_terms]
+
+
+def test_word_bans_phrased_the_way_brand_writers_phrase_them():
+    """Phrasings written for this test (none from an evaluation file), under a heading about writing that the
+    classifier does not call a lexicon: the heading's word cue is enough to read them as vocabulary."""
+    assert _read('We steer clear of "synergy" and "disrupt".')[0] == ["synergy", "disrupt"]
+    assert _read("Exit « promo » et « deal ».")[0] == ["promo", "deal"]
+    assert _read("Bye-bye « soldes » et « promo ».")[0] == ["soldes", "promo"]
+    assert _read("Nope to “hype”, “viral” and “insane”.")[0] == ["hype", "viral", "insane"]
+    assert _read("Words that make us cringe: rockstar, ninja, guru.")[0] == ["rockstar", "ninja", "guru"]
+    assert _read("Pas de « client » ni de « consommateur ».")[0] == ["client", "consommateur"]
+    assert _read('"users" is a no-go; use "players".')[1] == [("players", ["users"])]
+    assert _read("Le mot « choristes » remplace partout « membres » et « inscrits ».")[1] == \
+        [("choristes", ["membres", "inscrits"])]
+    # Under a heading about nothing in particular, a quote with no word cue is not vocabulary.
+    assert _read("Pas de « client » ni de « consommateur ».", heading="Au quotidien") == ([], [])
+
+
+def test_quotes_that_illustrate_a_behaviour_are_examples_not_banned_words():
+    banned, _ = _read("Pas de fausse urgence : on n'écrit pas « vite, dernières places ».", heading="Nos mots")
+    assert banned == []
+    banned, _ = _read("No contests such as “tag three friends to win”.", heading="Words")
+    assert banned == []
+    assert _read("We never write “cheap”.", heading="Words")[0] == ["cheap"]  # a word ban stays one
+
+
+def test_bold_rituals_told_in_prose_each_with_its_cadence():
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter("# Club\n\n## La vie du club\n\nDeux temps forts. Le **Café des sources**, chaque mercredi : on "
+                      "lit ensemble. La **Nuit des cartes**, le dernier vendredi du mois : jeux.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Café des sources", "chaque mercredi"),
+                                                        ("Nuit des cartes", "le dernier vendredi du mois")]
+
+
+def test_bans_that_refer_back_open_on_a_refusal_or_sit_under_a_key_about_words():
+    """Phrasings written for this test, of the classes set G showed missing."""
+    assert _read("On évite « top » et « génial ». Ça sonne faux. Même sort pour « incroyable ».")[0] == \
+        ["top", "génial", "incroyable"]
+    assert _read("Pas de « canon » ni de « dingue », pas de « ouf » non plus.")[0] == ["canon", "dingue", "ouf"]
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter('{"brand": "Kiln", "banned_phrasing": "We keep away from \\"epic\\" and \\"insane\\"."}', "json")
+    assert [t.term for t in c.banned_terms] == ["epic", "insane"]
+    c = parse_charter("# Club\n\n## Rythme\n\nChaque jeudi soir, on ouvre **Le Four ouvert** : chacun cuit ses pièces. "
+                      "Le **Marché d'hiver** a lieu une fois par an, en décembre.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Le Four ouvert", "Chaque jeudi soir"),
+                                                        ("Marché d'hiver", "une fois par an")]
+
+
+def test_headings_read_as_people_write_them_and_long_items_end_on_a_word():
+    from copilot.ingest.charter import classify, parse_charter
+    assert classify(["Un peu d'histoire"]) == "aside" and classify(["Ce qui compte pour nous"]) == "values"
+    assert classify(["What matters to us"]) == "values" and classify(["Révision du document"]) == "aside"
+    long_tone = "Nous écrivons simplement, " + "avec des phrases courtes et des mots de tous les jours, " * 8 + "voilà."
+    c = parse_charter(f"# Marque\n\n## Notre ton\n\n{long_tone}\n", "markdown")
+    text = c.tone[0].text
+    assert len(text) <= 300 and text.endswith("…") and long_tone.startswith(text[:-1])
+    assert text[:-1].split()[-1] in long_tone.split()  # the last word is whole
+
+
+def test_a_ritual_heading_names_its_ritual_and_a_later_paragraph_names_its_own():
+    """Written for this test: a heading with two paragraphs, the second telling another ritual in prose."""
+    from copilot.ingest.charter import parse_charter
+    c = parse_charter("# Club\n\n## Rituals\n\n### Soup Night\n\nEvery other Tuesday, a thread where members post the "
+                      "soup they made, with a photo if they like.\n\nOnce a month, on the first Saturday, we run the "
+                      "Seed Exchange roll call in #garden: members list what they can spare.\n\n### Quiet Hour\n\n"
+                      "Every Sunday evening, no posts from the team.\n\nIt keeps the feed calm.\n", "markdown")
+    assert [(r.name, r.cadence) for r in c.rituals] == [("Soup Night", "Every other Tuesday"),
+                                                        ("Seed Exchange", "Once a month"),
+                                                        ("Quiet Hour", "Every Sunday evening")]
+
+
+def test_asks_to_post_on_networks_leave_reviews_or_bring_friends_for_a_reward_are_rules():
+    from copilot.ingest.charter_rules import rules
+    assert rules("We never ask members for favours: no requests to post on social networks or leave us reviews.") == \
+        ["no_share_asks"]
+    assert rules("Jamais de demande de publier pour nous sur les réseaux.") == ["no_share_asks"]
+    assert "no_contests_for_reach" in rules("We never ask people to bring friends in exchange for a reward.")
+    from copilot.features.charter_checks import family_spans
+    assert family_spans("no_contests_for_reach", "Post your loaf: the best one wins a proving basket.")

@@ -222,31 +222,66 @@ def test_fourth_outsider_set_first_measured_untouched_then_tuned_on():
 UNSEEN_E = Path(__file__).parent / "charters_unseen_e"
 
 
-def test_fifth_outsider_set_measured_once_never_tuned_on():
+def test_fifth_outsider_set_first_measured_untouched_then_tuned_on():
     """tests/charters_unseen_e: four outsider charters, committed before being measured once after every change
-    above, and never tuned on: the figures to quote for charters the parser has not seen. Language, register,
-    emoji 4/4; exclamation 3/4; promotional share 3/4; posts per day 1/4; banned terms F1 0.63, preferred 0.74,
-    rituals 0.86, rules 0.91. Then the rate and share readers were widened with phrasings written without reading
-    E (knowing only that its rates scored 1/4): posts per day 2/4, the rest unchanged. Floors catch a regression;
-    they are not goals."""
+    above: language, register, emoji 4/4; exclamation 3/4; promotional share 3/4; posts per day 1/4; banned terms
+    F1 0.63, preferred 0.74, rituals 0.86, rules 0.91. Then the rate and share readers were widened with phrasings
+    written without reading E: posts per day 2/4. Later (stop 12) it was tuned on, which makes it a development
+    set: a 'Retired word | Why' table, {term: [replaced]} under a lexicon key, « X » remplace « Y », a sign that
+    'n'apparaît dans aucune de nos publications', 'prendre la parole … fois dans la même journée', 'on any calendar
+    day', codes 'newsletter only', quoted superlative claims, 'keep … for paying members', rituals named in bold
+    in prose: every scalar 4/4, banned, rules and rituals F1 1.00, preferred 0.96. tests/charters_unseen_g is the
+    set measured after that, untouched."""
     s = score(corpus=UNSEEN_E)
-    assert s.total == 4 and all(s.right[k] == 4 for k in ("language", "register", "emoji_limit")), s.summary()
-    assert s.right["exclamation_limit"] >= 3 and s.right["max_promotional_share"] >= 3, s.summary()
-    assert s.f1("rules")[2] >= 0.85 and s.f1("rituals")[2] >= 0.8 and s.f1("preferred_terms")[2] >= 0.7 and \
-        s.f1("banned_terms")[2] >= 0.6, s.summary()
+    assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary() + "\n" + "\n".join(s.misses)
+    assert min(s.f1(k)[2] for k in ("banned_terms", "rules", "rituals")) >= 0.95, s.summary()
+    assert s.f1("preferred_terms")[2] >= 0.9, s.summary()
 
 
 UNSEEN_F = Path(__file__).parent / "charters_unseen_f"
 
 
-def test_sixth_outsider_set_measured_once_never_tuned_on():
+def test_sixth_outsider_set_measured_then_read_for_its_misses():
     """tests/charters_unseen_f: four outsider charters (tattoo studio, swimming pool, comic shop, font foundry),
-    committed before being measured once after every change above, never tuned on: language, register, emoji,
-    exclamation, promotional share and posts per day 4/4; banned terms F1 0.80 (P 0.67), preferred 0.75, rituals
-    0.86, rules 0.95. Floors catch a regression; they are not goals."""
+    committed before being measured once after every change above: language, register, emoji, exclamation,
+    promotional share and posts per day 4/4; banned terms F1 0.80 (P 0.67), preferred 0.75, rituals 0.86, rules
+    0.95. In stop 12 its misses were read too (rituals in bold in prose, '**readers** — not customers', quotes
+    illustrating urgency or a contest): banned 0.89, preferred and rituals 1.00, rules 0.97. A development set
+    since. Floors catch a regression; they are not goals."""
     s = score(corpus=UNSEEN_F)
     assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary()
     assert s.f1("rules")[2] >= 0.9 and s.f1("rituals")[2] >= 0.8 and s.f1("preferred_terms")[2] >= 0.7 and \
+        s.f1("banned_terms")[2] >= 0.75, s.summary()
+
+
+UNSEEN_G = Path(__file__).parent / "charters_unseen_g"
+
+
+def test_seventh_outsider_set_first_measured_untouched_then_tuned_on():
+    """tests/charters_unseen_g: four outsider charters (bakery, theatre, vet clinic, podcast network) asked to vary
+    how bans and preferences are phrased (the request named some phrasings as examples), committed before being
+    measured once after the stop-12 changes made on E and F: every scalar 4/4; banned terms F1 0.61 (P 1.00,
+    R 0.44), preferred 0.90, rituals 0.88, rules 0.86. Then tuned on (a development set since): a sentence under
+    a top-level key about words ('off_limits'), 'Pas de « a » ni de « b »' opening on a refusal, 'Même sort pour',
+    a ritual's cadence before its bold name, 'reste toujours permis', a quoted superlative after 'call'/'prétendre':
+    banned, rules and rituals F1 1.00, preferred 0.97. tests/charters_unseen_h is the set measured after that."""
+    s = score(corpus=UNSEEN_G)
+    assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary()
+    assert min(s.f1(k)[2] for k in ("banned_terms", "rules", "rituals", "preferred_terms")) >= 0.95, s.summary()
+
+
+UNSEEN_H = Path(__file__).parent / "charters_unseen_h"
+
+
+def test_eighth_outsider_set_measured_once_never_tuned_on():
+    """tests/charters_unseen_h: four outsider charters (bike-repair workshop, florist, board-game café, 3D-printer
+    maker), written without any phrasing suggested, committed before being measured once after every change above,
+    never tuned on — the figures to quote: every scalar 4/4; banned terms F1 0.80 (P 0.77: examples in urgency
+    rules read as banned words; R 0.83), preferred 0.93, rituals 0.78 (rituals told in prose without bold), rules
+    0.98. Floors catch a regression; they are not goals."""
+    s = score(corpus=UNSEEN_H)
+    assert s.total == 4 and all(s.right[k] == 4 for k in SCALARS), s.summary()
+    assert s.f1("rules")[2] >= 0.9 and s.f1("rituals")[2] >= 0.7 and s.f1("preferred_terms")[2] >= 0.85 and \
         s.f1("banned_terms")[2] >= 0.75, s.summary()
 
 

@@ -91,3 +91,15 @@ def test_typing_against_the_hand_labelled_chat():
     thanks = out["thanks_attribution"]
     assert thanks["precision"] >= 0.9 and thanks["recall"] >= 0.85, thanks
     assert out["accepted_answers"]["precision"] >= 0.9, out["accepted_answers"]
+
+
+def test_a_message_that_says_it_is_a_question_is_one_without_a_question_mark():
+    """Chat lines written for this test: a label before a colon, or someone asking who comes along."""
+    from copilot.ingest.conversation import is_question
+    for text in ("Question sûrement idiote : on peut semer les radis en novembre",
+                 "Petite question : vous arrosez le matin ou le soir", "Quick question: does the old key still work",
+                 "Quelqu'un vient au marché aux plantes samedi", "Anyone going to the swap meet on Sunday"):
+        assert is_question(text), text
+    for text in ("La question du jour : on parle de compost.", "Quelqu'un m'a prêté sa grelinette, merci à lui.",
+                 "Questions fréquentes mises à jour dans le wiki."):
+        assert not is_question(text), text

@@ -208,6 +208,14 @@ def _corpus_charters(folder: Path) -> dict:
     # A sixth outsider set, committed and measured once at the end of stop 11, never tuned on: F1 0.93 (English
     # 0.92, French 0.93), FPR 0.00; the TF-IDF baseline F1 0.62, FPR 0.06. A floor, not a goal.
     ("tests/data/drift_unseen_f.jsonl", "tests/charters_unseen_f", {"f1": 0.88, "fpr": 0.05}),
+    # A seventh outsider set (bakery, theatre, vet clinic, podcast network), committed before it was measured once
+    # at stop 12 after the charter changes made on E and F: F1 0.86 (English 0.88, French 0.84), FPR 0.09; the
+    # TF-IDF baseline F1 0.36, FPR 0.34. 0.97, FPR 0.03 after its charters were tuned on. Development.
+    ("tests/data/drift_unseen_g.jsonl", "tests/charters_unseen_g", {"f1": 0.93, "fpr": 0.05}),
+    # An eighth outsider set (no phrasing suggested to its writer), committed before it was measured once at stop 12
+    # after every change above, never tuned on: F1 0.82 (English 0.83, French 0.81), FPR 0.11; the TF-IDF baseline
+    # F1 0.28, FPR 0.23. A floor, not a goal.
+    ("tests/data/drift_unseen_h.jsonl", "tests/charters_unseen_h", {"f1": 0.77, "fpr": 0.15}),
 ])
 def test_labelled_posts_against_their_own_charters(data, charters, floor):
     rows = read_labelled(ROOT / data)
@@ -277,3 +285,115 @@ def test_a_replaced_word_said_inside_its_preferred_phrase_is_fine():
     kinds = lambda text: {f.type for f in check_text(text, charter=charter, lang="en").flags}  # noqa: E731
     assert "replaced_term" in kinds("The new plan is free for a year.")
     assert "replaced_term" not in kinds("The open-source CLI stays free.")
+
+
+POTTERY = parse_charter("""# L'Atelier Terre & Feu
+
+## Ton
+Nous vouvoyons les membres. Deux émojis au maximum par message, un seul point d'exclamation.
+
+## Nos mots
+Dites « membres », pas « clients ». Le mot « infaillible » est proscrit, tout comme « garanti ».
+
+## Ce que nous ne faisons pas
+Pas de compte à rebours ni de fausse urgence. Nous ne demandons jamais aux membres de nous identifier sur leurs
+réseaux.
+""")
+
+
+def test_member_first_rewrite_keeps_no_offer_code_deadline_or_ask():
+    """A post written for this test (a pottery school): the rewrite keeps what is true and useful, none of the
+    offer, its code, its deadline, the call to buy, or the sentence that asks members to tag the brand."""
+    text = ("🔥 DERNIERS JOURS !!! -30 % sur tous les tours de potier avec le code TERRE30, seulement jusqu'à jeudi "
+            "minuit ! Commandez maintenant. Les cours du soir reprennent le 6 janvier à 19 h. Identifiez-nous sur "
+            "Instagram avec vos pièces, les plus belles seront reprises sur notre compte !")
+    result = check_text(text, charter=POTTERY, feed=FeedStats(brand_posts=20, promotional_posts=0))
+    out = result.rewrite or ""
+    assert "6 janvier" in out and "19 h" in out  # the real information stays
+    for gone in ("%", "TERRE30", "code", "jusqu'à jeudi", "minuit", "Commandez", "Identifiez", "plus belles", "!"):
+        assert gone not in out, (gone, out)
+    assert out.endswith("Racontez-nous ce qui marche pour vous.") and " ?" in out  # French spacing kept
+
+
+def test_rewrite_speaks_one_register_and_the_charters_words():
+    tu_post = "Tu cherches un tour pour débuter ? Nos clients adorent celui-ci, écris-nous vite !"
+    out = check_text(tu_post, charter=POTTERY).rewrite or ""
+    assert "membres" in out and "clients" not in out and "Tu cherches" in out
+    from copilot.textrules import VOUS
+    assert not VOUS.search(out), out  # a post in tu ends in tu: never tu, then vous (the flag asks for vous)
+    assert out.endswith("Raconte-nous ce qui marche pour toi.")
+
+
+def test_one_finding_is_one_flag_and_limits_cite_their_own_sentence():
+    text = "DERNIÈRE CHANCE, compte à rebours lancé 🎉🎉🎉 : la cuisson garantie infaillible !"
+    flags = check_text(text, charter=POTTERY).flags
+    spans = [(f.start, f.end) for f in flags if f.type in ("urgency", "no_urgency")]
+    assert len(spans) == len(set(spans)), [(f.type, f.excerpt) for f in flags]  # not urgency twice on one span
+    emoji = next(f for f in flags if "émoji" in f.explanation or "emoji" in f.explanation)
+    assert emoji.charter_clause and "émojis" in emoji.charter_clause.text
+    assert {"garantie", "infaillible"} <= {f.excerpt for f in flags if f.type == "banned_term"}
+
+
+def test_a_swap_the_charter_limits_to_some_uses_is_only_worth_a_look():
+    """'« équipe » et non « staff » quand on parle des bénévoles' (written for this test): 'staff' may be right
+    elsewhere, so it is flagged low, cites the clause, and no rewrite puts « équipe » in its place."""
+    charter = parse_charter("# Club\n\n## Nos mots\n\n- Dites « équipe » et non « staff » quand vous parlez des "
+                            "bénévoles (le staff, ce sont les salariés).\n- Dites « membres », pas « clients ».\n\n"
+                            "## Ton\n\nNous vouvoyons les membres.\n")
+    swap = next(t for t in charter.preferred_terms if t.term == "équipe")
+    assert swap.condition and swap.condition.startswith("quand vous parlez des bénévoles")
+    assert next(t for t in charter.preferred_terms if t.term == "membres").condition is None
+    result = check_text("Le staff vous attend samedi, et nos clients DERNIÈRE CHANCE pour s'inscrire !", charter=charter)
+    staff = next(f for f in result.flags if f.excerpt == "staff")
+    assert staff.severity == "low" and "bénévoles" in staff.explanation and staff.charter_clause
+    assert next(f for f in result.flags if f.excerpt == "clients").severity == "medium"
+    assert result.rewrite and "staff" in result.rewrite and "membres" in result.rewrite
+
+
+def test_tutoiement_under_a_vous_charter_is_worth_a_look():
+    charter = parse_charter("# Club\n\n## Ton\n\nNous vouvoyons toujours les membres.\n")
+    flag = next(f for f in check_text("Tu viens samedi ? On t'attend à l'atelier.", charter=charter).flags
+                if f.type == "off_tone")
+    assert flag.severity == "medium"
+    tu_charter = parse_charter("# Club\n\n## Ton\n\nIci, on se tutoie entre membres et avec l'équipe, dans tous les "
+                               "messages du club.\n")
+    assert tu_charter.register == "tu"
+    group = next(f for f in check_text("Vous venez samedi ? On vous attend.", charter=tu_charter).flags
+                 if f.type == "off_tone")
+    assert group.severity == "low"  # 'vous' may address the group under a tu charter
+
+
+SOAP = parse_charter("""# Lather Lab
+
+## Tone
+We address members directly. One emoji per post at most, and one exclamation mark at the very most.
+
+## Words
+Words like "miracle", "detox" and "flawless" have no place in our posts.
+
+| Say | Not |
+| --- | --- |
+| members | users, customers |
+| the workshop (our forum) | the platform |
+""")
+
+
+def test_rewrite_keeps_short_facts_and_never_leaves_a_claim_half_cut():
+    """Posts written for this test (a soap-making club)."""
+    event = ("Cold-process class: Saturday 5 December, 10:00 to 13:00, at our Bristol studio. Six places, £40 "
+             "including oils, lye and moulds. Reply here to book. Hurry, only today!")
+    out = check_text(event, charter=SOAP).rewrite or ""
+    assert "Six places, £40 including oils, lye and moulds." in out and "Saturday 5 December" in out
+    assert "Hurry" not in out and "only today" not in out
+    claim = "Our new bar is a miracle and a true detox for your skin. Cure it for four weeks before use."
+    out = check_text(claim, charter=SOAP).rewrite or ""
+    assert "Cure it for four weeks before use." in out and "miracle" not in out and "a true" not in out
+    words = "A new product page so users and customers of the platform find their bars faster."
+    out = check_text(words, charter=SOAP).rewrite or ""
+    assert "members of the workshop find" in out and "members and members" not in out and "(our forum)" not in out
+
+
+def test_several_banned_words_are_several_breaches():
+    one = check_text("This bar is flawless on dry skin.", charter=SOAP)
+    three = check_text("A flawless miracle detox bar.", charter=SOAP)
+    assert one.verdict == "watch" and three.verdict == "drift" and three.score > one.score

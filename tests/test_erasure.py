@@ -26,7 +26,7 @@ from copilot.store.db import SCRUBBED
 from copilot.store.models import Job
 from copilot.types import MemberRecord, MessageRecord
 from tests.chroma_server import CHROMA, ChromaServer, free_port
-from tests.conftest import ADMIN, make_key, missing
+from tests.conftest import ADMIN, make_key, missing, wait_job
 
 WORD = "zyxquorblat"
 MEMBER, NAME = "vlorpquenx", "Vlorpa Quenx"
@@ -58,13 +58,7 @@ def _age(copilot: Copilot, job_id: str, updated_at: datetime) -> None:
         s.execute(update(Job).where(Job.id == job_id).values(updated_at=updated_at))
 
 
-def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    for _ in range(400):
-        job = client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.025)
-    raise AssertionError(f"job {job_id} did not finish")
+_wait = wait_job
 
 
 def _import(client: TestClient, brand: str, content: bytes, fmt: str, filename: str) -> dict[str, Any]:

@@ -292,3 +292,17 @@ def test_topics_leave_out_the_brand_and_ritual_names_and_merge_plurals():
     assert topics and not any(w in t for t in topics for w in ("acme", "forge", "monday"))
     assert "hammer weight" in topics
     assert not ({"anvil", "anvils"} <= set(topics))
+
+
+def test_the_suggested_time_follows_the_cadence_as_charters_write_it():
+    """Cadences written for this test; Saturday 28 November 2026, noon UTC."""
+    from copilot.features.rituals import next_slot
+    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    at = lambda d: datetime(2026, *d, 9, tzinfo=timezone.utc) if len(d) == 2 else datetime(*d, 9, tzinfo=timezone.utc)  # noqa: E731
+    assert next_slot("le premier lundi du mois", now) == at((12, 7))
+    assert next_slot("the last Saturday of the month", now) == at((12, 26))  # today's 09:00 has passed
+    assert next_slot("Une fois par mois", now, detail="Une fois par mois, le premier mardi, on fait le point.") == at((12, 1))
+    # Every other Sunday: two weeks after the last edition (22 Nov), not tomorrow.
+    assert next_slot("Un dimanche sur deux", now, last=datetime(2026, 11, 22, 10, tzinfo=timezone.utc)) == at((12, 6))
+    assert next_slot("every other Thursday", now, last=datetime(2026, 11, 26, 17)) == at((12, 10))
+    assert next_slot("chaque mercredi", now) == at((12, 2)) and next_slot(None, now) == at((11, 29))

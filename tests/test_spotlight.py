@@ -162,3 +162,55 @@ def test_eval_spotlight_on_stack_exchange_dev(tmp_path):
     users.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     again = evaluate_spotlight(d / "messages_dev.jsonl", users, d / "help_edges.jsonl", data_dir=tmp_path / "b")
     assert out["top"][0] not in again["top"] and out["top"][1] not in again["top"]
+
+
+def _talk(copilot: Copilot, brand: str, days_ago: dict[str, list[int]], now: datetime) -> None:
+    """Each member asks and gets answered on the given days; 'ana' answers everyone."""
+    from copilot.types import MessageRecord
+    records = []
+    for who, days in days_ago.items():
+        for d in days:
+            at = now - timedelta(days=d)
+            records += [MessageRecord(source="native", source_id=f"{who}-q{d}", author=who, created_at=at, kind="question",
+                                      text=f"Comment régler le point {d} ?"),
+                        MessageRecord(source="native", source_id=f"{who}-a{d}", author="ana", kind="answer",
+                                      created_at=at + timedelta(hours=1), reply_to=f"{who}-q{d}", text="Voilà comment.")]
+    copilot.ingestor.ingest(brand, records)
+
+
+def test_nobody_is_a_newcomer_in_a_history_that_starts_inside_the_window(copilot: Copilot):
+    """A three-week export: everyone's first message is in the 30-day window, so nobody can be told to be new."""
+    now = datetime.now(timezone.utc)
+    copilot.store.create_brand("fresh", "Fresh", "fr")
+    _talk(copilot, "fresh", {"bea": [20, 10, 3], "cyd": [15, 5]}, now)
+    report = copilot.spotlight.suggest("fresh", window_days=30, now=now)
+    assert report.suggestions and not any(s.breakdown["newcomer"] for s in report.suggestions)
+    # With months of history before the window, a member first seen inside it is new; the others are not.
+    copilot.store.create_brand("older", "Older", "fr")
+    _talk(copilot, "older", {"bea": [120, 90, 20, 3], "cyd": [10, 4]}, now)
+    new = {s.member.source_id: s.breakdown["newcomer"] for s in copilot.spotlight.suggest("older", window_days=30, now=now).suggestions}
+    assert new.get("cyd") is True and new.get("bea") is False and new.get("ana") is False
+
+
+def test_a_thanks_naming_several_people_credits_each_of_them(client: TestClient):
+    """'Merci à vous deux' and 'Ok merci Bruno et Chloé' (a chat written for this test, imported as JSONL without
+    kinds): both repliers are thanked twice, not one of them once per message."""
+    now = datetime.now(timezone.utc)
+    at = lambda h: (now - timedelta(hours=50 - h)).isoformat()  # noqa: E731
+    rows = [{"type": "member", "source_id": s, "name": n} for s, n in (("a", "Anne Roy"), ("b", "Bruno Petit"),
+                                                                       ("c", "Chloé Martin"), ("d", "Dan Lee"))]
+    said = [("q", "a", 0, "Comment on règle le thermostat ?", None), ("r1", "b", 1, "Molette à gauche, cran 3.", "q"),
+            ("r2", "c", 2, "Et attends 10 minutes avant de vérifier.", "q"), ("th", "a", 3, "Merci à vous deux !", "q"),
+            ("q2", "d", 4, "Qui a une clé de 10 ?", None), ("s1", "b", 5, "Moi, je la laisse au local.", "q2"),
+            ("s2", "c", 6, "J'en ai une aussi dans ma caisse.", "q2"), ("th2", "d", 7, "Ok merci Bruno et Chloé", "q2")]
+    rows += [{"type": "message", "source_id": s, "author": a, "created_at": at(h), "text": t, "channel": "g",
+              **({"reply_to": r, "thread": r} if r else {})} for s, a, h, t, r in said]
+    from tests.conftest import ADMIN, wait_job
+    assert client.post("/v1/brands", json={"id": "thanks-club", "name": "Club", "language": "fr"},
+                       headers=ADMIN).status_code == 201
+    r = client.post("/v1/brands/thanks-club/imports", params={"format": "jsonl", "filename": "h.jsonl"},
+                    content="\n".join(json.dumps(x) for x in rows).encode(), headers=ADMIN | {"content-type": "application/octet-stream"})
+    assert wait_job(client, r.json()["id"])["status"] == "succeeded"
+    report = client.get("/v1/brands/thanks-club/spotlight", params={"window_days": 30}, headers=ADMIN).json()
+    thanks = {s["member"]["source_id"]: s["breakdown"]["thanks_received"] for s in report["suggestions"]}
+    assert thanks["b"] == 2 and thanks["c"] == 2, thanks

@@ -269,7 +269,7 @@ def test_shoutout_drafts_refuse_staff_opted_out_and_silent_members(community: Co
     assert dee.title == "Thank you, Dee" and dee.payload["citations"] == ["p1", "p2"]  # most reacted-to first
     # a member with messages, none of them in the window: a plain thank-you, nothing cited (not an error)
     quiet = community.spotlight.draft_shoutout("tiny", ids["ben"], window_days=7, actor="ed", now=at(60))
-    assert quiet.body == ("A big thank you to Ben! Over the last weeks, their presence mattered. Did Ben help you "
+    assert quiet.body == ("A big thank you to Ben! Over the last weeks: a presence that mattered. Did Ben help you "
                           "too? Say so in reply and keep the conversation going.")
     assert quiet.payload["citations"] == [] and quiet.payload["guards"]["ok"]
     # evidence puts help on someone's question before a post with more reactions

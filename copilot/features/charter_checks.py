@@ -45,7 +45,8 @@ FAMILIES: dict[str, re.Pattern[str]] = {
         re.I),
     "no_contests_for_reach": re.compile(
         r"\b(?:pour (?:gagner|tenter de gagner|participer)|to (?:win|enter)|chance to win|concours|jeu-concours|"
-        r"giveaway|tirage au sort|à gagner|a gagner|win a|gagne[zr]? un)\b", re.I),
+        r"giveaway|tirage au sort|à gagner|a gagner|wins? (?:a|an|the)|gagne[zr]? un|remporte(?:ra)? (?:un|une|le|la))\b",
+        re.I),
     "no_promo_codes": re.compile(
         r"\b(?:code(?: promo)?|promo code|discount code|coupon|voucher|use|utilise[zr]?)\s{0,3}[:«\"“']?\s{0,3}"
         r"(?=[A-Z0-9-]{0,20}\d)[A-Z][A-Z0-9-]{3,20}\b|\b(?:code promo|promo code|discount code|coupon code)\b",
@@ -59,6 +60,10 @@ FAMILIES: dict[str, re.Pattern[str]] = {
         r"selling fast|going fast|almost (?:gone|sold out|full)|once (?:they're|they are|it's|it is) gone|"
         r"partent vite|part vite|se remplit vite|presque complet|bientôt complet|don't leave it (?:too )?late|"
         r"while (?:stocks|supplies) last|dans la limite des stocks|compte à rebours|countdown|hurry|dépêche[zs]?-?(?:toi|vous)?|"
+        r"stocks? (?:is |are )?limited|limited stock|stock limité|before (?:they're|they are|it's|it is) gone|"
+        r"jusqu'(?:à|a) épuisement(?: des stocks)?|avant qu'il n'y en ait plus|act now|"
+        r"(?:today|tonight|this weekend|this week)(?: and tomorrow)? only|only (?:today|tonight|this weekend)|"
+        r"(?:aujourd'hui|ce soir|ce week-end)(?: et demain)? seulement|"
         r"ne tardez pas|don't wait|don't miss|ne ratez pas|ne manquez pas|avant qu'il ne soit trop tard|"
         r"before it's too late|limited time|durée limitée|temps limité|today only|aujourd'hui seulement|ce soir seulement|"
         r"plus que quelques (?:heures|jours|places)|only a few (?:hours|days|places|spots|seats) left|"

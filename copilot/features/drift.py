@@ -138,6 +138,11 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         term = replaced[hit.term]
         if _says_the_whole(text, hit.term, term.term):  # 'not just "free"': "free" beside "open source" is fine
             continue
+        if term.condition:  # 'colonie, not ruche, when you mean the bees': the word may be right here
+            flags.append(_flag(text, "replaced_term", "low", (hit.start, hit.end),
+                               say(lang, "drift.replaced_term_if", term=hit.term, preferred=term.term,
+                                   condition=term.condition), _clause(charter, term.passage_id)))
+            continue
         flags.append(_flag(text, "replaced_term", "medium", (hit.start, hit.end),
                            say(lang, "drift.replaced_term", term=hit.term, preferred=term.term),
                            _clause(charter, term.passage_id)))
@@ -147,8 +152,9 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         misses = list(wrong.finditer(text))
         if misses and len(misses) > len(right.findall(text)):
             pid = _passage_matching(charter, r"tutoie|vouvoie|\btu\b|\bvous\b") or "front-matter"
-            # Low severity: French uses "vous" for a group even where members are "tu" one to one.
-            flags.append(_flag(text, "off_tone", "low", misses[0],
+            # Low severity for "vous" under a tu charter: French uses "vous" for a group even where members are
+            # "tu" one to one. "tu" under a vous charter has no such reading: worth an editor's look.
+            flags.append(_flag(text, "off_tone", "medium" if charter.register == "vous" else "low", misses[0],
                                say(lang, "drift.register", found=misses[0].group(0), wanted=charter.register),
                                _clause(charter, pid)))
     if charter.max_post_chars and len(text.strip()) > charter.max_post_chars:
@@ -157,12 +163,13 @@ def charter_flags(text: str, charter: Charter, lang: str) -> list[Flag]:
         flags.append(_flag(text, "off_tone", "medium", (lead + charter.max_post_chars, len(text.rstrip())),
                            say(lang, "drift.length_limit", count=len(text.strip()), limit=charter.max_post_chars),
                            _clause(charter, pid)))
-    for spans, limit, key, hint in ((emoji_spans(text), charter.emoji_limit,
-                                     "drift.emoji_limit", r"emoji"),
-                                    (exclamation_spans(text), charter.exclamation_limit, "drift.exclamation_limit",
-                                     r"exclamation")):
+    for spans, limit, key, field, hint in ((emoji_spans(text), charter.emoji_limit, "drift.emoji_limit", "emoji_limit",
+                                            r"[ée]moji|emoticon|émoticône"),
+                                           (exclamation_spans(text), charter.exclamation_limit,
+                                            "drift.exclamation_limit", "exclamation_limit", r"exclamation")):
         if limit is not None and len(spans) > limit:
-            pid = _passage_matching(charter, hint) or "front-matter"
+            # The passage the limit was read from, else one naming it ("Deux émojis au maximum")
+            pid = charter.sources.get(field) or _passage_matching(charter, hint) or "front-matter"
             # A limit the charter states in so many words: breaking it is worth an editor's look.
             flags.append(_flag(text, "off_tone", "medium", (spans[limit][0], spans[-1][1]),
                                say(lang, key, count=len(spans), limit=limit), _clause(charter, pid)))
@@ -243,14 +250,39 @@ def _soften_factual(text: str, flags: list[Flag], charter: Charter | None) -> li
     return [f.model_copy(update={"severity": "low"}) if f.type in FACTUAL_CUES else f for f in flags]
 
 
+# A generic cue and the charter rule that names the same thing, on the same words: one finding, shown once, with
+# the charter's clause ('DERNIÈRE CHANCE' is not urgency twice; capitals are not off tone beside 'no shouting').
+SAME_FINDING = {"urgency": "no_urgency", "off_tone": "no_shouting", "hard_sell": "banned_term",
+                "self_promotion": "no_superlatives"}
+
+
+def _one_flag_per_finding(flags: list[Flag]) -> list[Flag]:
+    spans = {(f.type, f.start, f.end) for f in flags}
+    out, seen = [], set()
+    for f in flags:
+        twin = SAME_FINDING.get(f.type)
+        if twin and (twin, f.start, f.end) in spans:
+            continue
+        if (f.type, f.start, f.end) in seen:
+            continue
+        seen.add((f.type, f.start, f.end))
+        out.append(f)
+    return out
+
+
 def score_flags(flags: list[Flag]) -> float:
-    """1 - Π(1 - w) over flag types, each at its worst severity."""
+    """1 - Π(1 - w) over flag types, each at its worst severity (distinct banned words count apart)."""
     worst: dict[str, float] = {}
     for f in flags:
         worst[f.type] = max(worst.get(f.type, 0.0), R.SEVERITY_WEIGHT[f.severity])
     remaining = 1.0
-    for w in worst.values():
+    for kind, w in worst.items():
         remaining *= 1 - w
+    # Several different banned words are several breaches of the charter, not one: 'a real superfood and a great
+    # gut-healing detox' counts its words (up to three), where one stray word stays a matter for a look.
+    banned = {f.excerpt.lower() for f in flags if f.type == "banned_term" and f.severity != "low"}
+    for _ in range(min(len(banned), 3) - 1):
+        remaining *= 1 - R.SEVERITY_WEIGHT["medium"]
     return round(1 - remaining, 4)
 
 
@@ -270,6 +302,7 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
     flags = _soften_genuine(text, flags)
     flags = _soften_factual(text, flags, charter)
     flags += quota_flags(text, flags, charter, feed, language)
+    flags = _one_flag_per_finding(flags)
     flags.sort(key=lambda f: (f.start, f.type))
     score = score_flags(flags)
     promotional = any(_promotes(f) for f in flags)

@@ -47,6 +47,11 @@ KIND_HINTS = [
      r"met\w{0,3} en avant (?:un|une|des|les) membres?|highlight\w{0,3} (?:a|one|the|three|two) \w{0,12} ?members?|"
      r"recogni[sz]e\w{0,2}|outstanding|[àa] l'honneur|remercie\w{0,2} (?:un|une|des|les) membres?"),
     ("weekly_challenge", r"d[ée]fi|challenge", r"d[ée]fi|challenge"),
+    # A weekly round-up of what members asked and who answered ('The Brine Report: the three most useful questions
+    # of the week, who answered them, and one open question').
+    ("digest", r"\breport\b|round-?up|gazette|this week in|la semaine (?:en|au|du)|revue de (?:la )?semaine",
+     r"(?:questions?|sujets?|topics?) (?:of|de) (?:the|la) (?:week|semaine)|who answered|qui (?:y )?a r[ée]pondu|"
+     r"round-?up|r[ée]sum\w{1,3}|summar\w{1,3}|digest"),
     ("retrospective", r"r[ée]tro|bilan|recap|retrospective|year in review",
      r"r[ée]trospective|bilan|recap|look\w{0,3} back|revient sur"),
     ("showcase", r"vitrine|showcase|show ?and ?tell|show ?off|carnet|journal|galerie|gallery",
@@ -60,7 +65,7 @@ PERIODS = (("monthly", r"mois|month|mensuel"),
 MAX_CHARS = 1500
 # What a charter's description of a ritual says members will see, as opposed to how the team runs it: the words
 # the post opens with ("starts with « … »") and a list of examples in brackets ("(a, b or c)").
-OPENING = re.compile(r"(?:commen[cç]\w{0,6} par|s'ouvr\w{0,4} (?:sur|par)|d[ée]bute\w{0,3} par|starts? with|"
+OPENING = re.compile(r"(?:commen[cç]\w{0,6} par|s'ouvr\w{0,4} (?:sur|par)|d[ée]bute\w{0,3} par|ouvr\w{0,4} par|starts? with|"
                      r"opens? with|begins? with|beginning with)\s{0,3}[«\"“]\s?([^«»\"“”\n]{2,80}?)\s?[»\"”]", re.I)
 BRACKETS = re.compile(r"\(([^()\n]{5,240})\)")
 LIST_SPLIT = re.compile(r"\s*(?:,|;|\bou\b|\bor\b|\bet\b|\band\b)\s*", re.I)
@@ -134,14 +139,52 @@ def period_of(cadence: str | None) -> str:
     return next((p for p, rx in PERIODS if cadence and re.search(rx, cadence, re.I)), "other")
 
 
-def next_slot(cadence: str | None, now: datetime) -> datetime:
-    """The next occurrence of the cadence's weekday at 09:00 UTC (tomorrow 09:00 when none is named)."""
-    day = next((d for w, d in WEEKDAYS.items() if cadence and w in cadence.lower()), None)
+ORDINALS = {"premier": 1, "premiere": 1, "1er": 1, "1re": 1, "first": 1, "1st": 1, "deuxieme": 2, "second": 2, "2e": 2,
+            "2nd": 2, "troisieme": 3, "third": 3, "3e": 3, "3rd": 3, "quatrieme": 4, "fourth": 4, "4e": 4, "4th": 4,
+            "dernier": -1, "derniere": -1, "last": -1}
+EVERY_OTHER = re.compile(r"\bsur deux\b|every other|every (?:two|2) weeks|toutes les (?:deux|2) semaines|fortnight|"
+                         r"biweekly|bimensuel|one \w+ in two|tous les quinze jours|every second")
+
+
+def next_slot(cadence: str | None, now: datetime, *, detail: str | None = None, last: datetime | None = None) -> datetime:
+    """The next time the ritual comes back, at 09:00 UTC: the cadence's weekday ('every Friday'), the nth or
+    last weekday of the month ('le premier lundi du mois'), every other week after the last edition ('un dimanche
+    sur deux'), the weekday its description names when the cadence does not ('Une fois par mois' + 'le premier
+    lundi'); tomorrow when nothing says when."""
+    said = strip_accents((cadence or "").lower())
+    if not any(w in said for w in WEEKDAYS) and detail:  # 'Une fois par mois, le premier lundi, …'
+        said = f"{said} {strip_accents(re.split(r'[.:;]', detail, maxsplit=1)[0].lower())}"
+    day = next((d for w, d in WEEKDAYS.items() if re.search(rf"\b{w}s?\b", said)), None)
     base = now.replace(hour=9, minute=0, second=0, microsecond=0)
     if day is None:
         return base + timedelta(days=1)
+    nth = next((n for w, n in ORDINALS.items()
+                if re.search(rf"\b{w}\s+(?:{'|'.join(WEEKDAYS)})", said)), None)
+    if nth is not None:
+        for months_ahead in range(0, 3):
+            y, m = divmod(now.month - 1 + months_ahead, 12)
+            slot = _nth_weekday(now.year + y, m + 1, day, nth).replace(hour=9, tzinfo=now.tzinfo)
+            if slot > now:
+                return slot
     ahead = (day - now.weekday()) % 7 or 7
-    return base + timedelta(days=ahead)
+    slot = base + timedelta(days=ahead)
+    if EVERY_OTHER.search(said) and last is not None:  # every other week: two weeks after the last edition
+        step = (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)).replace(hour=9, minute=0, second=0,
+                                                                                  microsecond=0)
+        step += timedelta(days=(day - step.weekday()) % 7)
+        while step <= now:
+            step += timedelta(days=14)
+        return step
+    return slot
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> datetime:
+    """The nth (or, for -1, the last) given weekday of a month."""
+    first = datetime(year, month, 1)
+    if nth > 0:
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    following = datetime(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=(following.weekday() - weekday) % 7 or 7)
 
 
 class RitualService:
@@ -184,7 +227,8 @@ class RitualService:
         ritual, kind = resolve(charter, req.ritual, lang)
         now = self.clock()
         query = " ".join(filter(None, [req.theme, ritual.name, ritual.format]))
-        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name)
+        grounding = self.composer.ground(brand, query=query, ritual_name=ritual.name, now=now, brand_name=row.name,
+                                         opening=format_hints(ritual.format).opening)
         register = (charter.register if charter and charter.register else "vous") if lang == "fr" else "tu"
         learned = self._learned(brand, ritual.name)
         result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started,
@@ -200,8 +244,11 @@ class RitualService:
         payload = {
             **{k: v for k, v in result.items() if k not in ("title", "body")},
             "language": lang, "register": register, "ritual_kind": kind,
-            "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels else None),
-            "suggested_time": (req.scheduled_at or next_slot(ritual.cadence, now)).isoformat(),
+            "suggested_channel": req.channel or (max(set(past_channels), key=past_channels.count) if past_channels
+                                                 else _named_channel(ritual.format)),
+            "suggested_time": (req.scheduled_at or next_slot(
+                ritual.cadence, now, detail=ritual.format,
+                last=max((p["created_at"] for p in grounding.past if p.get("created_at")), default=None))).isoformat(),
             "guards": guards(result["body"], result.get("variants", []), charter),
             "learned_from": {"examples": [d.id for d, _ in learned["examples"]],
                              "avoided": [{"id": d.id, "reason": reason} for d, reason in learned["rejected"]]},
@@ -223,8 +270,10 @@ class RitualService:
         tables = {name: {k: _in_lexicon(v, lexicon or {}) for k, v in t.items()}
                   for name, t in load_templates("ritual_templates", lang).items()}
         table, quotes = tables[kind], tables["quote"]
-        topics = [req.theme] + g.topics if req.theme else g.topics
-        topics = topics or [quotes["default_topic"]]
+        # What members keep bringing up is listed ($about) only when the history shows it; a kind without such a
+        # list takes its theme from the editor, else from the first recurring subject, else asks none.
+        listed = "$about" in table[register]
+        themes = [req.theme] if req.theme else ([] if listed else g.topics)
         # Quote only questions written in the draft's language, cleaned like anything else from members
         # (no mentions, broadcasts, links, contact data or instructions), short and attributed.
         quoted = [(q, quote_member(q.text)) for q in g.questions if detect_language(q.text, default=lang) == lang]
@@ -236,13 +285,19 @@ class RitualService:
         bodies: list[str] = []
         for i in range(wanted * len(closings)):  # enough tries to reach `wanted` distinct texts
             pick = questions[i % len(questions)]
-            values = {"name": ritual.name, "topics": join(topics[:3], lang), "topic": topics[i % len(topics)],
+            values = {"name": ritual.name, "topics": join(g.topics[:3], lang),
+                      "topic": themes[i % len(themes)] if themes else "",
                       "example": _example(quotes, pick), "ideas": ideas, "day": ritual.cadence or "", "brand": brand,
                       "period": tables["period"][period_of(ritual.cadence)]}
             values["Period"] = values["period"][:1].upper() + values["period"][1:]
-            text = re.sub(r"\n{3,}", "\n\n", Template(table[register]).substitute(values)).strip()
+            values["about"] = _sentence(table, "about", register, values) if g.topics else ""
+            values["digest"] = _digest(table, g, lang, register) if "$digest" in table[register] else ""
+            values["theme"] = (_sentence(table, "theme", register, values) or _sentence(quotes, "theme", register, values)
+                               if themes else _sentence(table, "no_theme", register, values))
+            text = Template(table[register]).substitute(values)
+            text = re.sub(r"\n{3,}", "\n\n", re.sub(r"(?m)^[ \t]+| +(?=\n)", "", text)).strip()
             if hints.opening:  # the brand's own opening words lead, as in its earlier editions
-                if names_ritual(hints.opening, ritual.name):  # ... and name the ritual already: the template's
+                if names_ritual(hints.opening, ritual.name) or kind == "digest":  # (a round-up's opening is its title)  # ... and name the ritual already: the template's
                     # own announcing sentence ("X is open.", "X !") goes, or just the name when it leads a sentence
                     text = re.sub(r"^" + re.escape(ritual.name) + r"(?:[^.!?:\n]{0,25}[.!?]\s*|\s?[,:]?\s*)", "", text)
                     text = text[:1].upper() + text[1:]
@@ -330,7 +385,31 @@ def _lexicon(charter: Charter | None) -> dict[str, str]:
     """The charter's replaced words and what to say instead (a word that is also preferred stays)."""
     preferred = {t.term.lower() for t in (charter.preferred_terms if charter else [])}
     return {old: t.term for t in (charter.preferred_terms if charter else []) for old in t.instead_of
-            if old.lower() not in preferred and len(old.split()) <= 3}
+            if old.lower() not in preferred and len(old.split()) <= 3 and not t.condition}
+
+
+def _digest(table: dict[str, Any], g: Grounding, lang: str, register: str) -> str:
+    """The week's member questions, answered ones first with who answered (up to three), then one still open; a
+    line saying the week was quiet when there were none."""
+    answered = [(q, t) for q in g.questions if q.answered_by and (t := quote_member(q.text))][:3]
+    still_open = next(((q, t) for q in g.questions if not q.answered_by and (t := quote_member(q.text))), None)
+    lines = [Template(table["answered"]).substitute(question=t, who=join(q.answered_by[:3], lang))
+             for q, t in answered]
+    if still_open:
+        lines.append(Template(table["open"]).substitute(question=still_open[1]))
+    return "\n".join(lines) or _sentence(table, "quiet", register, {})
+
+
+def _named_channel(fmt: str | None) -> str | None:
+    """The channel a ritual's description names ('posts the Brine Report in #troubleshooting')."""
+    m = re.search(r"(?<![\w&])#([a-z0-9][\w-]{1,40})", fmt or "", re.I)
+    return m.group(1) if m else None
+
+
+def _sentence(table: dict[str, Any], key: str, register: str, values: dict[str, str]) -> str:
+    """A template's optional sentence (`key_tu`, `key_vous`, else `key`) filled in; empty when it has none."""
+    text = table.get(f"{key}_{register}") or table.get(key) or ""
+    return Template(text).substitute(values) if text else ""
 
 
 def _in_lexicon(value: Any, lexicon: dict[str, str]) -> Any:

@@ -38,7 +38,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "tone": ("ton", "tone", "voix", "voice", "style", "registre", "register", "ecrire", "ecriture", "writing",
              "comment on parle", "how we talk", "how we write", "plain language"),
     "values": ("valeur", "values", "principe", "principle", "engagement", "pledge", "what we believe",
-               "nos convictions", "standards", "normes"),
+               "nos convictions", "standards", "normes", "ce qui compte", "what matters", "ce qui nous tient",
+               "what we care", "what we stand for", "piliers", "pillars"),
     "vision": ("vision", "mission", "raison d'etre", "purpose", "pourquoi", "why we", "manifeste", "manifesto",
                "ambition"),
     # Context for people, not rules for posts: recognised so that they are reported as such and not mined.
@@ -80,12 +81,14 @@ NAME_COLUMN = re.compile(r"ritu|rendez-vous|\bname\b|\bnom\b|event|evenement|pro
 WHEN_COLUMN = re.compile(r"\bwhen\b|quand|cadence|frequen|rythme|schedule|horaire|\bdate\b|\bjour\b")
 # Structured keys: a list of words under a ban key is banned, under a preference key preferred.
 BAN_KEY = re.compile(r"bann|avoid|prohib|forbid|interdit|evit|proscri|never|jamais|don't|ne pas|blacklist|not this|"
-                     r"off the table|non merci|no thanks")
+                     r"off the table|non merci|no thanks|retir|refus|no[- ]go|off[- ]limits|\bdont\b|\bwont\b")
 PREFER_KEY = re.compile(r"prefer|use|utilis|on dit|\bsay\b|recommand|recommend|\bdire\b")
 GOOD_KEYS = ("term", "terme", "use", "say", "prefer", "preferred", "on dit", "dire", "mot", "word", "utiliser", "write",
              "ecrire", "employer", "dites")
 # A mapping of short terms under such a key reads "replaced term: term to use" ({"vitre": "écran"}).
 REPLACEMENT_KEY = re.compile(r"remplac|replac|swap|substitu|au lieu|instead|a la place|correspondance|mapping")
+# A lexicon key ("lexique", "glossary"): {"term": ["replaced", …]} under it reads like under a preference key.
+LEXICON_KEY = re.compile(r"lexi(?:que|con)|glossa\w{1,4}|vocabula\w{1,4}|terminolog\w{1,4}|wording")
 REPLACED_KEYS = ("instead of", "instead", "avoid", "not", "not this", "on ne dit pas", "plutot que", "au lieu de",
                  "ne pas dire", "rather than", "replaces", "remplace", "pas", "pas ca", "non")
 GENERIC_KEY = re.compile(r"words?|terms?|mots?|termes?|list[es]?|items?|entries|vocabular\w{1,3}|expressions?")
@@ -106,15 +109,66 @@ def _slug(text: str) -> str:
 CONTACT = re.compile(r"\b(?:nous ecrire|ecrivez-nous|ecris-nous|nous contacter|contactez|write to us|contact us|get in touch)\b")
 
 
+# A swap the charter limits to some uses: 'Écrivez « colonie » et non « ruche » quand vous parlez des abeilles',
+# 'say "crew" not "staff" when you mean volunteers'.
+CONDITION = re.compile(r"\b(?:quand|lorsque|lorsqu'|si|sauf|when|whenever|if|unless|except|only (?:when|for|if)|"
+                       r"uniquement (?:quand|pour|si)|seulement (?:quand|pour|si)|pour parler d)\b", re.I)
+
+
+def _condition(text: str, replaced: list[str]) -> str | None:
+    """The clause that limits a swap, when it follows the replaced terms in the same sentence."""
+    if not replaced:
+        return None
+    for sentence in T.sentences(text):
+        at = max((sentence.lower().find(r.lower()) for r in replaced), default=-1)
+        if at < 0:
+            continue
+        m = CONDITION.search(sentence, at)
+        if m:
+            return _clip(sentence[m.start():].strip(" .;"), 160)
+    return None
+
+
+PROPER_NAME = re.compile(r"(?<=[a-zà-ÿ,;]\s)((?:[A-ZÀ-Ý][\w'’-]+)(?:\s(?:(?:of|the|de|du|des|la|le|aux|à|&)\s)?"
+                         r"[A-ZÀ-Ý][\w'’-]+){1,4})")
+CALENDAR_WORD = re.compile(r"^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|"
+                           r"vendredi|samedi|dimanche|january|february|march|april|may|june|july|august|september|"
+                           r"october|november|december)$", re.I)
+
+
+def _proper_name(text: str) -> str | None:
+    """A ritual named in prose with capitals inside a sentence ('we run the Culture Swap roll call'): two or more
+    capitalised words, not a day or a month."""
+    for m in PROPER_NAME.finditer(text):
+        words = m.group(1).split()
+        if not all(CALENDAR_WORD.match(w) for w in words if w[:1].isupper()):
+            return m.group(1)
+    return None
+
+
+def _clip(text: str, limit: int) -> str:
+    """A text cut to `limit` characters at a word boundary, with an ellipsis when something was cut (a tone
+    item never ends 'on cite le prénom de')."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    return (cut[:cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:") + "…"
+
+
+def _words_only(text: str) -> str:
+    return re.sub(r"[^\w-]+", " ", text).strip()
+
+
 def classify(path: Iterable[str]) -> str | None:
     """Category of a section from its own heading, else its nearest parent's."""
     for heading in reversed(list(path)):
         if CONTACT.search(T.fold(heading)):  # 'Nous écrire' is a contact section, not one on writing
             return "aside"
-        h = " " + re.sub(r"[^\w'-]+", " ", T.fold(heading)) + " "
+        h = " " + _words_only(T.fold(heading)) + " "  # "Un peu d'histoire" holds the word "histoire"
         # Context for people first: 'Club history' is history, whatever else its heading names.
         for category, keys in sorted(CATEGORIES.items(), key=lambda kv: kv[0] != "aside"):
-            if any(f" {k}" in h for k in keys):  # each key starts a word: "vision" is not in "révision"
+            if any(f" {_words_only(k)}" in h for k in keys):  # each key starts a word: not "vision" in "révision"
                 return category
     return None
 
@@ -167,6 +221,7 @@ class _Context:
 
     category: str | None
     forbidding: bool
+    wordy: bool = False  # the heading is about words ("Notre façon d'écrire"): its quoted terms are vocabulary
 
 
 def _answered(sentences: list[str]) -> list[str]:
@@ -227,14 +282,14 @@ class _Builder:
             pid = self.passage(sec.heading or "intro", f"{label}: {block}" if label else block, title)
             pids.append(pid)
             item = bool(LIST_ITEM.match(block))
-            ctx = _Context(category, heading_forbids or (item and lead_in_forbids))
+            ctx = _Context(category, heading_forbids or (item and lead_in_forbids), bool(T.WORD_CUE.search(heading)))
             if not self.block(sec, block, pid, ctx, label):
                 leftovers.append(pid)
             if not item:
                 lead_in_forbids = block.rstrip().endswith(":") and bool(T.NEGATION.search(T.fold(block)))
         if intro:
             texts = dict(zip(pids, sec.blocks))
-            self.charter.intro += [CharterItem(text=strip_marker(texts[p])[:600], passage_id=p) for p in leftovers]
+            self.charter.intro += [CharterItem(text=_clip(strip_marker(texts[p]), 600), passage_id=p) for p in leftovers]
         elif leftovers:
             whole = len(leftovers) == len(pids) and not read
             self.charter.unparsed.append(self._unparsed(shown, category, leftovers, whole=whole))
@@ -272,11 +327,12 @@ class _Builder:
             read |= self._scalars(sentence, pid, ctx)
             if ctx.category != "lexicon":
                 found = T.rules(sentence, forbidding=ctx.forbidding)
-                c.rules += [CharterRule(type=t, text=sentence[:300], passage_id=pid)  # type: ignore[arg-type]
+                c.rules += [CharterRule(type=t, text=_clip(sentence, 300), passage_id=pid)  # type: ignore[arg-type]
                             for t in found]
                 read |= {"rules"} if found else set()
         # Emphasis stays for the term reader: '**course**, never "package"' says which term is the one to use.
-        read |= self._terms(strip_marker(block).replace("__", ""), pid, lexicon=ctx.category == "lexicon")
+        read |= self._terms(strip_marker(block).replace("__", ""), pid, lexicon=ctx.category == "lexicon",
+                            wordy=ctx.wordy)
         if "lexicon" not in read:
             read |= self._block_rituals(block, pid, ctx)
         return read
@@ -304,10 +360,10 @@ class _Builder:
             self.no_promotion = self.no_promotion or pid
         return read
 
-    def _terms(self, text: str, pid: str, *, lexicon: bool) -> set[str]:
-        reading = T.read_terms(text, lexicon=lexicon)
+    def _terms(self, text: str, pid: str, *, lexicon: bool, wordy: bool = False) -> set[str]:
+        reading = T.read_terms(text, lexicon=lexicon, about_words=wordy)
         c = self.charter
-        c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid)
+        c.preferred_terms += [Term(term=g, instead_of=bads, passage_id=pid, condition=_condition(text, bads))
                               for goods, bads in reading.pairs for g in goods]
         c.preferred_terms += [Term(term=t, passage_id=pid) for t in reading.preferred]
         c.banned_terms += [Term(term=t, passage_id=pid) for t in reading.banned]
@@ -324,6 +380,8 @@ class _Builder:
             cadence = first[0][span[0]:span[1]] if span else None
         if head and cadence:
             self._ritual(head, cadence, rest, pid)
+            return {"rituals"}
+        if self._bold_rituals(strip_marker(block), pid, at_least=2):  # outside a rituals section, two or more
             return {"rituals"}
         found = [r for s in T.sentences(strip_marker(block)) if (r := T.prose_ritual(s)) and not T.read_terms(s).pairs]
         for name, cadence in found:
@@ -346,7 +404,9 @@ class _Builder:
                 bads = [T.unquote(b) for b in re.split(r",|;|\s(?:ou|or)\s", row[replaced]) if T.unquote(b)]
                 self.charter.preferred_terms.append(Term(term=T.unquote(row[good]), instead_of=bads, passage_id=pid))
             return bool(body)
-        if replaced is None and ctx.forbidding and GENERIC_KEY.fullmatch(header[0].strip(" *")):
+        first = header[0].strip(" *")
+        if replaced is None and (ctx.forbidding and GENERIC_KEY.fullmatch(first) or
+                                 BAN_KEY.search(first) and GENERIC_KEY.search(first)):  # "Retired word | Why"
             # "Words that are off the table" | "Word | Why": the first column lists banned words.
             terms = [T.unquote(r[0]) for r in body if r and T.term_like(T.unquote(r[0]))]
             self.charter.banned_terms += [Term(term=t, passage_id=pid) for t in terms]
@@ -361,12 +421,12 @@ class _Builder:
         return any(read)
 
     def _vision(self, sec: Section, block: str, pid: str) -> bool:
-        self.charter.vision.append(CharterItem(text=strip_marker(block)[:600], passage_id=pid))
+        self.charter.vision.append(CharterItem(text=_clip(strip_marker(block), 600), passage_id=pid))
         return True
 
     def _values(self, sec: Section, block: str, pid: str) -> bool:
         head, rest = lead(block)
-        self.charter.values.append(CharterItem(text=(head or rest)[:300], passage_id=pid))
+        self.charter.values.append(CharterItem(text=_clip(head or rest, 300), passage_id=pid))
         return True
 
     def _tone(self, sec: Section, block: str, pid: str) -> bool:
@@ -375,7 +435,7 @@ class _Builder:
         if head is None and not rest.rstrip().endswith(".") and 2 <= len(parts) <= 8 and all(0 < len(p) <= 30 for p in parts):
             self.charter.tone.extend(CharterItem(text=p, passage_id=pid) for p in parts)
         else:
-            self.charter.tone.append(CharterItem(text=(head or rest)[:300], passage_id=pid))
+            self.charter.tone.append(CharterItem(text=_clip(head or rest, 300), passage_id=pid))
         return True
 
     def _lexicon(self, sec: Section, block: str, pid: str) -> bool:
@@ -387,7 +447,9 @@ class _Builder:
         if pair:
             good = quoted_terms(pair.group("good")) or [pair.group("good").strip(" «»\"'“”:")]
             bad = quoted_terms(pair.group("bad")) or [b.strip(" «»\"'“”") for b in re.split(r",| ou | or ", pair.group("bad"))]
-            good_term = re.sub(r"^(dites|dis|say|on dit|use|utilise[rz]?)\s+", "", good[0], flags=re.I)
+            good_term = re.sub(r"^(dites|dis|say|on dit|use|utilise[rz]?)\s+", "", good[0], flags=re.I).strip(" —–-:")
+            # '**readers** — not customers, not consumers': each replaced term loses its own "not"
+            bad = [re.sub(r"^(?:not|pas|ni|never|jamais)\s+", "", b, flags=re.I).strip() for b in bad]
             self.charter.preferred_terms.append(Term(term=good_term, instead_of=[b for b in bad if b], passage_id=pid))
             return True
         head, rest = lead(block)
@@ -405,13 +467,50 @@ class _Builder:
     def _rituals(self, sec: Section, block: str, pid: str) -> bool:
         head, rest = lead(block)
         text = strip_marker(block)
-        name = head or (sec.path[-1] if len(sec.blocks) == 1 and sec.level > 1 and not classify(sec.path[-1:]) else None)
+        if head is None and self._bold_rituals(text, pid):
+            return True
+        own = sec.level > 1 and not classify(sec.path[-1:])  # '### Failure Friday': a heading naming a ritual
+        first = bool(sec.blocks) and strip_marker(sec.blocks[0]) == text
+        titled = sec.path[-1] if own and (len(sec.blocks) == 1 or first and head is None) else None
+        if titled and head and T.cadence_phrase(head):  # '### Mardi, on débute' then 'Chaque mardi matin, … : …':
+            head, rest = None, text  # the heading names the ritual, the label is its cadence and format
+        if own and not first and head is None and not titled:
+            # A later paragraph under a ritual's heading: another ritual only when it names one ('we run the
+            # Culture Swap roll call'), else more about the same one.
+            named = _proper_name(text)
+            span = T.cadence_phrase(text)
+            if named and span:
+                self._ritual(named, text[span[0]:span[1]], text, pid)
+                return True
+            return bool(self.charter.rituals)
+        name = head or titled or (_proper_name(text) if T.cadence_phrase(text) else None)
         span = T.cadence_phrase(text)
         cadence = (T.leading_cadence(rest) if head else None) or (text[span[0]:span[1]] if span else None) or \
             next((h[s[0]:s[1]] for h in sec.path[-1:] if (s := T.cadence_phrase(h))), None)
         if name is None and cadence is None:
             return False
-        self._ritual(name or re.split(r"[.:!?]", text)[0][:80], cadence, rest if head else text, pid)
+        self._ritual(name or _clip(re.split(r"[.:!?]", text)[0], 80), cadence, rest if head else text, pid)
+        return True
+
+    def _bold_rituals(self, text: str, pid: str, at_least: int = 1) -> bool:
+        """Rituals told in prose, each name in bold with its cadence in the same sentence, after the name or else
+        before it ('La **Note du lundi**, chaque lundi : …', 'Chaque samedi matin, c'est **La Fournée** : …'): one
+        ritual per name."""
+        names = list(re.finditer(r"\*\*([^*\n]{2,80})\*\*", text))
+        found = []
+        for i, m in enumerate(names):
+            stretch = text[m.end(): names[i + 1].start() if i + 1 < len(names) else len(text)]
+            start = max(text.rfind(c, 0, m.start()) for c in ".!?\n") + 1
+            stops = [j for c in ".!?\n" if (j := text.find(c, m.end())) >= 0]
+            after, before = text[m.end(): min(stops, default=len(text))], text[start:m.start()]
+            for part in (after, before):
+                if (span := T.cadence_phrase(part)) is not None:
+                    found.append((m.group(1).strip(), part[span[0]:span[1]], stretch.strip(" ,:;—–-")))
+                    break
+        if len(found) < max(at_least, 1) or len(found) < len(names):  # a bold word that is no ritual: no list
+            return False
+        for name, cadence, rest in found:
+            self._ritual(name, cadence, rest, pid)
         return True
 
     def _promotion(self, sec: Section, block: str, pid: str) -> bool:
@@ -635,7 +734,9 @@ class _Structured:
             unused = []
             for block, label in zip(rest, rest_labels):
                 pid = self.b.passage("metadata", f"{label}: {block}", "metadata")
-                if not self.b.block(sec, block, pid, _Context(None, False), label):
+                key = T.fold(_humanize(str(label or "")))  # 'off_limits: We steer clear of "x"': a key about words
+                ctx = _Context(None, bool(BAN_KEY.search(key)), bool(T.WORD_CUE.search(key) or BAN_KEY.search(key)))
+                if not self.b.block(sec, block, pid, ctx, label):
                     unused.append((str(label), pid))
             if unused:
                 self.b.charter.unparsed.insert(0, Unparsed(
@@ -667,7 +768,8 @@ class _Structured:
     def _replacements(self, sec: Section, key: str, value: dict[str, Any]) -> bool:
         """{"replaced term": "term to use", …} under a replacements key; {"term to use": ["replaced", …], …} under a
         replacements or preference key (one uses one term, not a list)."""
-        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key)) and value and all(
+        lexicon = bool(LEXICON_KEY.search(key)) and not BAN_KEY.search(key)
+        if (REPLACEMENT_KEY.search(key) or PREFER_KEY.search(key) or lexicon) and value and all(
                 isinstance(v, list) and v and T.term_like(str(k).strip()) and
                 all(isinstance(x, str) and T.term_like(x.strip()) for x in v) for k, v in value.items()):
             for new, olds in value.items():

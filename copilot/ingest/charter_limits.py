@@ -18,6 +18,9 @@ ZERO_AFTER = re.compile(r"\W{0,3}(?:(?:are|is|sont|est|ne sont|n'est)\s+)?(?:non
                         r"(?:nous nous|on s'|je m') en pass\w{1,4}|(?:we|i) (?:do|go|can do) without|we skip them|"
                         r"ne s'(?:emploie|utilise|ecri)\w{0,3} (?:pas|jamais)|(?:we )?(?:don't|do not|never) use (?:them|it|any)|"
                         r"forbidden|prohibited|proscrit|interdit|exclu|banni|pas utilise|jamais utilise)")
+# A sign that never appears ('il n'apparaît dans aucune de nos publications', 'never appears in a post').
+ZERO_IN = re.compile(r"n'apparai\w{1,4} (?:dans )?aucune?\b|n'apparai\w{1,4} jamais|(?:never|don't|doesn't|do not|does not) "
+                     r"appear|n'(?:a|ont) (?:pas|aucune) (?:sa |leur )?place|(?:has|have) no place")
 QUANTIFIER_BEFORE = re.compile(r"(?:max(?:imum)?(?: of)?|au plus|at most|plus (?:de|d')|more than|up to|jusqu'a|"
                                r"limit\w{0,5} (?:a|to)|:)\s{0,2}(?:an?\s|une?\s)?$")
 QUANTIFIER_AFTER = re.compile(r"\s{0,2}(?:seule?s?|per|par|pour|in a|dans (?:un|une|chaque)|max|au plus|at most|"
@@ -46,6 +49,8 @@ def _count_near(before: str, after: str) -> int | None:
     for n in NUM_RE.finditer(after):
         if QUANTIFIER_BEFORE.search(after[max(0, n.start() - 20): n.start()]) or QUANTIFIER_AFTER.match(after, n.end()):
             return number(n.group(0))
+    if ZERO_IN.search(re.split(r"[.;!?]", after)[0]):
+        return 0
     return None
 
 
@@ -61,7 +66,7 @@ POSTS_PER_DAY_RES = [re.compile(rf"({NUM})\s+(?:[\w-]{{1,20}}\s+){{0,2}}?({POSTS
                      re.compile(rf"()({POSTS})\W{{1,4}}{AT_MOST}({NUM})\s+(?:{POSTS}\s+)?{PER_DAY}"),
                      # a label and its value: 'Posts in a day, all our accounts together: two'
                      re.compile(rf"()({POSTS})\s+{PER_DAY}[^.:\d]{{0,40}}:\s+{AT_MOST}({NUM})")]
-POSTING = re.compile(r"publi|post|tweet")
+POSTING = re.compile(r"publi|post|tweet|prend\w{0,4} (?:pas |jamais )?la parole|speaks?\b")
 
 
 LENGTH_UNIT = r"(?:caracteres|characters|chars|signes|mots|words)"
@@ -99,7 +104,7 @@ def posts_per_day(text: str) -> int | None:
     return _rate_near_day(folded)
 
 
-RATE_DAY = re.compile(rf"{PER_DAY}|/\s?(?:day|jour|j)\b|\bin any (?:one |single )?day\b")
+RATE_DAY = re.compile(rf"{PER_DAY}|/\s?(?:day|jour|j)\b|\b(?:in|on) any (?:one |single |given |calendar )?day\b")
 POSTING_WORD = re.compile(r"\b(?:posts?|posting|publications?|publi\w{0,6}|messages?|updates?|tweets?|stories|story|"
                           r"articles?|billets?|toots?)\b")
 TIMES = {"once": 1, "twice": 2}
@@ -122,7 +127,7 @@ def _rate_near_day(folded: str) -> int | None:
         if (nums := list(RATE_NUM.finditer(before))) and (POSTING_WORD.search(before) or
                                                          POSTING_WORD.match(after.lstrip())):  # '2 daily posts'
             gap = before[nums[-1].end():]
-            if len(gap.split()) <= 3 and not NOT_POSTS.search(gap):
+            if len(gap.split()) <= 4 and not NOT_POSTS.search(gap):
                 token = nums[-1].group(0)
         if token is None and (n := RATE_AFTER.match(after)) and not NOT_POSTS.search(after[:n.start(1)]) and \
                 POSTING_WORD.search(before + after[:n.end() + 15]):
@@ -136,7 +141,8 @@ PROMO_CONTEXT = re.compile(r"promo|publicit|advertis|sponsor|commercia|marketing
                            r"\bvend(?:re|s|ons|ez|ent|u|ue|us|ues|ant)\b|\bsells?\b|\bsold\b|\bads?\b|\bpubs?\b|"
                            r"\bproducts?\b|\bproduits?\b|payant\w{0,2}|\bpaid\b|"
                            r"\boffres?\b|\boffers?\b|tarif|\bfees\b|pricing|\bprix\b|\bprices?\b|discount|soldes|"
-                           r"inscription|enrol")
+                           r"inscription|enrol|vitrine|storefront|billetterie|\bbillets?\b|\btickets?\b|\bdons\b|"
+                           r"donations?|merch\w{0,6}")
 PROMO_CONTENT = re.compile(r"publicit\w{0,6}|promotion\w{0,6}|advertis\w{0,6}|\bspam\b|commercia\w{0,6}|"
                            r"sponsoris\w{0,6}|autopromo\w{0,6}|self-promo\w{0,6}")
 PROMO_CODE = re.compile(r"\bcodes?\s+(?:de\s+)?promo\w{0,8}|\bpromo\w{0,8}\s+codes?\b")

@@ -17,23 +17,32 @@ RULE_TYPES: tuple[str, ...] = get_args(CharterRule.model_fields["type"].annotati
 ASK = re.compile(r"\b(?:demand|ask|sollicit|solicit|request|invit|encourag|incit|pousse|exig)\w{0,6}")
 SHARE = re.compile(r"\b(?:partag|repartag|share|reshar|repost|retweet|reblog|relay|relai|transf[e]r|forward|upvot|"
                    r"recommand|recommend|epingl|duet)\w{0,6}|\b(?:star|stars|liker)\b|"
-                   r"\blike (?:our|us|the|this|my|their)\b")
+                   r"\blike (?:our|us|the|this|my|their)\b|"
+                   r"\bpost (?:on|to|about us on) (?:social|your|their|instagram|facebook|tiktok|linkedin|twitter|x)\b|"
+                   r"\bpubli\w{0,4} (?:pour nous )?sur (?:les |leurs |vos |tes |ses )?r[ée]seaux|"
+                   r"\b(?:leave|write|post|give) (?:us )?(?:a |an )?(?:\w+ )?reviews?\b|\blaisser (?:un |des )?avis\b")
 TAG = re.compile(r"\b(?:tag|tagu|tagg|identifi|mention)\w{0,6}|hashtag|mots?-diese|#\w|@\s?\w")
 CONTEST = re.compile(r"\b(?:concours|contests?|giveaways?|tirages? au sort|sweepstakes?|raffles?|challenges?|"
-                     r"to win|pour gagner|a gagner)\b")
+                     r"to win|pour gagner|a gagner|in exchange for (?:a |an )?(?:reward|prize|discount|gift)|"
+                     r"en echange d'une? (?:recompense|cadeau|reduction|lot))\b")
 REACH = re.compile(r"\b(?:follow|abonn|subscri|friends?|amis?|tag|identifi|partag|share|repost|repartag)\w{0,6}")
 CODE = re.compile(r"\bcodes?\s+(?:de\s+)?(?:promo|reduction|remise|parrainage|rabais)|\bcoupons?\b|\bvouchers?\b|"
                   r"\b(?:promo\w{0,7}|discount|referral|credit|bonus)\s+(?:or\s+\w{1,12}\s+)?codes?\b")
+# Codes kept to another channel ('Discount codes: email newsletter only') are kept out of community posts.
+ELSEWHERE_ONLY = re.compile(r"\b(?:only|uniquement|seulement|exclusivement|reserve\w{0,3} a)\b")
+OTHER_CHANNEL = re.compile(r"\b(?:newsletters?|e-?mails?|mailing|lettres? d'information|infolettres?|courriels?|"
+                           r"in[- ]store|en (?:magasin|boutique|caisse)|checkout)\b")
 URGENCY = re.compile(r"\b(?:urgence|urgency|countdowns?|comptes? a rebours|fomo|last[- ]minute|"
                      r"time pressure|pression|pressure|timers?|chrono\w{0,6}|"
                      r"scarcity|rarete|penurie|s'epuis\w{0,4}|expire\w{0,2}|"
                      r"deadline\w{0,8}|hurry|depeche\w{0,3}|limited time|temps limite|pressant\w{0,3}|"
                      r"derniere chance|last chance|last call|dernier appel)\b")
 SUPERLATIVE = re.compile(r"\bsuperlati\w{0,4}|\b(?:claim|pretend|present|call|dit|dire|say)\w{0,4}\s"
-                         r"(?:\w{1,15}\s){0,4}(?:the best|number one|le meilleur|la meilleure|les meilleur|"
-                         r"best-in-class)")
+                         r"(?:\w{1,15}\s){0,4}[«\"“'‘]?\s?(?:the )?(?:the best|number one|le meilleur|la meilleure|les meilleur|"
+                         r"best-in-class)|[\"'“«‘]\s?(?:the best|best|no\.? ?1|n° ?1|number one|numero un|top[- ]rated|"
+                         r"le meilleur|la meilleure|meilleure?s?|leader|unbeatable|imbattables?)\s?[\"'”»’]")
 SHOUT = re.compile(r"\b(?:all[- ]caps|caps lock|caps|majuscules?|capitales|capitals|capital letters|upper[- ]?case)\b")
-GATE = re.compile(r"\b(?:reserv\w{0,5}|restrict\w{0,5}|conditionn\w{0,5}|behind|locked|paywall\w{0,2}|requir\w{0,5}|"
+GATE = re.compile(r"\bkeep\w{0,3}\b[^.;:]{1,60}\bfor\b|\bgard\w{1,4}\b[^.;:]{1,60}\bpour\b|\b(?:reserv\w{0,5}|restrict\w{0,5}|conditionn\w{0,5}|behind|locked|paywall\w{0,2}|requir\w{0,5}|"
                   r"limited to|only (?:for|to)|uniquement aux?|seulement aux?|depend\w{0,4} (?:on|upon|de|d')|"
                   r"subordonn\w{0,5}|conditional on|contingent on)\b")
 # What a gate may ask instead of a purchase: an engagement ('held behind a like, a follow or a comment').
@@ -43,7 +52,8 @@ PAYERS = re.compile(r"\b(?:achat\w{0,2}|achet\w{0,4}|purchas\w{0,4}|bought|buy\w
                     r"premium|pro|accounts?|billets?|tickets?|customers?|clients?|abonne\w{0,2}|subscri\w{0,6}|"
                     r"detenteurs|"
                     r"holders)\b")
-OPEN = re.compile(r"\bouverte?s? a tou\w{0,4}|\bopen to (?:all|everyone|anyone|every|any)\b|\bfree for (?:all|everyone)\b")
+OPEN = re.compile(r"\bouverte?s? a (?:tou\w{0,4}|qui(?:conque)?\b)|\bopen to (?:all|everyone|anyone|every|any|whoever)\b|"
+                  r"\bfree for (?:all|everyone)\b")
 PERSONAL = re.compile(r"\be-?mails?\b|\bcourriels?\b|\bphone\b|\btelephone\w{0,2}|\baddress\w{0,2}|\badresses?\b|"
                       r"\bcoordonnees\b|\bdate (?:of birth|de naissance)\b|\baccount numbers?\b|\bcard details\b|"
                       r"\bnumeros? de carte\b|\b(?:personal|personnelles?) (?:data|information|details|"
@@ -51,9 +61,10 @@ PERSONAL = re.compile(r"\be-?mails?\b|\bcourriels?\b|\bphone\b|\btelephone\w{0,2
                       r"\brien de (?:personnel|perso|prive)\b|\bnothing (?:personal|private)\b")
 FACT = re.compile(r"\bfactu\w{0,6}|\bfacts?\b|\btel(?:le)?s? quel(?:le)?s?\b|\bas (?:they|it) (?:are|is)\b|\bplainly\b|"
                   r"\bstate (?:them|it)\b|\bplain announcements?\b|\bsobrement\b|\bc'est de l'information\b|"
-                  r"\b(?:is|counts as) information\b")
+                  r"\b(?:is|counts as) information\b|\bc'est informer\b")
 # An announcement said in so many words to be allowed, even under a heading that forbids.
-ALLOWED = re.compile(r"\b(?:(?:is|are) (?:fine|allowed|permitted|welcome|ok)|(?:reste|restent|est|sont) (?:permis|autorise)\w{0,2}|"
+ALLOWED = re.compile(r"\b(?:(?:is|are) (?:always )?(?:fine|allowed|permitted|welcome|ok)|(?:c'est|est|sont) bienvenue?s?|"
+                     r"(?:reste|restent|est|sont)(?: \w{1,10})? (?:permis|autorise)\w{0,2}|"
                      r"(?:c'est|is) de l'information)\b")
 ANNOUNCEABLE = re.compile(r"\b(?:prix|prices?|tarifs?|fees|pricing|dates?|horaires?|schedules?|produits?|products?|"
                           r"features?|plans?|releases?|arrivages?|lots?|annonc\w{0,5}|announc\w{0,6}|patch notes)\b")
@@ -74,6 +85,8 @@ def rules(sentence: str, *, forbidding: bool = False) -> list[str]:
                   "no_gated_participation": not contest and GATE.search(text)
                   and (PAYERS.search(text) or ENGAGEMENT.search(text))}
         found |= {k for k, v in checks.items() if (v.search(text) if isinstance(v, re.Pattern) else v)}
+    if CODE.search(text) and ELSEWHERE_ONLY.search(text) and OTHER_CHANNEL.search(text):
+        found.add("no_promo_codes")
     if OPEN.search(text):
         found.add("no_gated_participation")
     if _allows_facts(text, forbidding=forbidding):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from copilot.ingest.charter_limits import NEGATION
+from copilot.ingest.charter_rules import CODE, CONTEST, SHOUT, URGENCY
 from copilot.ingest.charter_words import (
     Quoted,
     fold,
@@ -20,10 +21,12 @@ from copilot.ingest.charter_words import (
 
 BAN_LABEL = re.compile(r"(?:bann\w{0,6}|interdit\w{0,3}|prohib\w{0,6}|forbidden|proscri\w{0,5}|a eviter|to avoid|"
                        r"retired|off[- ]limits|no longer (?:use|say|write)d?|(?:n'|ne )(?:\w+ )?plus (?:utilis|employ|dit)\w*|"
-                       r"\bavoid|blacklist|liste noire|(?:never|don't|do not) (?:write|use|say))[^:\n]{0,40}:")
+                       r"\bavoid|blacklist|liste noire|(?:never|don't|do not) (?:write|use|say)|cringe|grincer|"
+                       r"no[- ]go|nope|bye[- ]?bye|a oublier|to forget)[^:\n]{0,40}:")
 BAN_CUE = re.compile(r"\b(?:never|jamais|don't|do not|avoid\w{0,3}|evit\w{0,4}|bann\w{0,4}|interdi\w{0,6}|"
                      r"prohib\w{0,6}|proscri\w{0,5})\b|\bne\b[^.]{0,30}\b(?:pas|jamais)\b")
-WORD_CUE = re.compile(r"\b(?:mots?|words?|termes?|terms?|phrases?|expressions?|vocabulaire|vocabulary|write|"
+WORD_CUE = re.compile(r"\b(?:mots?|words?|termes?|terms?|phrases?|expressions?|vocabulaire|vocabulary|glossar\w{1,3}|"
+                      r"lexique|lexicon|wording|write|"
                       r"ecri\w{0,5}|dire|dites|dis|disons|say|use|utilis\w{0,5}|emploi\w{0,5})\b")
 SAY = re.compile(r"\b(?:say|write|use|call|dit|dis|dites|disons|ecri\w{0,5}|parl\w{0,5}|utilis\w{0,5}|emploi\w{0,5}|"
                  r"nomm\w{0,5}|appel\w{0,5}|prefer\w{0,5})\b")
@@ -48,7 +51,7 @@ class TermReading:
     preferred: list[str] = field(default_factory=list)
 
 
-def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
+def read_terms(block: str, *, lexicon: bool = False, about_words: bool = False) -> TermReading:
     """Pairs and bans of a block: « a » plutôt que « b », 'use X, not Y', a "don't say" sentence next to a
     "say" one, 'forbidden: …'."""
     reading = TermReading()
@@ -60,11 +63,16 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
         elif pending and lexicon:
             reading.preferred.extend(pending[1])
 
-    about_words = lexicon or bool(WORD_CUE.search(fold(block)))
+    about_words = lexicon or about_words or bool(WORD_CUE.search(fold(block)))
     previous: str | None = None  # the polarity of the previous sentence's terms, for 'So are "x" and "y".'
     avoided: list[str] = []  # the terms the previous sentence (read by polarity) avoided
+    last_seen: str | None = None  # the polarity of the block's last sentence with terms ('Même sort pour « x »')
     for sentence in sentences(block):
         spans, folded = quoted(sentence), fold(sentence)
+        if spans and _behaviour(folded, spans):  # 'Pas de fausse urgence : on n'écrit pas « plus que deux… »'
+            settle()
+            pending, previous, avoided = None, None, []
+            continue
         pairs = _pairs(sentence, spans, lexicon=lexicon)
         listed = None if pairs else _listed(sentence, spans, folded)
         if listed and pending and pending[0] != listed[0]:
@@ -84,7 +92,8 @@ def read_terms(block: str, *, lexicon: bool = False) -> TermReading:
             previous = "avoid" if banned else "say"
         if about_words and not (pairs or listed or banned):
             before = len(reading.banned), len(reading.pairs)
-            found = _by_polarity(sentence, reading, previous)
+            found = _by_polarity(sentence, reading, previous or (last_seen if CONTINUES.search(folded) else None))
+            last_seen = found or last_seen
             # 'On évite de parler de « a ». Ce sont des « b ».': the second sentence says what to use instead.
             if found == "say" and previous == "avoid" and avoided and len(reading.pairs) == before[1] + 1 \
                     and not reading.pairs[-1][1]:
@@ -112,7 +121,9 @@ NEG_LEAD = re.compile(r"\b(?:not|never|no|nor|neither|ni|pas|jamais|aucun\w{0,2}
                       r"evit\w{0,4}|bann\w{0,6}|interdi\w{0,6}|prohib\w{0,6}|proscri\w{0,5}|oubli\w{0,4}|"
                       r"(?:won't|wont|will not|no longer|never|don't|do not)(?: \w{1,12})? (?:say|write|use|call)|"
                       r"won't|wont|will not|no longer|retir\w{0,4}|dropp?\w{0,3}|steer clear|laiss\w{0,4} tomber|"
-                      r"off[- ]limits|leave|laisse[zr]? de cote|"
+                      r"off[- ]limits|leave|laisse[zr]? de cote|exit|bye[- ]?bye|adieu|nope to|no more|"
+                      r"(?:keep|stay|steer) (?:well )?(?:away|clear) (?:from|of)|a l'ecart|"
+                      r"(?:remplac|replac)\w{0,4}(?! (?:par|by)\b)|"
                       r"instead of|rather than|au lieu d|plutot qu|ne (?:\w{1,12} ){0,2}plus)\b|\bn'|\bne\b")
 POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|disons|on dit|ecri\w{0,5}|utilis\w{0,5}|"
                       r"parl(?:ons|ez|e)|talk about|speak of|"
@@ -120,11 +131,16 @@ POS_LEAD = re.compile(r"\b(?:say|says|write|use|call|prefer\w{0,5}|dis|dites|dis
 NEG_TAIL = re.compile(r"^\W{0,4}(?:(?:is|are|sont|est)\s)?(?:non merci|no thanks|off the table|out\b|banni\w{0,2}|"
                       r"(?:don't|do not|never|won't) appear|n'apparai\w{1,6} (?:jamais|pas|plus)|"
                       r"(?:is not|isn't|are not|aren't) (?:a )?words? we use|(?:n'est|ne sont) pas (?:un |des )?mots?|"
-                      r"(?:is|are) retired|(?:is|are) off[- ]limits|"
+                      r"(?:is|are) retired|(?:is|are) off[- ]limits|(?:is|are) (?:a )?no[- ]go|(?:is|are) banned|"
+                      r"makes? us cringe|(?:nous )?font grincer|(?:est|sont) a oublier|(?:est|sont) proscrit\w{0,2}|"
+                      r"(?:est|sont) (?:interdit|banni|exclu)\w{0,2}|(?:is|are) (?:forbidden|prohibited)|"
                       r"interdit\w{0,2}|a proscrire|a eviter|to avoid|not welcome|never|n'(?:ont|a) rien a faire|"
                       r"(?:have|has) no place|(?:don't|do not|does not|doesn't) belong|ne (?:se disent|s'ecrivent|"
                       r"s'emploient) (?:pas|jamais|plus))")
-CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus)\b")
+# A sentence that opens on a refusal before its first term: every term after it starts on the refused side.
+NEG_OPENING = re.compile(r"^\W{0,3}(?:pas de|pas d'|pas d|no|never|jamais de|jamais d|aucun\w{0,2}|ni)\b")
+CONTINUES = re.compile(r"^\W{0,3}(?:so (?:are|is|do|does)|same (?:for|goes for)|de meme|idem|pareil pour|ni non plus|"
+                       r"meme sort|same fate|likewise|ditto)\b")
 SAME_AS_BEFORE = re.compile(r"\b(?:so (?:are|is)|as (?:are|is)|de meme (?:que|pour)|ainsi que|tout comme|as well as|"
                             r"pareil pour|same (?:for|goes for))\W{0,3}$")
 BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
@@ -180,6 +196,20 @@ def _by_polarity(sentence: str, reading: TermReading, previous: str | None) -> s
     return "avoid" if avoid and not say else "say" if say and not avoid else None
 
 
+def _behaviour(folded: str, spans: list[Quoted]) -> bool:
+    """Whether a sentence names a behaviour its quotes only illustrate (urgency, a contest, superlatives,
+    shouting, codes), outside the quotes themselves: those quotes are examples, not words to ban."""
+    outside, last = [], 0
+    for q in spans:
+        outside.append(folded[last:q.start])
+        last = q.end
+    text = " ".join([*outside, folded[last:]])
+    return any(r.search(text) for r in (URGENCY, CONTEST, SHOUT, CODE, EXAMPLE_OF))
+
+
+EXAMPLE_OF = re.compile(r"\bsuperlati\w{0,4}|\bhype\b|\bdu genre\b|\bsuch as\b|\bpar exemple\b|\bfor example\b|\be\.g\.")
+
+
 def _listed(sentence: str, spans: list[Quoted], folded: str) -> tuple[str, list[str]] | None:
     """('say' | 'avoid', terms) for a sentence that only lists quoted terms after 'on dit' / 'ne dites pas'."""
     if not spans or any(not ALTERNATIVE.fullmatch(folded[a.end:b.start]) for a, b in pairwise(spans)):
@@ -194,6 +224,8 @@ def _listed(sentence: str, spans: list[Quoted], folded: str) -> tuple[str, list[
 
 def _pairs(sentence: str, spans: list[Quoted], *, lexicon: bool) -> list[tuple[list[str], list[str]]]:
     folded, out = fold(sentence), []
+    if spans and NEG_OPENING.match(folded[:spans[0].start]):  # 'Pas de « a » ni de « b », pas d'« c » non plus'
+        return []  # ... is a list of bans (the polarity reader's), not "a, not c"
     contrast_ok = lexicon or bool(SAY.search(folded[: spans[0].start])) if spans else False
     prefers = bool(spans and PREFER.search(folded, 0, spans[0].start))
     goods: list[str] = [spans[0].term] if spans else []

@@ -40,6 +40,12 @@ REQUESTS = re.compile(
     r"how do i|how can i|how to|i'd like to know|i would like to know|"
     r"(?:i don't know|i do not know|i dont know|not sure|i'm not sure|i wonder) (?:how|which|what|where|whether|if|why|when)|"
     r"(?:je ne sais pas|je sais pas|pas sur|je ne vois pas) (?:comment|quel|quelle|quels|quelles|ou|si|pourquoi|quoi|quand))\b")
+# A message that says it is a question ('Question peut-être bête : …', 'Quick question: …'), or opens on someone
+# coming along ('Quelqu'un va à la journée … le 5 décembre', 'Anyone going to …').
+LABELLED = re.compile(r"^\W{0,3}(?:(?:petite|simple|vraie|courte|quick|small|simple|silly|dumb|short|naive|stupid)\s)?"
+                      r"question(?:\s[\w'-]+){0,3}\s?:|^\W{0,3}(?:quelqu'un|quelqu un) (?:va|vient|viendra|passe|sera|"
+                      r"serait|veut|voudrait|irait|y va|monte|descend)\b|^\W{0,3}(?:anyone|anybody) (?:going|coming|"
+                      r"heading|up for|around)\b")
 INVERSION = re.compile(r"^\w{2,20}-(?:t-)?(?:tu|vous|on|il|elle|ils|elles)\b")
 RHETORICAL = re.compile(r"(?:\bnon|\bhein|\bright|\bn'est-ce pas|\bisn't it|\bno|\bhuh|\blol|\bnon\s?!|\bquoi)\s?\?$")
 THANKS = re.compile(r"\b(?:merci|mercii+|thanks|thank you|thank u|thx|ty|cheers|gracias|grazie)\b")
@@ -64,7 +70,7 @@ def is_question(text: str) -> bool:
     plain = _fold(QUOTED.sub(" ", without_links(text)))
     if not plain.strip() or (THANKS.search(plain) and "?" not in plain and not REQUESTS.search(plain)):
         return False
-    if REQUESTS.search(plain):
+    if REQUESTS.search(plain) or LABELLED.search(plain):
         return True
     for sentence in SENTENCE.findall(plain):
         s = sentence.strip()
