@@ -126,6 +126,7 @@ class Copilot:
         self.jobs = JobRunner(self)
         self._scrub_lock = threading.Lock()
         self.snapshots.primers.append(self._prime_reports)
+        self.snapshots.primers.append(self.rituals.warm)  # also the first hybrid search: query embedder, vectors
 
     def _prime_reports(self, brand: str) -> None:
         """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author

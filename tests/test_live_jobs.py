@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from copilot.embed import HashEmbedder
+from copilot.ingest.pipeline import EMBED_CHUNK
 from copilot.runtime import Copilot
 from copilot.settings import Settings
 from copilot.store.claims import MAX_ATTEMPTS
@@ -149,5 +150,45 @@ def test_missing_vectors_are_repaired_in_the_background_not_by_the_next_write(se
         c.jobs.start()
         assert wait_for(lambda: not c.store.stale_messages("acme"), 30)
         assert c.index.count("acme") == 201
+    finally:
+        c.close()
+
+
+class _FailsOnCall(HashEmbedder):
+    """Embeds until its `fail_at`-th call, which raises (a model crash in the middle of a batch)."""
+
+    def __init__(self, fail_at: int):
+        self.calls, self.fail_at = 0, fail_at
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("embedder crashed")
+        return super().embed(texts)
+
+
+def test_a_batch_embedded_in_chunks_marks_vectors_indexed_only_once_all_are_stored(settings: Settings):
+    # A 200-message batch is embedded in chunks whose vectors are upserted while the next chunk is computed. When
+    # the embedder dies on the third chunk, the rows are kept, none counts as indexed (so nothing is skipped later),
+    # and a repair stores every vector exactly once.
+    at = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    records = [MessageRecord(source_id=f"m{i}", author="u1", created_at=at, text=f"freins et chaîne {i}")
+               for i in range(200)]
+    failing = _FailsOnCall(fail_at=3)
+    c = Copilot(settings, embedder=failing)
+    try:
+        c.store.create_brand("acme", "Acme", "fr")
+        try:
+            c.ingestor.ingest("acme", records)
+        except RuntimeError as exc:
+            assert "embedder crashed" in str(exc)
+        else:
+            raise AssertionError("the embedder's failure was swallowed")
+        assert c.store.count_messages("acme") == 200
+        assert c.index.count("acme") == 2 * EMBED_CHUNK  # the first two chunks' vectors were stored before it
+        assert len(c.store.stale_messages("acme", limit=500)) == 200
+        failing.fail_at = 0
+        assert c.ingestor.repair("acme", limit=500) == 200
+        assert c.index.count("acme") == 200 and not c.store.stale_messages("acme")
     finally:
         c.close()

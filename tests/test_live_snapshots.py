@@ -21,6 +21,7 @@ from copilot.runtime import Copilot
 from copilot.settings import Settings
 from copilot.types import MemberRecord, MessageRecord
 from tests.conftest import ADMIN
+from tests.fakes import FakeLLM
 from tests.test_erasure import files_holding
 
 T0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
@@ -262,6 +263,36 @@ def test_a_large_brand_is_ready_only_once_its_reports_are_primed(settings: Setti
         runtime.close()
 
 
+class _RecordingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_a_large_brand_warms_the_ritual_draft_path_without_a_model_call_or_a_draft(settings: Settings):
+    """Before /readyz turns green, a large brand's ritual draft path runs once (charter, templates, topics, the
+    hybrid search with its query embedding): with a model configured, none is called, and no draft is stored."""
+    seed = Copilot(settings, embedder=HashEmbedder())
+    seed.store.create_brand("big", "Big", "en")
+    seed.ingestor.ingest("big", [msg(i, f"u{i % 7}", i) for i in range(60)])
+    seed.close()
+    embedder, llm = _RecordingEmbedder(), FakeLLM()  # an empty queue: any model call would fail loudly
+    runtime = Copilot(settings.model_copy(update={"snapshot_sync_build_max_rows": 10}), embedder=embedder, llm=llm)
+    try:
+        runtime.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and not runtime.snapshots.status()[0]:
+            time.sleep(0.05)
+        assert runtime.snapshots.status()[0]
+        assert any("Weekly challenge" in t for t in embedder.texts), embedder.texts  # the draft's search ran
+        assert llm.calls == [] and runtime.store.list_drafts("big")[1] == 0
+    finally:
+        runtime.close()
+
+
 def test_another_process_writes_arrive_through_the_database(settings: Settings):
     reader = Copilot(settings, embedder=HashEmbedder())
     writer = Copilot(settings, embedder=HashEmbedder())  # another process on the same database: no shared memory
@@ -325,6 +356,27 @@ def test_cached_members_follow_every_replicas_member_changes(settings: Settings)
         ana = here.store.members_by_key("acme")[("native", "ana")]
         there.erase_member("acme", ana.id)
         assert ("native", "ana") not in here.store.members_by_key("acme")
+    finally:
+        here.close()
+        there.close()
+
+
+def test_cached_members_drop_an_erased_member_when_another_joined_meanwhile(settings: Settings):
+    # One erasure plus one new member between two reads leave the member count unchanged: the cache must still see
+    # that a member went (and forget their role), not only that one was added.
+    here = Copilot(settings, embedder=HashEmbedder())
+    there = Copilot(settings, embedder=HashEmbedder())
+    try:
+        here.store.create_brand("acme", "Acme", "fr")
+        here.ingestor.ingest("acme", [MemberRecord(source_id="ana", role="staff"), MemberRecord(source_id="bob"),
+                                      msg(1, "bob", 1)])
+        ana = here.store.members_by_key("acme")[("native", "ana")]
+        assert here.store.member_roles("acme")["staff"] == {("native", "ana")}
+        there.erase_member("acme", ana.id)
+        there.ingestor.ingest("acme", [MemberRecord(source_id="cy", name="Cy")])
+        members = here.store.members_by_key("acme")
+        assert set(members) == {("native", "bob"), ("native", "cy")}
+        assert here.store.member_roles("acme")["staff"] == frozenset()
     finally:
         here.close()
         there.close()

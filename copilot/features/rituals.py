@@ -205,6 +205,21 @@ class RitualService:
     def draft(self, brand: str, req: RitualRequest, *, actor: str, deadline: float | None = None) -> Any:
         """Compose, guard and save a draft; returns the stored Draft row. `deadline` (seconds) replaces the
         LLM client's own, for drafts no caller is waiting on."""
+        name, result, payload = self._compose(brand, req, deadline=deadline, use_llm=bool(self.llm))
+        return self.store.create_draft(brand, kind="ritual", ritual=name, title=result["title"],
+                                       body=result["body"], payload=payload, actor=actor)
+
+    def warm(self, brand: str) -> None:
+        """Compose a draft of the brand's first ritual with the templates, and keep nothing: what a draft reads
+        (charter, templates, topics, retrieval, earlier editions, editors' decisions) is loaded before the first
+        real request. No model is called and no draft is saved."""
+        charter, _ = current_charter(self.store, brand)
+        ritual = charter.rituals[0].name if charter and charter.rituals else BUILT_IN[0]
+        self._compose(brand, RitualRequest(ritual=ritual), deadline=None, use_llm=False)
+
+    def _compose(self, brand: str, req: RitualRequest, *, deadline: float | None,
+                 use_llm: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The ritual's name, the engine's result (title, body, variants, ...) and the draft's payload."""
         started = time.monotonic()  # the LLM's deadline counts from here: grounding is inside it
         row = self.store.get_brand(brand)
         charter, _ = current_charter(self.store, brand)
@@ -218,7 +233,7 @@ class RitualService:
         learned = self._learned(brand, ritual.name)
         result, failure = (self._with_llm(brand, charter, ritual, req, grounding, lang, register, learned, started,
                                           deadline)
-                           if self.llm else (None, None))
+                           if use_llm else (None, None))
         if result is None:  # no LLM configured, or it failed for good: the templates answer
             result = {**self._with_templates(ritual, kind, req, grounding, lang, register, learned, brand=row.name,
                                              lexicon=_lexicon(charter)),
@@ -240,8 +255,7 @@ class RitualService:
             "grounding": {"topics": grounding.topics, "past_editions": [
                 {k: p[k] for k in ("id", "replies", "member_to_member")} for p in grounding.past[:3]]},
         }
-        return self.store.create_draft(brand, kind="ritual", ritual=ritual.name, title=result["title"],
-                                       body=result["body"], payload=payload, actor=actor)
+        return ritual.name, result, payload
 
     def _learned(self, brand: str, ritual: str) -> dict[str, list[tuple[Any, str | None]]]:
         """Editors' decisions on earlier drafts of this ritual: approved (and edited) ones are examples,

@@ -606,10 +606,19 @@ class Snapshots:
         with st.save_lock:
             st.tainted = True
             self._drop_file(brand)
+            st.saved_revision = -1  # the file is gone: whatever is served next is worth saving
         with st.lock:
             if st.lineage.forget_author(author):
                 st.current = st.lineage.publish()
             self._follow(brand, st, in_request=True)
+            # The follower may have rebuilt from the database after the erasure committed and before this call (its
+            # lineage then carries the erasure's epoch): nothing of the member is left, and waiting for another
+            # rebuild would leave the brand unsaved until the next erasure.
+            rebuilt = not st.rebuild and st.lineage.epoch == self.store.brand_seqs([brand])[brand].snapshot_epoch
+        if rebuilt:
+            with st.save_lock:
+                st.tainted = False
+            self._save(brand, st, force=True)
 
     # ------------------------------------------------------------ warming
     def _cold(self, brand: str) -> _State:

@@ -8,6 +8,7 @@ embedding (an indexed flag), so a later write or the job worker re-embeds exactl
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -21,6 +22,10 @@ from copilot.types import MemberCounts, MemberRecord, MessageCounts, MessageReco
 
 MAX_EMBED_CHARS = 2000
 INLINE_REPAIR = 64  # stale vectors a write repairs on its way
+#: Texts per embedding call in a write: the vectors of one chunk are stored while the next is embedded.
+EMBED_CHUNK = 64
+EMBED_LAST_CHUNK = 16
+EMBED_HEAD_START_S = 0.03  # see index_documents
 MAX_REPORTED_ERRORS = 100
 
 
@@ -105,44 +110,81 @@ class Ingestor:
             return len(batch)
         digests = [digest(m) for m in messages]
         ahead = self._embed_ahead(brand, messages, digests)
-        members_result, result = self.store.upsert_history(brand, members, messages, digests)
+        try:
+            members_result, result = self.store.upsert_history(brand, members, messages, digests)
+        except BaseException:
+            _cancel(ahead)
+            raise
         _count(report.members, members_result)
         _count(report.messages, result)
         self.index.delete(brand, result.to_unindex)
         report.embedded += self.index_documents(brand, result.to_index, ahead=ahead)
         return len(batch)
 
-    def _embed_ahead(self, brand: str, messages: Sequence[MessageRecord], digests: Sequence[str]) -> Future[Any] | None:
+    def _embed_ahead(self, brand: str, messages: Sequence[MessageRecord], digests: Sequence[str]) -> Ahead:
         """Start embedding, while the database write runs, the texts the write will need embedded (new content
-        only: a reaction or a re-import of the same content needs none); None when there are none."""
+        only: a reaction or a re-import of the same content needs none)."""
         live = [(m, d) for m, d in zip(messages, digests) if not m.deleted]
         wanted = self.store.needs_embedding(brand, [(m.source, m.source_id, d) for m, d in live]) if live else set()
-        texts = list(dict.fromkeys(embed_text({"title": m.title, "text": m.text}) for m, _ in live
-                                   if (m.source, m.source_id) in wanted))
-        if not texts:
-            return None
+        return self._start_embedding([embed_text({"title": m.title, "text": m.text}) for m, _ in live
+                                      if (m.source, m.source_id) in wanted])
+
+    def _start_embedding(self, texts: Sequence[str]) -> Ahead:
+        """Queue `texts` (deduplicated, shortest first: chunks then pad little) for the embedding thread, one
+        future per chunk, so the vectors of a chunk can be stored while the next one is computed."""
+        unique = sorted(dict.fromkeys(texts), key=len)
+        if not unique:
+            return []
         if self._ahead is None:
             self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-embed-ahead")
-        return self._ahead.submit(lambda: dict(zip(texts, self.embedder.embed(texts))))
+        # The last chunk's vectors are upserted after every embedding is done: a small one keeps that tail short.
+        head, tail = unique[:-EMBED_LAST_CHUNK], unique[-EMBED_LAST_CHUNK:]
+        chunks = [head[i:i + EMBED_CHUNK] for i in range(0, len(head), EMBED_CHUNK)] + [tail]
+        return [(chunk, self._ahead.submit(self.embedder.embed, chunk)) for chunk in chunks]
 
-    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]], *, ahead: Future[Any] | None = None) -> int:
+    def index_documents(self, brand: str, docs: Sequence[dict[str, Any]], *, ahead: Ahead = ()) -> int:
         """Embed and upsert documents into the vector index, then record their hashes as indexed. `ahead` holds
-        vectors computed meanwhile for texts the write expected (by text: what is stored is what gets embedded)."""
+        vectors being computed for texts the write expected (by text: what is stored is what gets embedded); the
+        rest are queued behind them. Each chunk's vectors are upserted as soon as they are ready, while the
+        embedding thread computes the next chunk; the hashes are recorded once every vector is stored."""
         if not docs:
-            if ahead is not None:
-                ahead.cancel()
+            _cancel(ahead)
             return 0
-        texts = [embed_text(d) for d in docs]
-        ready: dict[str, Any] = ahead.result() if ahead is not None else {}
-        missing = list(dict.fromkeys(t for t in texts if t not in ready))
-        if missing:
-            ready = {**ready, **dict(zip(missing, self.embedder.embed(missing)))}
-        vectors = np.stack([np.asarray(ready[t], dtype=np.float32) for t in texts])
-        metadatas = [{"kind": d["kind"], "channel": d["channel"], "author": d["author"], "source": d["source"],
-                      "created": d["created_at"].timestamp()} for d in docs]
-        self.index.upsert(brand, [d["uid"] for d in docs], vectors, metadatas)
+        waiting: dict[str, list[dict[str, Any]]] = {}
+        for d in docs:
+            waiting.setdefault(embed_text(d), []).append(d)
+        expected = {t for chunk, _ in ahead for t in chunk}
+        queued = [*ahead, *self._start_embedding([t for t in waiting if t not in expected])]
+        try:
+            for k, (chunk, future) in enumerate(queued):
+                vectors = future.result()
+                rows = [(d, v) for t, v in zip(chunk, vectors) for d in waiting.pop(t, [])]
+                if rows and k + 1 < len(queued):
+                    # An embedded vector store holds the GIL for a whole upsert; the embedding thread, which has just
+                    # started the next chunk, needs it once more (after tokenising) before its long model call, which
+                    # runs without it. Upserting now would stall that thread for the whole upsert.
+                    time.sleep(EMBED_HEAD_START_S)
+                if rows:
+                    self._upsert_vectors(brand, rows)
+        finally:
+            _cancel(queued)  # after a failure, the chunks not yet embedded are not worth computing
         self.store.mark_indexed(brand, [(d["uid"], d["hash"]) for d in docs])
         return len(docs)
+
+    def _upsert_vectors(self, brand: str, rows: Sequence[tuple[dict[str, Any], Any]]) -> None:
+        vectors = np.stack([np.asarray(v, dtype=np.float32) for _, v in rows])
+        metadatas = [{"kind": d["kind"], "channel": d["channel"], "author": d["author"], "source": d["source"],
+                      "created": d["created_at"].timestamp()} for d, _ in rows]
+        self.index.upsert(brand, [d["uid"] for d, _ in rows], vectors, metadatas)
+
+
+#: Texts and the future of their vectors, in the order the embedding thread computes them.
+Ahead = Sequence[tuple[list[str], "Future[np.ndarray]"]]
+
+
+def _cancel(ahead: Ahead) -> None:
+    for _, future in ahead:
+        future.cancel()
 
 
 def _implied_authors(messages: Sequence[MessageRecord], known: set[tuple[str, str]]) -> list[MemberRecord]:

@@ -17,14 +17,15 @@ MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated
 
 
 class MembersView:
-    """A brand's members at `seq` of its members sequence: light rows by key and the role/consent sets.
+    """A brand's members at `seq` of its members sequence (in snapshot epoch `epoch`): light rows by key and the
+    role/consent sets.
 
     A view read on top of an earlier one (`base`) says which keys it read again (`changed`), so the role sets
     and what callers derive from the rows are patched rather than rebuilt over every member."""
 
-    def __init__(self, seq: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow], *,
+    def __init__(self, seq: Any, epoch: Any, since: datetime, rows: dict[tuple[str, str], _MemberRow], *,
                  base: "MembersView | None" = None, changed: Iterable[tuple[str, str]] | None = None):
-        self.seq, self.since, self.rows = seq, since, rows
+        self.seq, self.epoch, self.since, self.rows = seq, epoch, since, rows
         self.by_key = MappingProxyType(rows)
         self.base = base.by_key if base is not None and changed is not None else None
         self.changed = frozenset(changed) if self.base is not None and changed is not None else None
@@ -57,18 +58,19 @@ class AnalyticsRepo(RepoBase):
     def _members_view(self, brand_id: str) -> "MembersView":
         """The brand's members as light rows plus the role/consent sets, kept per brand and brought up to date when
         `brands.members_seq` moved (any member added, changed or erased, by any replica): only the members updated
-        since are read again (all of them when members were erased), so a report never re-reads thousands."""
+        since are read again, so a report never re-reads thousands. Erasing a member (the only way a member row
+        goes) also moves the brand's snapshot epoch: a view from another epoch is read again whole, since a gone
+        row cannot show up among the updated ones."""
         cache: dict[str, MembersView] = self.__dict__.setdefault("_member_cache", {})
-        count_members = select(func.count(Member.id)).where(Member.brand_id == brand_id).scalar_subquery()
         with self.engine.connect() as conn:
-            seq, count = conn.execute(select(Brand.members_seq, count_members).where(Brand.id == brand_id)) \
-                .one_or_none() or (None, 0)
+            seq, epoch = conn.execute(select(Brand.members_seq, Brand.snapshot_epoch).where(Brand.id == brand_id)) \
+                .one_or_none() or (None, None)
             view = cache.get(brand_id)
-            if view is not None and view.seq == seq:
+            if view is not None and (view.seq, view.epoch) == (seq, epoch):
                 return view
             started = datetime.now(timezone.utc)
             query = self._member_rows(brand_id)
-            base = None if view is None or count < len(view.rows) else view  # new here, or members erased: read all
+            base = view if view is not None and view.epoch == epoch else None  # new here, or members erased: all
             rows: dict[tuple[str, str], _MemberRow] = dict(base.rows) if base is not None else {}
             if base is not None:
                 query = query.where(Member.updated_at >= base.since - MEMBERS_SKEW)
@@ -78,8 +80,8 @@ class AnalyticsRepo(RepoBase):
                 rows[key] = _MemberRow(r.id, r.source, r.source_id, r.name, r.role, r.consent_spotlight,
                                        r.consent_analytics, _as_utc(r.joined_at) if r.joined_at else None)
                 changed.append(key)
-        # read after the sequence number: at least as new as it
-        fresh = MembersView(seq, started, rows, base=base, changed=changed if base is not None else None)
+        # read after the sequence numbers: at least as new as they are
+        fresh = MembersView(seq, epoch, started, rows, base=base, changed=changed if base is not None else None)
         cache[brand_id] = fresh
         return fresh
 

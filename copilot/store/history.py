@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -187,13 +188,28 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
         if new_rows:
             s.execute(insert(Message), new_rows)
             result.inserted += len(new_rows)
-            fresh = self._existing(s, Message, brand_id, [(r["source"], r["source_id"]) for r in new_rows])
-            result.to_index.extend(_indexable(r) for r in fresh.values())
-            reindex.extend(fresh.values())
-            changed.extend(((r.source, r.source_id), ANALYTICS | LEXICAL) for r in fresh.values())
+            fresh = self._inserted(s, brand_id, new_rows)
+            result.to_index.extend(_indexable(r) for r in fresh)
+            reindex.extend(fresh)
+            changed.extend(((r.source, r.source_id), ANALYTICS | LEXICAL) for r in fresh)
         s.flush()
         self._write_keywords(s, brand_id, reindex, unindex)
         return result, self._record_changes(s, brand_id, changed)
+
+    @staticmethod
+    def _inserted(s: Session, brand_id: str, new_rows: Sequence[dict[str, Any]]) -> list[SimpleNamespace]:
+        """The rows just inserted, as the values written plus their ids (read back as ids only: loading whole ORM
+        rows, JSON reactions included, cost a 500-message batch more than its keyword indexing)."""
+        ids: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for r in new_rows:
+            by_source.setdefault(r["source"], []).append(r["source_id"])
+        for source, sids in by_source.items():
+            for i in range(0, len(sids), 500):
+                ids.update({(source, sid): i_ for sid, i_ in s.execute(
+                    select(Message.source_id, Message.id).where(Message.brand_id == brand_id, Message.source == source,
+                                                                Message.source_id.in_(sids[i:i + 500])))})
+        return [SimpleNamespace(**r, id=ids[(r["source"], r["source_id"])]) for r in new_rows]
 
     def needs_embedding(self, brand_id: str, items: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
         """Which of the (source, source_id, content hash) messages have no vector for that content yet (new ones
