@@ -29,7 +29,7 @@ from copilot.features.spotlight import SpotlightService
 from copilot.features.vitality import VitalityService
 from copilot.llm import LLM, Usage
 from copilot.index import ChromaIndex, VectorIndex
-from copilot.ingest import parse_file
+from copilot.ingest import detect_format, parse_file
 from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
 from copilot.lexical import KeywordSearch
@@ -406,7 +406,11 @@ class JobRunner:
                 self._run_draft(job)
                 return
             s = self.copilot.settings
-            items = list(parse_file(Path(job.file_path or ""), job.format if job.format != "auto" else None,
+            fmt = job.format
+            if fmt == "auto":  # the job says what was detected, not 'auto'
+                fmt = detect_format(Path(job.file_path or ""))
+                store.update_job(job_id, format=fmt)
+            items = list(parse_file(Path(job.file_path or ""), fmt,
                                     max_zip_members=s.max_zip_members, max_zip_bytes=s.max_zip_uncompressed_bytes))
             store.update_job(job_id, total=len(items))
             report = self.copilot.ingestor.ingest(job.brand_id, items,

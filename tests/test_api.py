@@ -156,3 +156,12 @@ def test_search_endpoint_filters_and_validation(client: TestClient, brand: str):
     r = client.get(f"/v1/brands/{brand}/search", params={"q": "x", "since": "2026-12-01T00:00:00Z",
                                                           "until": "2026-01-01T00:00:00Z"}, headers=ADMIN)
     assert r.status_code == 422 and r.json()["field"] == "since"
+
+
+def test_an_import_without_a_format_reports_the_format_it_detected(client: TestClient, brand: str):
+    body = (ROOT / "knowledge" / "history.jsonl").read_bytes()
+    r = client.post(f"/v1/brands/{brand}/imports", params={"filename": "history.jsonl"}, content=body,
+                    headers=ADMIN | {"content-type": "application/octet-stream"})
+    assert r.status_code == 202 and r.json()["format"] == "auto"
+    job = _wait(client, r.json()["id"], ADMIN)
+    assert job["status"] == "succeeded" and job["format"] == "jsonl", job
