@@ -204,24 +204,28 @@ class Composer:
                 break
         asked = [r for r in recent if r[5] == "question"][:5]
         names = self.store.member_names(brand, [(r[0], r[2]) for r in asked if not r[3]])
+        answerers = self._answerers(brand, asked, roles["no_spotlight"])
         g.questions = [ContextMessage(id=r[1], author=r[3] or names.get((r[0], r[2])) or r[2] or "", text=r[6],
                                       kind=r[5], attributable=(r[0], r[2]) not in roles["no_spotlight"],
-                                      answered_by=self._answerers(brand, r[0], r[1], r[2], roles["no_spotlight"]))
-                       for r in asked]
+                                      answered_by=who) for r, who in zip(asked, answerers)]
         g.past = self._past_editions(brand, ritual_name, brand_accounts, now, opening)
         g.links = {u for m in g.messages for u in LINK.findall(m.text)}
         return g
 
-    def _answerers(self, brand: str, source: str, sid: str, asker: str, unnamed: set[tuple[str, str]]) -> list[str]:
-        """Who replied to a question, other than its asker (members who opted out of being named are left out)."""
+    def _answerers(self, brand: str, asked: list[tuple[Any, ...]], unnamed: set[tuple[str, str]]) -> list[list[str]]:
+        """For each question row (source, source_id, author, …): who replied to it, other than its asker, members
+        who opted out of being named left out. One pass over the snapshot and one name lookup for all of them."""
         snap = self.snapshots.get(brand)
-        row = snap.row_of(source, sid)
-        if row is None:
-            return []
-        codes = dict.fromkeys(int(snap.author[r]) for r in np.flatnonzero(snap.parent == row) if snap.author[r] >= 0)
-        keys = [snap.authors[c] for c in codes if snap.authors[c][1] != asker and snap.authors[c] not in unnamed]
-        names = self.store.member_names(brand, keys)
-        return [names.get(k) or k[1] for k in keys]
+        rows = [snap.row_of(r[0], r[1]) for r in asked]
+        known = np.array([row for row in rows if row is not None], dtype=np.int64)
+        replies = np.flatnonzero(np.isin(snap.parent, known)) if len(known) else np.zeros(0, dtype=np.int64)
+        keys: list[list[tuple[str, str]]] = []
+        for r, row in zip(asked, rows):
+            codes = dict.fromkeys(int(snap.author[x]) for x in replies if snap.parent[x] == row and snap.author[x] >= 0)
+            keys.append([snap.authors[c] for c in codes if snap.authors[c][1] != r[2] and snap.authors[c] not in unnamed]
+                        if row is not None else [])
+        names = self.store.member_names(brand, [k for ks in keys for k in ks])
+        return [[names.get(k) or k[1] for k in ks] for ks in keys]
 
     def _past_editions(self, brand: str, ritual_name: str, accounts: set[tuple[str, str]], now: datetime,
                        opening: str | None = None) -> list[dict[str, Any]]:
