@@ -115,3 +115,43 @@ def test_a_repeated_clause_is_cut_at_its_own_flags_and_the_gap_closes():
 def test_an_ellipsis_becomes_a_full_stop_and_no_letter_is_trimmed():
     assert rewrite("See you at the shop on Sunday at 9h...") == f"See you at the shop on Sunday at 9h. {INVITE_EN}"
     assert rewrite("The ride photos are posted on X") == f"The ride photos are posted on X. {INVITE_EN}"
+
+
+def test_a_code_the_charter_flags_takes_its_clause_and_the_sentence_keeps_its_facts():
+    # a promo code is an offer, not an ask: its clause goes, the event it shares a sentence with stays
+    text = "The tasting is on Friday at 7pm, quote BRINE at the till."
+    out = rewrite(text, flag(text, "quote BRINE at the till", "no_promo_codes"))
+    assert out == f"The tasting is on Friday at 7pm. {INVITE_EN}"
+
+
+def test_a_code_goes_under_any_charter_even_when_no_flag_names_it():
+    # no flag at all: the generic promo-code family still finds 'use BRINE10'
+    text = "The tasting is on Friday at 7pm, use BRINE10 at the till."
+    assert rewrite(text) == f"The tasting is on Friday at 7pm. {INVITE_EN}"
+
+
+def test_an_ask_to_share_goes_whole_under_any_charter_even_when_no_flag_names_it():
+    text = "Share this post with your friends. The market opens at 9h on Saturday."
+    assert rewrite(text) == f"The market opens at 9h on Saturday. {INVITE_EN}"
+
+
+def test_a_date_a_charter_rule_calls_urgent_stays_when_nothing_is_on_offer():
+    text = "The repair café stays open until Sunday for every club member."
+    assert rewrite(text, flag(text, "until Sunday", "no_urgency")) == f"{text} {INVITE_EN}"
+
+
+def test_in_a_post_with_an_offer_a_dated_hurry_is_the_offers_deadline_and_goes():
+    text = "Jars are 15% off with code BRINE10. Come to the stall until Sunday and taste the new kimchi."
+    out = rewrite(text, flag(text, "until Sunday", "urgency"))
+    assert out == f"Come to the stall and taste the new kimchi. {INVITE_EN}"
+
+
+@pytest.mark.parametrize("dash", ["–", "—"])
+def test_a_dash_left_at_the_end_by_a_dropped_clause_goes(dash: str):
+    text = f"The market opens on Saturday {dash} shop now"
+    assert rewrite(text) == f"The market opens on Saturday. {INVITE_EN}"
+
+
+def test_french_keeps_its_space_before_a_question_mark():
+    text = "Qui vient samedi? La sortie part à 9h."
+    assert rewrite(text, lang="fr") == f"Qui vient samedi ? La sortie part à 9h. {INVITE_VOUS}"

@@ -100,7 +100,8 @@ def _typography(body: str, emoji_limit: int, lang: str = "en") -> str:
     body = SPACE_BEFORE_PUNCT.sub(r"\1", body)
     body = PUNCT_BEFORE_STOP.sub(r"\1", body)
     body = TRAILING_PUNCT.sub("", body)
-    body = re.sub(r"\.{2,}", ".", body).strip(" ,;:–")
+    # CLAUSE_BREAK cuts after either dash, so a dropped clause can leave either one at an end
+    body = re.sub(r"\.{2,}", ".", body).strip(" ,;:–—")
     body = SENTENCE_START.sub(lambda m: m.group(1) + m.group(2).upper(), body)
     if lang == "fr":  # French keeps a space before ? ! ; : (« Vous aimez ? »)
         body = re.sub(r"(?<=[^\s])([?!;:])(?=\s|$)", r" \1", body)
