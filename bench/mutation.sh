@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation check (issue 17): run mutmut 3 on one module group, in a scratch copy, with only that group's tests.
 #
-#   bash bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout [before|after]
+#   bash bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout|drift_rules|charters|drift_judge|charter_reading|snapshot [before|after]
 #
 # `after` re-runs every mutant the group's `before` run did not kill (with the test files
 # added since): adding tests cannot revive a killed mutant, so those keep their `before` outcome.
@@ -26,7 +26,7 @@
 # making the scratch copy's `tests/` a regular package, which comes first on the path.
 set -euo pipefail
 
-group="${1:?usage: bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout [before|after]}"
+group="${1:?usage: bench/mutation.sh review|drift|spotlight|rituals|vitality|feed|rewrite|shoutout|drift_rules|charters|drift_judge|charter_reading|snapshot [before|after]}"
 label="${2:-run}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -59,7 +59,21 @@ case "$group" in
   shoutout)  mutate=(copilot/features/shoutout.py)
              tests=(tests/test_spotlight.py tests/test_spotlight_mutants.py tests/test_privacy.py
                     tests/test_shoutout_mutants.py) ;;
-  *) echo "unknown group '$group' (review, drift, spotlight, rituals, vitality, feed, rewrite, shoutout)" >&2; exit 2 ;;
+  # drift_rules.py is data: mutmut mutates functions only, so its 15 mutants are all in `_p`, the pattern builder
+  drift_rules) mutate=(copilot/features/drift_rules.py)
+             tests=(tests/test_drift.py tests/test_drift_mutants.py tests/test_drift_rules_mutants.py) ;;
+  charters)  mutate=(copilot/features/charters.py)
+             tests=(tests/test_review.py tests/test_charters_mutants.py) ;;
+  drift_judge) mutate=(copilot/features/drift_judge.py)
+             tests=(tests/test_drift_judge.py tests/test_drift.py tests/test_drift_judge_mutants.py) ;;
+  charter_reading) mutate=(copilot/features/charter_reading.py)
+             tests=(tests/test_charter_reading.py tests/test_charter_reading_mutants.py) ;;
+  # snapshot.py is the in-memory columnar snapshot every analytics feature reads; these are the files that build,
+  # extend, save, load and erase it
+  snapshot)  mutate=(copilot/features/snapshot.py)
+             tests=(tests/test_live_snapshots.py tests/test_live_analytics.py tests/test_erasure.py
+                    tests/test_snapshot_mutants.py) ;;
+  *) echo "unknown group '$group' (review, drift, spotlight, rituals, vitality, feed, rewrite, shoutout, drift_rules, charters, drift_judge, charter_reading, snapshot)" >&2; exit 2 ;;
 esac
 
 existing=()
