@@ -335,7 +335,8 @@ def eligibility(snap: Snapshot, members: dict[tuple[str, str], Any], cooled: set
 
 def contributions(b: dict[str, Any], lang: str, section: str, fields: tuple[str, ...]) -> list[str]:
     """The non-zero contribution counts of a breakdown as phrases of `section` (help given rounds to a count)."""
-    return [say(lang, f"{section}.{f}", count=int(b[f] + 0.5) if f == "help_given" else b[f]) for f in fields if b[f]]
+    counts = {f: int(b[f] + 0.5) if f == "help_given" else b[f] for f in fields}
+    return [say(lang, f"{section}.{f}", count=n) for f, n in counts.items() if n]  # help that rounds to 0 is not named
 
 
 def why(name: str, b: dict[str, Any], lang: str) -> str:
