@@ -77,3 +77,13 @@ def test_a_reading_records_its_usage_for_the_brand_and_the_feature():
                   recorder=lambda meta, model, usage, ok: recorded.append(meta))
     CharterReader(llm).read("brine", SOURCE, parse_charter(SOURCE, "markdown"))
     assert recorded == [{"brand": "brine", "feature": "charter_reading"}]
+
+
+def test_a_confirmed_limit_replaces_the_parsers_and_cites_its_passage():
+    charter = parse_charter(SOURCE, "markdown")
+    out = reading(emoji_limit={"number": 3, "quote": "no more than two emoji"})
+    proposals, _ = compare(charter, out, SOURCE)
+    assert [(p.number, p.note) for p in proposals] == [(3, "the rules parser read 2")]
+    confirmed = decide(charter.model_copy(update={"proposals": proposals}), [proposals[0].id], [])
+    tone = next(p.id for p in charter.passages if "Keep posts calm" in p.text)
+    assert confirmed.emoji_limit == 3 and confirmed.sources["emoji_limit"] == tone

@@ -22,3 +22,15 @@ def test_a_flag_quoting_words_absent_from_the_post_is_refused_and_the_next_answe
     added = [f for f in merged.flags if f.type == "llm_judgement" and f.excerpt != POST[:200]]
     assert [POST[f.start:f.end] for f in added] == ["pour gagner un pot"]
     assert merged.engine == "rules+llm" and not llm.queue  # both answers were asked for
+
+
+def test_a_watch_verdict_adds_a_medium_judgement_and_the_call_is_recorded_for_the_brand():
+    rules = check_text(POST, charter=None, with_rewrite=False)
+    recorded: list[dict[str, str]] = []
+    watch = {"verdict": "watch", "score": 0.5, "reasons": ["Le post mélange une invitation et un concours."]}
+    llm = FakeLLM(watch, recorder=lambda meta, model, usage, ok: recorded.append(meta))
+    merged = LLMDriftJudge(llm).judge(POST, rules, charter=None, feed={}, brand="brine")
+    judgement = [f for f in merged.flags if f.type == "llm_judgement"]
+    assert [(f.severity, f.explanation) for f in judgement] == [
+        ("medium", "Le post mélange une invitation et un concours.")]
+    assert recorded == [{"brand": "brine", "feature": "drift_judge"}]

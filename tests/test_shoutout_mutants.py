@@ -71,6 +71,7 @@ def test_a_vous_charter_refuses_tu_and_a_tu_charter_accepts_it():
 def test_a_failed_model_gives_the_template_and_says_what_it_cost():
     out = shout(FakeLLM(TimeoutError("down"), TimeoutError("down"), TimeoutError("down")), register="tu")
     assert out["engine"] == "rules" and out["degraded"] and out["text"] == template_shoutout("Zoé", ZOE, "fr", "tu")
+    assert out["degraded_reason"].startswith("llm failed: ") and "down" in out["degraded_reason"]
     assert out["usage"]["calls"] == 3 and out["usage"]["cost"] == 0  # three attempts, none answered
 
 
