@@ -150,12 +150,13 @@ def test_reads_never_wait_on_a_rebuild(copilot: Copilot, monkeypatch: pytest.Mon
     copilot.ingestor.ingest("acme", [MemberRecord(source_id="u1", name="Ana")] + [msg(i, "u1", i) for i in range(30)])
     copilot.snapshots.start()
     before = copilot.snapshots.get("acme")
-    release, building = threading.Event(), threading.Event()
+    release, building, read = threading.Event(), threading.Event(), threading.Event()
     rows = copilot.store.snapshot_rows
 
     def slow_rows(brand: str, **kw: object):  # type: ignore[no-untyped-def]
         building.set()
         release.wait(20)
+        read.set()  # the rebuild got past its rows: a get() that waited on it would return only after this
         yield from rows(brand, **kw)
 
     monkeypatch.setattr(copilot.store, "snapshot_rows", slow_rows)
@@ -163,9 +164,9 @@ def test_reads_never_wait_on_a_rebuild(copilot: Copilot, monkeypatch: pytest.Mon
         member = copilot.store.list_members("acme")[0][0]
         copilot.erase_member("acme", member.id)  # moves the epoch: every replica rebuilds
         assert building.wait(10)
-        t = time.perf_counter()
         during = copilot.snapshots.get("acme")
-        assert time.perf_counter() - t < 0.5  # served at once, by the previous snapshot...
+        # served while the rebuild is still held (no wall-clock bound: a busy machine made a 0.5 s one flaky)...
+        assert not read.is_set()
         assert during.n == 0 or (during.author < 0).all()  # ...from which the erased member is already gone
         assert copilot.vitality.report("acme", now=NOW)["window"]["as_of"] == during.as_of
     finally:
@@ -302,11 +303,13 @@ def test_another_process_writes_arrive_through_the_database(settings: Settings):
         reader.snapshots.start()
         assert reader.snapshots.get("acme").n == 5
         writer.ingestor.ingest("acme", [msg(5, "u2", 5, "Merci !"), msg(1, "u1", 1, reactions={"👍": 1})])
-        deadline = time.time() + 2
+        # The follower polls every 0.5 s; its 2 s freshness is a latency, measured by bench/live.py under load. Here
+        # only arrival is checked: a 2 s deadline failed when a busy machine starved the follower thread.
+        deadline = time.time() + 30
         while time.time() < deadline and reader.snapshots.get("acme").n < 6:
             time.sleep(0.05)
         snap = reader.snapshots.get("acme")
-        assert snap.n == 6 and snap.reactions[snap.row_of("native", "1")] == 1  # within the 2 s it promises
+        assert snap.n == 6 and snap.reactions[snap.row_of("native", "1")] == 1
         assert [h.id for h in reader.retriever.search("acme", "merci", mode="lexical")] == ["5"]
     finally:
         reader.close()
