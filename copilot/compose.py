@@ -173,7 +173,13 @@ def _stem(word: str) -> str:
 def names_ritual(text: str, ritual_name: str) -> bool:
     """Whether a post names a ritual: every content word of the name near its start (accents, case and articles
     ignored), or the name written as one hashtag (#DefiDuLundi)."""
-    head = strip_accents(text[:300].lower())
+    return _head_names(text[:300], ritual_name)
+
+
+@lru_cache(maxsize=8192)
+def _head_names(start: str, ritual_name: str) -> bool:
+    """names_ritual on a post's first 300 characters; cached, since every draft reads the brand's recent posts."""
+    head = strip_accents(start.lower())
     name = strip_accents(ritual_name.lower())
     wanted = {w for w in words(name) if w not in STOPWORDS} or set(words(name))
     if wanted and wanted <= set(words(head)):
