@@ -29,6 +29,9 @@ LONG_TEXT = 1200
 # replies): a question and its answers share relevance, while an answer rarely restates the question's words.
 # Chosen on v1 + v2 + v3 (0.1, 0.2, 0.3 and 0.5 within 0.01 recall@5 of each other; docs/retrieval.md).
 CONTEXT_SHARE = 0.2
+# The keyword side rescues its best hit when it holds clearly more of the query's information than any other: at
+# least RESCUE_SHARE of it, RESCUE_MARGIN more than the next hit; it is then shown within the first RESCUE_AT.
+RESCUE_SHARE, RESCUE_MARGIN, RESCUE_AT = 0.5, 0.15, 3
 
 
 @dataclass
@@ -63,7 +66,12 @@ class Pool:
             key = key_of.get(uid)
             if key is not None and key not in self.matched:
                 self.matched[key] = words
-                self.share[key] = self.lexical.share(words)
+        self.share.update(self.lexical.exact_shares({key: (words, self._text(key))
+                                                     for key, words in self.matched.items()}))
+
+    def _text(self, key: str) -> str:
+        row = self.rows[self.groups[key][0]]
+        return f"{row.title or ''} {row.text}"
 
     def complete(self, brand: str, vector: Any, dense: dict[str, float], index: VectorIndex) -> None:
         """Give every group both scores: the keyword share of those the keyword ranking missed (from their text's
@@ -168,13 +176,9 @@ def collapse(ranked: list[tuple[str, float]], groups: dict[str, list[str]]) -> R
     return Ranking(keys, scores)
 
 
-def normalise(lex: Ranking, den: Ranking, lexical: LexicalResult, groups: dict[str, list[str]]) -> None:
-    """Keyword hits: the share of the query's information they match (BM25 only breaks ties); dense hits: min-max
-    of the similarity over the candidates (the tail of the list is 0, the best 1)."""
-    key_of = {uid: key for key, uids in groups.items() for uid in uids}
-    share: dict[str, float] = {}
-    for uid, _, words in lexical.ranked:
-        share.setdefault(key_of.get(uid, ""), lexical.share(words))
+def normalise(lex: Ranking, den: Ranking, share: dict[str, float]) -> None:
+    """Keyword hits: the share of the query's information they match (`Pool.share`; BM25 only breaks ties); dense
+    hits: min-max of the similarity over the candidates (the tail of the list is 0, the best 1)."""
     top = lex.scores[0] if lex.scores else 1.0
     lex.norm = [share.get(k, 0.0) + 1e-3 * s / (top or 1.0) for k, s in zip(lex.keys, lex.scores)]
     if den.scores:
@@ -222,9 +226,34 @@ def with_context(fused: list[tuple[str, float]], links: dict[str, set[str]], *,
     return sorted(out, key=lambda kv: (-kv[1], order[kv[0]])), lifted
 
 
-def with_evidence(fused: list[tuple[str, float]], lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
+def keyword_rescue(fused: list[tuple[str, float]], lex: Ranking) -> list[tuple[str, float]]:
+    """The keyword side's best hit within the first `RESCUE_AT` when it holds clearly more of the query's information
+    than any other hit (the one message holding a rare word of the query, say): the keyword side is confident, even
+    when the embedder ranks that message among many close ones."""
+    shares = sorted(zip(lex.norm, lex.keys), reverse=True)[:2]
+    if not shares or shares[0][0] < RESCUE_SHARE or len(shares) > 1 and shares[0][0] - shares[1][0] < RESCUE_MARGIN:
+        return fused
+    best = shares[0][1]
+    keys = [k for k, _ in fused]
+    if best not in keys or keys.index(best) < RESCUE_AT:
+        return fused
+    rest = [kv for kv in fused if kv[0] != best]
+    return rest[:RESCUE_AT - 1] + [fused[keys.index(best)]] + rest[RESCUE_AT - 1:]
+
+
+def with_evidence(fused: list[tuple[str, float]], lex: Ranking, den: Ranking, *,
+                  words: int = 0) -> list[tuple[str, float]]:
     """Keep hits with some evidence: a keyword match carrying `LEXICAL_EVIDENCE` of the query's information, or a
-    similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one."""
+    similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one.
+
+    When hits hold every word of a query of `words` >= 2 words, they show what relevance looks like for it: a hit with
+    no keyword evidence must then be at least as similar to the query as the least similar of them. Otherwise short
+    courtesy messages ("Merci, c'est parfait."), which an embedder places near any query, fill the rest of the list."""
     lexical = {k for k, n in zip(lex.keys, lex.norm) if n >= LEXICAL_EVIDENCE}
     dense = {k for k, n in zip(den.keys, den.norm) if n >= DENSE_EVIDENCE}
+    if words >= 2:
+        similarity = dict(zip(den.keys, den.scores))
+        anchors = [similarity[k] for k, n in zip(lex.keys, lex.norm) if n >= 1.0 - 1e-6 and k in similarity]
+        if anchors:
+            dense = {k for k in dense if similarity[k] >= min(anchors)}
     return [(k, s) for k, s in fused if k in lexical or k in dense]

@@ -43,7 +43,7 @@ import numpy as np
 
 from copilot.embed import Embedder
 from copilot.fusion import (Pool, Ranking, collapse, complete_first, evidence, fuse, fuse_scores, group_copies,
-                            normalise, thread_neighbours, with_context, with_evidence)
+                            keyword_rescue, normalise, thread_neighbours, with_context, with_evidence)
 from copilot.index import VectorIndex
 from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
@@ -126,12 +126,12 @@ class Retriever:
             fused = self._fuse(lex, den)
             if self.context:
                 fused, lifted = with_context(fused, thread_neighbours(pool.rows, pool.groups))
-            fused = complete_first(fused, lex, pool.lexical)
+            fused = keyword_rescue(complete_first(fused, lex, pool.lexical), lex)
         else:
             side = lex if mode == "lexical" else den
             fused = list(zip(side.keys, side.scores))
         if self.floor:
-            fused = with_evidence(fused, lex, den)
+            fused = with_evidence(fused, lex, den, words=len(pool.lexical.weights) if mode == "hybrid" else 0)
         return self._hydrate(query, fused[:limit], pool, lifted)
 
     def candidates(self, brand: str, query: str, *, depth: int, filters: dict[str, Any], need: int | None = None,
@@ -152,7 +152,7 @@ class Retriever:
         groups = group_copies(rows)
         pool = Pool(lexical, rows, groups, collapse([(u, s) for u, s, _ in lexical.ranked], groups),
                     collapse(dense, groups))
-        normalise(pool.lex, pool.den, lexical, groups)
+        normalise(pool.lex, pool.den, pool.share)
         if mode == "hybrid" and vector is not None and self.fusion == "union":
             pool.complete(brand, vector, dict(dense), self.index)
         return pool
