@@ -13,6 +13,7 @@ near 0 and hybrid fusion leans on the dense ranking instead of letting unrelated
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class LexicalResult:
         The exact form's document frequency is estimated from the hits: the word's (stem) frequency times the share
         of the hits holding the stem that hold the exact form too. A word whose hits all (or none) hold its exact form
         keeps its weight, so inflections that every text spells alike change nothing."""
-        exact = {key: {w for w in words if exact_pattern(w).search(text)} for key, (words, text) in hits.items()}
+        exact = {key: {w for w in words if holds_exact(text, w)} for key, (words, text) in hits.items()}
         weights = dict(self.weights)
         for word, weight in self.weights.items():
             held = [key for key, (words, _) in hits.items() if word in words]
@@ -79,12 +80,24 @@ class LexicalResult:
                 for key, (words, _) in hits.items()}
 
 
+def holds_exact(text: str, word: str) -> bool:
+    """Whether `text` holds `word` itself (`exact_pattern`). An ASCII text is first searched for the word's letters
+    as a plain substring: scanning a 5,000-character post with the pattern costs ~0.1 ms, a substring search ~1 µs."""
+    if text.isascii() and _base(word) not in text.lower():
+        return False
+    return exact_pattern(word).search(text) is not None
+
+
+@functools.lru_cache(maxsize=512)
 def exact_pattern(word: str) -> re.Pattern[str]:
     """`word` as a whole word, singular or plural (a final s or x), in any case, with or without its accents."""
-    base = strip_accents(word.lower())
-    base = base[:-1] if len(base) > 3 and base[-1] in "sx" else base
-    letters = "".join(f"[{ACCENTED[c]}]" if c in ACCENTED else re.escape(c) for c in base)
+    letters = "".join(f"[{ACCENTED[c]}]" if c in ACCENTED else re.escape(c) for c in _base(word))
     return re.compile(rf"(?<!\w){letters}[sx]?(?!\w)", re.IGNORECASE)
+
+
+def _base(word: str) -> str:
+    base = strip_accents(word.lower())
+    return base[:-1] if len(base) > 3 and base[-1] in "sx" else base
 
 
 def idf(df: int, docs: int) -> float:
