@@ -42,8 +42,8 @@ from typing import Any, Literal
 import numpy as np
 
 from copilot.embed import Embedder
-from copilot.fusion import (Pool, Ranking, collapse, complete_first, evidence, fuse, fuse_scores, group_copies,
-                            keyword_rescue, normalise, thread_neighbours, with_context, with_evidence)
+from copilot.fusion import (Pool, Ranking, collapse, complete_first, cosines, evidence, fuse, fuse_scores,
+                            group_copies, keyword_rescue, normalise, thread_neighbours, with_context, with_evidence)
 from copilot.index import VectorIndex
 from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
@@ -195,7 +195,7 @@ class Retriever:
             return None
         if not ids:
             return []
-        similarities = matrix @ np.asarray(vector, dtype=np.float32)
+        similarities = cosines(matrix, vector)
         order = np.argsort(-similarities, kind="stable")[:k]
         return [(ids[i], float(similarities[i])) for i in order]
 

@@ -222,6 +222,11 @@ class KeywordRepo(RepoBase):
         if not params or not uids:
             return set(uids)
         where, join = self._filter_clause(brand_id, filters)
+        if self.engine.dialect.name == "sqlite":
+            # The ids are few, and the unique (brand, source, source_id) index finds each. Left to choose, SQLite reads
+            # every message of the channel on ix_messages_brand_channel_kind instead (12,700 at 100k messages: 10 ms
+            # against 2 for 400 ids); the unary + keeps the filter columns off every index.
+            where = where.replace(" AND m.", " AND +m.").replace(" AND k.", " AND +k.")
         by_source: dict[str, list[str]] = {}
         for uid in uids:
             source, _, source_id = uid.partition(":")
