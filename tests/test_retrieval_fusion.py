@@ -303,3 +303,11 @@ def test_context_inherits_from_scores_before_it_so_nothing_snowballs_along_a_thr
     fused, lifted = with_context([("q", 1.0), ("x", 0.5), ("a", 0.4), ("c", 0.1)], links, share=0.2)
     assert dict(fused) == pytest.approx({"q": 1.08, "a": 0.6, "x": 0.5, "c": 0.18})  # c: 0.2 x a's own 0.4
     assert [k for k, _ in fused] == ["q", "a", "x", "c"] and lifted == {"q": "a", "a": "q", "c": "a"}
+
+
+def test_a_french_word_typed_without_accents_finds_the_texts_that_spell_it_right(workshop: Copilot):
+    # Snowball stems 'butées' to 'but' but 'butees' to 'bute': the SQLite index holds the stems of the accented text.
+    # PostgreSQL folds accents before stemming; both backends must match (this file runs in the PostgreSQL leg too).
+    lexical = workshop.keywords.explained("atelier", "butees derailleur", k=5)
+    assert lexical.coverage == 1.0 and lexical.ranked[0][0] == "native:q"
+    assert set(lexical.ranked[0][2]) == {"butees", "derailleur"}
