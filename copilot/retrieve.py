@@ -55,7 +55,7 @@ from copilot.text import snippet
 # 0.151 for the two paired (`copilot.embed.PairedEmbedder`).
 DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2,
                 "all-MiniLM-L6-v2-int8+use-multilingual-v3": 0.2}
-DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at the k x 10, then k x 50 nearest before ranking exactly
+DENSE_OVERFETCH = (5, 50)  # a filtered dense search looks at the k x 5, then k x 50 nearest before ranking exactly
 # A filter passing at most this many messages is ranked exactly over their vectors (fetched by id from Chroma: ~90 ms
 # for 1,300 at 100k messages on a loaded machine, then from the index's in-memory cache: ~2 ms).
 EXACT_MAX = 2000
