@@ -136,7 +136,7 @@ def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors
     return [_as_written(p, texts) for p in chosen]
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # a draft reads up to 300 recent messages
 def _read(text: str) -> tuple[str, frozenset[str], tuple[tuple[tuple[str, ...], frozenset[str]], ...]]:
     """One message as topics_of reads it: its tokens joined (to spot copies), the words its own text uses as verbs,
     and its phrases with their accent-folded words. Cached by text: the recent messages a draft reads are mostly
@@ -147,7 +147,7 @@ def _read(text: str) -> tuple[str, frozenset[str], tuple[tuple[tuple[str, ...], 
     return " ".join(raw), verbs, tuple((p, frozenset(strip_accents(w) for w in p)) for p in sorted(_phrases(raw)))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _carries_instructions(text: str) -> bool:
     return bool(instructions_in(text))
 

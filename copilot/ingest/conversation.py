@@ -112,7 +112,8 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
             people: dict[str, Person]) -> list[str]:
     """Who a message thanks: member ids, in order (empty when it thanks no one). `earlier` is the thread so far
     as (author, message id), oldest first."""
-    folded = _thanking(text)
+    # Thanks are short: only short texts are kept in the cache, so an import of long posts cannot fill memory.
+    folded = _thanking(text) if len(text) <= THANKS_CACHED_CHARS else _thanking.__wrapped__(text)
     if folded is None:
         return []
     others = [a for a, _ in earlier if a and a != author]
@@ -131,6 +132,9 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
     if GROUP.search(folded):
         return list(dict.fromkeys(others))
     return others[-1:]
+
+
+THANKS_CACHED_CHARS = 2000
 
 
 @lru_cache(maxsize=8192)
