@@ -17,11 +17,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, SHARED, write_result  # noqa: E402
-from copilot.evals import compare_retrieval, rank_metrics, read_queries  # noqa: E402
+from copilot.evals import compare_retrieval, evaluate_retrieval, rank_metrics, read_queries  # noqa: E402
+from copilot.fusion import thread_neighbours, with_context, with_evidence  # noqa: E402
 from copilot.runtime import Copilot  # noqa: E402
 from copilot.sample import SAMPLE_BRAND, load_sample  # noqa: E402
 from copilot.settings import Settings  # noqa: E402
@@ -65,6 +67,30 @@ def margin_interval(runtime: Copilot, brands: dict[str, str], queries: list[dict
             "queries_worse": sum(d < 0 for d in diffs)}
 
 
+def context_ablation(runtime: Copilot, brands: dict[str, str], queries: list[dict]) -> dict[str, Any]:
+    """Where the thread-context step's gain comes from: the default hybrid without it, and the dense ranking with it
+    (each dense hit plus `CONTEXT_SHARE` of its best thread neighbour's normalised similarity, then the floor)."""
+    retriever = runtime.retriever
+    retriever.context = False
+    try:
+        without = evaluate_retrieval(retriever, brands, queries, mode="hybrid")
+    finally:
+        retriever.context = True
+    rows = []
+    for q in queries:
+        pool = retriever.candidates(brands[q["corpus"]], q["query"], depth=40, filters={}, need=10, mode="dense")
+        fused, _ = with_context(list(zip(pool.den.keys, pool.den.norm)), thread_neighbours(pool.rows, pool.groups))
+        fused = with_evidence(fused, pool.lex, pool.den)[:10]
+        rows.append({**rank_metrics([{pool.rows[u].source_id for u in pool.groups[k]} for k, _ in fused],
+                                    q["groups"]), "lang": q.get("lang", "en")})
+    dense = {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in ("recall_at_5", "mrr", "ndcg_at_10")}
+    for lang in sorted({r["lang"] for r in rows}):
+        dense[f"recall_at_5_{lang}"] = round(sum(r["recall_at_5"] for r in rows if r["lang"] == lang)
+                                             / sum(r["lang"] == lang for r in rows), 4)
+    return {"hybrid_without_context": {k: without[k] for k in ("recall_at_5", "mrr", "ndcg_at_10", "by_lang")},
+            "dense_with_context": dense}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("queries", type=Path)
@@ -81,6 +107,7 @@ def main() -> None:
         load_start = round(os.getloadavg()[0], 2)
         out = compare_retrieval(runtime.retriever, brands, queries)
         out["hybrid_minus_dense_recall_at_5_ci95"] = margin_interval(runtime, brands, queries)
+        out["context_ablation"] = context_ablation(runtime, brands, queries)
     finally:
         runtime.close()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout

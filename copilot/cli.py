@@ -239,7 +239,8 @@ def search(query: str, brand: str = typer.Option(..., "--brand", "-b"), limit: i
     if as_json:
         typer.echo(json.dumps([{"id": h.id, "source": h.source, "kind": h.kind, "score": h.score,
                                 "snippet": h.snippet, "matched_terms": h.matched_terms,
-                                "dense_similarity": h.dense_similarity, "duplicate_ids": h.duplicate_ids}
+                                "dense_similarity": h.dense_similarity, "duplicate_ids": h.duplicate_ids,
+                                "context_id": h.context_id}
                                for h in hits], indent=2, ensure_ascii=False))
     else:
         for h in hits:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -112,14 +114,13 @@ def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors
     verbs: set[str] = set()
     seen: set[str] = set()
     for k, text in enumerate(texts):
-        # Phrases never run across punctuation: "camera settings. Voting closes" holds no "settings voting".
-        raw = [w for clause in CLAUSE_BREAK.split(without_links(text)) for w in [*words(clause), "."]]
-        if " ".join(raw) in seen:  # a message pasted twice is one mention
+        flat, text_verbs, text_phrases = _read(text)
+        if flat in seen:  # a message pasted twice is one mention
             continue
-        seen.add(" ".join(raw))
-        verbs.update(w for prev, w in zip(raw, raw[1:]) if prev in VERB_CUES)
-        tokens = [w if strip_accents(w) not in banned else "." for w in raw]
-        found = _phrases(tokens)
+        seen.add(flat)
+        verbs.update(text_verbs)
+        # A phrase holding an excluded word is no subject, and neither is one running across it.
+        found = [p for p, folded in text_phrases if not folded & banned]
         phrase_df.update(found)
         for p in found:
             phrase_people.setdefault(p, set()).add(authors[k] if authors else str(k))
@@ -133,6 +134,22 @@ def topics_of(texts: list[str], n: int = 3, exclude: Iterable[str] = (), authors
         if len(chosen) == n:
             break
     return [_as_written(p, texts) for p in chosen]
+
+
+@lru_cache(maxsize=2048)  # a draft reads up to 300 recent messages
+def _read(text: str) -> tuple[str, frozenset[str], tuple[tuple[tuple[str, ...], frozenset[str]], ...]]:
+    """One message as topics_of reads it: its tokens joined (to spot copies), the words its own text uses as verbs,
+    and its phrases with their accent-folded words. Cached by text: the recent messages a draft reads are mostly
+    the ones the previous draft read, so a draft under a stream of new messages reads only the new ones."""
+    # Phrases never run across punctuation: "camera settings. Voting closes" holds no "settings voting".
+    raw = [w for clause in CLAUSE_BREAK.split(without_links(text)) for w in [*words(clause), "."]]
+    verbs = frozenset(w for prev, w in zip(raw, raw[1:]) if prev in VERB_CUES)
+    return " ".join(raw), verbs, tuple((p, frozenset(strip_accents(w) for w in p)) for p in sorted(_phrases(raw)))
+
+
+@lru_cache(maxsize=2048)
+def _carries_instructions(text: str) -> bool:
+    return bool(instructions_in(text))
 
 
 def _as_written(phrase: tuple[str, ...], texts: list[str]) -> str:
@@ -156,7 +173,13 @@ def _stem(word: str) -> str:
 def names_ritual(text: str, ritual_name: str) -> bool:
     """Whether a post names a ritual: every content word of the name near its start (accents, case and articles
     ignored), or the name written as one hashtag (#DefiDuLundi)."""
-    head = strip_accents(text[:300].lower())
+    return _head_names(text[:300], ritual_name)
+
+
+@lru_cache(maxsize=8192)
+def _head_names(start: str, ritual_name: str) -> bool:
+    """names_ritual on a post's first 300 characters; cached, since every draft reads the brand's recent posts."""
+    head = strip_accents(start.lower())
     name = strip_accents(ritual_name.lower())
     wanted = {w for w in words(name) if w not in STOPWORDS} or set(words(name))
     if wanted and wanted <= set(words(head)):
@@ -180,7 +203,7 @@ class Composer:
         recent = self.store.recent_messages(brand, since, limit=300, exclude_authors=brand_accounts | roles["no_analytics"])
         # Topics come from what members ask and answer, not from short reactions in comment threads, nor from
         # messages that carry instructions aimed at a model.
-        talk = [r for r in recent if r[5] in ("question", "answer") and not instructions_in(r[6])]
+        talk = [r for r in recent if r[5] in ("question", "answer") and not _carries_instructions(r[6])]
         g = Grounding(topics=topics_of([r[6] for r in talk], exclude=(brand, brand_name, ritual_name),
                                        authors=[f"{r[0]}:{r[2]}" for r in talk]))
         # Relevance first, then recency: an unfiltered search stays on the fast path of both indexes, and the

@@ -25,6 +25,13 @@ LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query
 COMBINING = re.compile(r"[\u0300-\u036f]")  # the accents NFKD splits off Latin letters
 NON_WORD = re.compile(r"[\W_]+")
 LONG_TEXT = 1200
+# A hit inherits this share of the best fused score among its thread neighbours (the message it replies to, its
+# replies): a question and its answers share relevance, while an answer rarely restates the question's words.
+# Chosen on v1 + v2 + v3 (0.1, 0.2, 0.3 and 0.5 within 0.01 recall@5 of each other; docs/retrieval.md).
+CONTEXT_SHARE = 0.2
+# The keyword side rescues its best hit when it holds clearly more of the query's information than any other: at
+# least RESCUE_SHARE of it, RESCUE_MARGIN more than the next hit; it is then shown within the first RESCUE_AT.
+RESCUE_SHARE, RESCUE_MARGIN, RESCUE_AT = 0.5, 0.15, 3
 
 
 @dataclass
@@ -59,7 +66,12 @@ class Pool:
             key = key_of.get(uid)
             if key is not None and key not in self.matched:
                 self.matched[key] = words
-                self.share[key] = self.lexical.share(words)
+        self.share.update(self.lexical.exact_shares({key: (words, self._text(key))
+                                                     for key, words in self.matched.items()}))
+
+    def _text(self, key: str) -> str:
+        row = self.rows[self.groups[key][0]]
+        return f"{row.title or ''} {row.text}"
 
     def complete(self, brand: str, vector: Any, dense: dict[str, float], index: VectorIndex) -> None:
         """Give every group both scores: the keyword share of those the keyword ranking missed (from their text's
@@ -73,7 +85,7 @@ class Pool:
         ids, matrix = index.vectors(brand, missing) if missing else ([], None)
         cosine = dict(dense)
         if ids:
-            cosine.update(zip(ids, (matrix @ np.asarray(vector, dtype=np.float32)).tolist()))
+            cosine.update(zip(ids, cosines(matrix, vector).tolist()))
         for key, uids in self.groups.items():
             known = [cosine[u] for u in uids if u in cosine]
             if known:
@@ -91,6 +103,14 @@ class Pool:
         similarity = [self.similarity.get(k, low) for k in keys]
         dense = [min(1.0, max(0.0, (s - low) / (high - low))) if high > low else 1.0 for s in similarity]
         return Ranking(keys, lexical, lexical, lexical_weight), Ranking(keys, similarity, dense, dense_weight)
+
+
+def cosines(matrix: np.ndarray, vector: Any) -> np.ndarray:
+    """Each row of `matrix` (unit vectors) dotted with `vector`, without BLAS: after a BLAS product OpenBLAS's worker
+    threads spin, waiting for the next one, and on a 2-core machine they took the CPU from the rest of the search (a
+    kind + channel filtered search at 100k messages, p50 29 -> 11 ms with BLAS held to one thread; bench/search.py).
+    A search's products are small (at most `EXACT_MAX` x the embedder's dimension): one thread costs ~0.1 ms."""
+    return np.einsum("ij,j->i", matrix, np.asarray(vector, dtype=np.float32))
 
 
 def fuse(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[str, float]]:
@@ -138,7 +158,10 @@ def text_key(title: str | None, text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    return NON_WORD.sub(" ", COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))).strip()
+    lowered = text.lower()
+    if not lowered.isascii():  # NFKD and the accent pass change nothing in ASCII (most long posts): skip them
+        lowered = COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
+    return NON_WORD.sub(" ", lowered).strip()
 
 
 def group_copies(rows: dict[str, Any]) -> dict[str, list[str]]:
@@ -164,13 +187,9 @@ def collapse(ranked: list[tuple[str, float]], groups: dict[str, list[str]]) -> R
     return Ranking(keys, scores)
 
 
-def normalise(lex: Ranking, den: Ranking, lexical: LexicalResult, groups: dict[str, list[str]]) -> None:
-    """Keyword hits: the share of the query's information they match (BM25 only breaks ties); dense hits: min-max
-    of the similarity over the candidates (the tail of the list is 0, the best 1)."""
-    key_of = {uid: key for key, uids in groups.items() for uid in uids}
-    share: dict[str, float] = {}
-    for uid, _, words in lexical.ranked:
-        share.setdefault(key_of.get(uid, ""), lexical.share(words))
+def normalise(lex: Ranking, den: Ranking, share: dict[str, float]) -> None:
+    """Keyword hits: the share of the query's information they match (`Pool.share`; BM25 only breaks ties); dense
+    hits: min-max of the similarity over the candidates (the tail of the list is 0, the best 1)."""
     top = lex.scores[0] if lex.scores else 1.0
     lex.norm = [share.get(k, 0.0) + 1e-3 * s / (top or 1.0) for k, s in zip(lex.keys, lex.scores)]
     if den.scores:
@@ -187,9 +206,65 @@ def complete_first(fused: list[tuple[str, float]], lex: Ranking, lexical: Lexica
     return [kv for kv in fused if kv[0] in complete] + [kv for kv in fused if kv[0] not in complete]
 
 
-def with_evidence(fused: list[tuple[str, float]], lex: Ranking, den: Ranking) -> list[tuple[str, float]]:
+def thread_neighbours(rows: dict[str, Any], groups: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Group key -> the keys of the candidate groups it is linked to by a reply (its parent, its replies), both ways;
+    a message's parent is the message of the same source whose id its `reply_to` names."""
+    key_of = {uid: key for key, uids in groups.items() for uid in uids}
+    links: dict[str, set[str]] = {}
+    for uid, key in key_of.items():
+        row = rows[uid]
+        parent = key_of.get(f"{row.source}:{row.reply_to}") if row.reply_to else None
+        if parent is not None and parent != key:
+            links.setdefault(key, set()).add(parent)
+            links.setdefault(parent, set()).add(key)
+    return links
+
+
+def with_context(fused: list[tuple[str, float]], links: dict[str, set[str]], *,
+                 share: float = CONTEXT_SHARE) -> tuple[list[tuple[str, float]], dict[str, str]]:
+    """Each hit's fused score plus `share` of its best-scoring thread neighbour's (the scores before this step, so
+    nothing snowballs along a thread), re-ranked; and which neighbour lifted each hit that inherited something."""
+    score = dict(fused)
+    lifted: dict[str, str] = {}
+    out = []
+    for key, own in fused:
+        best = max(links.get(key, ()), key=lambda n: (score.get(n, 0.0), n), default=None)
+        bonus = share * score.get(best, 0.0) if best is not None else 0.0
+        if bonus > 0.0:
+            lifted[key] = best  # type: ignore[assignment]
+        out.append((key, own + bonus))
+    order = {key: i for i, (key, _) in enumerate(fused)}
+    return sorted(out, key=lambda kv: (-kv[1], order[kv[0]])), lifted
+
+
+def keyword_rescue(fused: list[tuple[str, float]], lex: Ranking) -> list[tuple[str, float]]:
+    """The keyword side's best hit within the first `RESCUE_AT` when it holds clearly more of the query's information
+    than any other hit (the one message holding a rare word of the query, say): the keyword side is confident, even
+    when the embedder ranks that message among many close ones."""
+    shares = sorted(zip(lex.norm, lex.keys), reverse=True)[:2]
+    if not shares or shares[0][0] < RESCUE_SHARE or len(shares) > 1 and shares[0][0] - shares[1][0] < RESCUE_MARGIN:
+        return fused
+    best = shares[0][1]
+    keys = [k for k, _ in fused]
+    if best not in keys or keys.index(best) < RESCUE_AT:
+        return fused
+    rest = [kv for kv in fused if kv[0] != best]
+    return rest[:RESCUE_AT - 1] + [fused[keys.index(best)]] + rest[RESCUE_AT - 1:]
+
+
+def with_evidence(fused: list[tuple[str, float]], lex: Ranking, den: Ranking, *,
+                  words: int = 0) -> list[tuple[str, float]]:
     """Keep hits with some evidence: a keyword match carrying `LEXICAL_EVIDENCE` of the query's information, or a
-    similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one."""
+    similarity `DENSE_EVIDENCE` of the way from the dense candidates' tail to the best one.
+
+    When hits hold every word of a query of `words` >= 2 words, they show what relevance looks like for it: a hit with
+    no keyword evidence must then be at least as similar to the query as the least similar of them. Otherwise short
+    courtesy messages ("Merci, c'est parfait."), which an embedder places near any query, fill the rest of the list."""
     lexical = {k for k, n in zip(lex.keys, lex.norm) if n >= LEXICAL_EVIDENCE}
     dense = {k for k, n in zip(den.keys, den.norm) if n >= DENSE_EVIDENCE}
+    if words >= 2:
+        similarity = dict(zip(den.keys, den.scores))
+        anchors = [similarity[k] for k, n in zip(lex.keys, lex.norm) if n >= 1.0 - 1e-6 and k in similarity]
+        if anchors:
+            dense = {k for k in dense if similarity[k] >= min(anchors)}
     return [(k, s) for k, s in fused if k in lexical or k in dense]

@@ -16,7 +16,10 @@ Fusion (the four are measured side by side by `copilot eval retrieval --fusion a
 - `weighted_rrf`: reciprocal rank fusion with the same weights.
 - `rrf`: reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009), score(d) = Σ_r 1 / (k + rank_r(d)),
   k = 60: no calibration, but every ranking has the same say whatever it found.
-Then, for a query of two words or more, the hits holding every word come first (`copilot.fusion.complete_first`).
+Then each hit inherits a share (`CONTEXT_SHARE`) of the best fused score among its thread neighbours among the
+candidates, the message it replies to and its replies (`copilot.fusion.with_context`): a question and its answers share
+relevance, and an answer rarely restates the words of the question it answers. `context_id` says which neighbour lifted
+a hit. Then, for a query of two words or more, the hits holding every word come first (`copilot.fusion.complete_first`).
 
 Near-duplicates: messages whose text is the same once case, accents, punctuation and spacing are folded are one
 hit: the earliest stands for the others (`duplicate_ids`, among the candidates). The collapse runs on each
@@ -39,8 +42,8 @@ from typing import Any, Literal
 import numpy as np
 
 from copilot.embed import Embedder
-from copilot.fusion import (Pool, Ranking, collapse, complete_first, evidence, fuse, fuse_scores, group_copies,
-                            normalise, with_evidence)
+from copilot.fusion import (Pool, Ranking, collapse, complete_first, cosines, evidence, fuse, fuse_scores,
+                            group_copies, keyword_rescue, normalise, thread_neighbours, with_context, with_evidence)
 from copilot.index import VectorIndex
 from copilot.lexical import KeywordSearch, LexicalResult
 from copilot.store import Store
@@ -52,7 +55,7 @@ from copilot.text import snippet
 # 0.151 for the two paired (`copilot.embed.PairedEmbedder`).
 DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2,
                 "all-MiniLM-L6-v2-int8+use-multilingual-v3": 0.2}
-DENSE_OVERFETCH = (10, 50)  # a filtered dense search looks at the k x 10, then k x 50 nearest before ranking exactly
+DENSE_OVERFETCH = (5, 50)  # a filtered dense search looks at the k x 5, then k x 50 nearest before ranking exactly
 # A filter passing at most this many messages is ranked exactly over their vectors (fetched by id from Chroma: ~90 ms
 # for 1,300 at 100k messages on a loaded machine, then from the index's in-memory cache: ~2 ms).
 EXACT_MAX = 2000
@@ -86,6 +89,7 @@ class Hit:
     lexical_score: float | None = None
     dense_similarity: float | None = None
     duplicate_ids: list[str] = field(default_factory=list)
+    context_id: str | None = None  # the thread neighbour (parent or reply) whose score this hit inherited a share of
 
     @property
     def duplicates(self) -> int:
@@ -97,12 +101,13 @@ class Retriever:
     """Searches one brand's history and charter."""
 
     def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch, *,
-                 fusion: Fusion | None = None, floor: bool = True):
+                 fusion: Fusion | None = None, floor: bool = True, context: bool = True):
         self.store, self.index, self.embedder, self.keywords = store, index, embedder, keywords
         self.spread = DENSE_SPREAD.get(embedder.name)
         # Score fusion needs the embedder's similarity scale (measured: docs/retrieval.md); RRF needs none.
         self.fusion: Fusion = fusion or ("score" if self.spread else "rrf")
         self.floor = floor
+        self.context = context  # hybrid hits inherit a share of their thread neighbours' scores (`with_context`)
         # (brand, filters) -> (the brand's lexical_seq, ids, their vectors) of a selective filter, or None as the
         # vectors when too many pass: valid while the brand's keyword-relevant change sequence has not moved.
         self._passing: OrderedDict[tuple[str, str], tuple[int, list[str], np.ndarray | None]] = OrderedDict()
@@ -113,17 +118,21 @@ class Retriever:
         """Ranked hits for `query` within the brand, honouring kind/channel/author/date filters."""
         pool = self.candidates(brand, query, depth=max(limit * 4, 40), filters=filters or {}, need=limit, mode=mode)
         lex, den = pool.lex, pool.den
+        lifted: dict[str, str] = {}
         if mode == "hybrid":
             lex.weight, den.weight = evidence(pool.lexical.coverage, den.scores, self.spread or 0.2)
             if self.fusion == "union":
                 lex, den = pool.both_scores(lex.weight, den.weight)
-            fused = complete_first(self._fuse(lex, den), lex, pool.lexical)
+            fused = self._fuse(lex, den)
+            if self.context:
+                fused, lifted = with_context(fused, thread_neighbours(pool.rows, pool.groups))
+            fused = keyword_rescue(complete_first(fused, lex, pool.lexical), lex)
         else:
             side = lex if mode == "lexical" else den
             fused = list(zip(side.keys, side.scores))
         if self.floor:
-            fused = with_evidence(fused, lex, den)
-        return self._hydrate(query, fused[:limit], pool)
+            fused = with_evidence(fused, lex, den, words=len(pool.lexical.weights) if mode == "hybrid" else 0)
+        return self._hydrate(query, fused[:limit], pool, lifted)
 
     def candidates(self, brand: str, query: str, *, depth: int, filters: dict[str, Any], need: int | None = None,
                    mode: Mode = "hybrid") -> Pool:
@@ -143,7 +152,7 @@ class Retriever:
         groups = group_copies(rows)
         pool = Pool(lexical, rows, groups, collapse([(u, s) for u, s, _ in lexical.ranked], groups),
                     collapse(dense, groups))
-        normalise(pool.lex, pool.den, lexical, groups)
+        normalise(pool.lex, pool.den, pool.share)
         if mode == "hybrid" and vector is not None and self.fusion == "union":
             pool.complete(brand, vector, dict(dense), self.index)
         return pool
@@ -186,7 +195,7 @@ class Retriever:
             return None
         if not ids:
             return []
-        similarities = matrix @ np.asarray(vector, dtype=np.float32)
+        similarities = cosines(matrix, vector)
         order = np.argsort(-similarities, kind="stable")[:k]
         return [(ids[i], float(similarities[i])) for i in order]
 
@@ -222,7 +231,7 @@ class Retriever:
         weights = [r.weight for r in sides] if self.fusion == "weighted_rrf" else None
         return fuse([r.keys for r in sides], weights=weights)
 
-    def _hydrate(self, query: str, fused: list[tuple[str, float]], pool: Pool) -> list[Hit]:
+    def _hydrate(self, query: str, fused: list[tuple[str, float]], pool: Pool, lifted: dict[str, str]) -> list[Hit]:
         lex, den, rows = pool.lex, pool.den, pool.rows
         lex_rank = {k: i + 1 for i, k in enumerate(lex.keys)}
         dense_rank = {k: i + 1 for i, k in enumerate(den.keys)}
@@ -238,7 +247,8 @@ class Retriever:
                             score=round(score, 6), lexical_rank=lex_rank.get(key), dense_rank=dense_rank.get(key),
                             matched_terms=list(pool.matched.get(key, ())),
                             lexical_score=_rounded(lex_score.get(key)), dense_similarity=_rounded(similarity.get(key)),
-                            duplicate_ids=[rows[c].source_id for c in copies]))
+                            duplicate_ids=[rows[c].source_id for c in copies],
+                            context_id=rows[pool.groups[lifted[key]][0]].source_id if key in lifted else None))
         return hits
 
 

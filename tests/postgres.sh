@@ -33,5 +33,5 @@ COPILOT_DATABASE_URL="postgresql+psycopg://copilot@127.0.0.1:$PORT/copilot_test"
   tests/test_drift.py tests/test_spotlight.py tests/test_vitality.py tests/test_rituals.py tests/test_slack.py \
   tests/test_privacy.py tests/test_contract.py tests/test_review_integrity.py tests/test_untrusted.py \
   tests/test_attack_inputs.py tests/test_erasure.py tests/test_brands.py tests/test_conversation.py \
-  tests/desk/test_desk_pages.py tests/test_retrieval_fusion.py tests/test_retrieval_eval.py tests/test_members_usage.py \
+  tests/desk/test_desk_pages.py tests/test_retrieval_fusion.py tests/test_retrieval_misses.py tests/test_retrieval_eval.py tests/test_members_usage.py \
   tests/test_live_analytics.py

@@ -115,3 +115,12 @@ def test_the_embedder_setting_picks_the_model_and_wins_over_a_provider_model(set
              for choice in ("multilingual", "paired", "hash")}
     assert names == {"multilingual": "use-multilingual-v3", "paired": "all-MiniLM-L6-v2-int8+use-multilingual-v3",
                      "hash": "hash-bow-256"}
+
+
+def test_the_local_embedder_leaves_the_cores_to_the_rest_of_the_search_between_queries():
+    # onnxruntime's worker threads spin after a run by default; on two cores that halved hybrid search speed at 100k
+    # messages (bench/search.py). The setting is what keeps them asleep.
+    embedder = LocalMiniLM()
+    options = embedder.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert embedder.embed(["a question"]).shape == (1, 384)

@@ -258,3 +258,56 @@ def test_a_channel_filtered_keyword_search_ranks_like_the_unfiltered_one_within_
         assert [u for u, _ in copilot.keywords.search("acme", query, k=10, filters={"channel": "c1"})] == expected
         authored = copilot.keywords.search("acme", query, k=10, filters={"author": "u2", "channel": "c1"})
         assert authored and all(copilot.store.get_messages("acme", [u])[u].author == "u2" for u, _ in authored)
+
+
+@pytest.fixture
+def workshop(copilot: Copilot) -> Copilot:
+    """A question, its answer (which holds one of the question's words, in a longer text) and a thank-you, among
+    messages that hold one of the question's words each."""
+    from copilot.embed import HashEmbedder
+
+    runtime = Copilot(copilot.settings, embedder=HashEmbedder())
+    runtime.store.create_brand("atelier", "Atelier", "fr")
+    runtime.ingestor.ingest("atelier", [
+        m("q", "Comment régler les butées du dérailleur arrière ?", kind="question"),
+        m("a", "Sur ce dérailleur, tourne la vis H d'un quart de tour, puis la vis L, câble détendu, et essaie "
+          "toutes les vitesses.", days=1, kind="answer",
+          reply_to="q", thread="q"),
+        m("t", "Merci beaucoup !", days=2, kind="comment", reply_to="a", thread="q"),
+        m("d1", "Mon dérailleur avant est rouillé, je le change ou je le nettoie ?", days=3, kind="question"),
+        m("d2", "Les butées de porte du local vélo sont cassées.", days=4, kind="post"),
+        m("d3", "Quart de finale du tournoi de baby-foot jeudi.", days=5, kind="post"),
+        m("d4", "Arrière-boutique fermée pour inventaire demain.", days=6, kind="post"),
+    ])
+    yield runtime
+    runtime.close()
+
+
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_an_answer_shares_the_relevance_of_the_question_it_answers(workshop: Copilot, fusion: str):
+    retriever = type(workshop.retriever)(workshop.store, workshop.index, workshop.embedder, workshop.keywords,
+                                         fusion=fusion)  # type: ignore[arg-type]
+    hits = retriever.search("atelier", "régler butées dérailleur", limit=5)
+    ids = [h.id for h in hits]
+    assert ids[0] == "q" and ids[1] == "a"  # the answer right after its question, above texts as close as it
+    assert hits[1].context_id == "q" and hits[0].context_id == "a"  # each says which neighbour lifted it
+    assert "t" not in ids  # a thank-you inherits nothing it could show: no evidence of its own, no hit
+    retriever.context = False
+    assert [h.id for h in retriever.search("atelier", "régler butées dérailleur", limit=5)].index("a") > 1
+
+
+def test_context_inherits_from_scores_before_it_so_nothing_snowballs_along_a_thread():
+    from copilot.fusion import with_context
+
+    links = {"q": {"a"}, "a": {"q", "c"}, "c": {"a"}}
+    fused, lifted = with_context([("q", 1.0), ("x", 0.5), ("a", 0.4), ("c", 0.1)], links, share=0.2)
+    assert dict(fused) == pytest.approx({"q": 1.08, "a": 0.6, "x": 0.5, "c": 0.18})  # c: 0.2 x a's own 0.4
+    assert [k for k, _ in fused] == ["q", "a", "x", "c"] and lifted == {"q": "a", "a": "q", "c": "a"}
+
+
+def test_a_french_word_typed_without_accents_finds_the_texts_that_spell_it_right(workshop: Copilot):
+    # Snowball stems 'butées' to 'but' but 'butees' to 'bute': the SQLite index holds the stems of the accented text.
+    # PostgreSQL folds accents before stemming; both backends must match (this file runs in the PostgreSQL leg too).
+    lexical = workshop.keywords.explained("atelier", "butees derailleur", k=5)
+    assert lexical.coverage == 1.0 and lexical.ranked[0][0] == "native:q"
+    assert set(lexical.ranked[0][2]) == {"butees", "derailleur"}

@@ -228,6 +228,8 @@ class SearchHit(BaseModel):
     duplicates: int = Field(default=0, description="how many other messages among the candidates have the same "
                                                    "text (case, accents and punctuation folded); shown once")
     duplicate_ids: list[str] = Field(default_factory=list, description="their ids")
+    context_id: str | None = Field(default=None, description="hybrid: the message in the same thread (the one this "
+                                   "hit replies to, or a reply to it) whose score this hit inherited a share of")
 
 
 class SearchOut(BaseModel):

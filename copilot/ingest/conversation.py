@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from copilot.text import strip_accents
 from copilot.textrules import without_links
@@ -111,8 +112,9 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
             people: dict[str, Person]) -> list[str]:
     """Who a message thanks: member ids, in order (empty when it thanks no one). `earlier` is the thread so far
     as (author, message id), oldest first."""
-    folded = _fold(text)
-    if not THANKS.search(folded) or NEGATED.search(folded):
+    # Thanks are short: only short texts are kept in the cache, so an import of long posts cannot fill memory.
+    folded = _thanking(text) if len(text) <= THANKS_CACHED_CHARS else _thanking.__wrapped__(text)
+    if folded is None:
         return []
     others = [a for a, _ in earlier if a and a != author]
     named: list[str] = []
@@ -123,7 +125,7 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
     if not named:
         for pid in dict.fromkeys(reversed(others)):  # the people of this thread first, latest first
             person = people.get(pid)
-            if person and any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", folded) for n in person.names):
+            if person and person.names and _names_pattern(person.names).search(folded):
                 named.append(pid)
     if named:
         return named
@@ -132,10 +134,33 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
     return others[-1:]
 
 
+THANKS_CACHED_CHARS = 2000
+
+
+@lru_cache(maxsize=8192)
+def _thanking(text: str) -> str | None:
+    """A message's folded text when it thanks someone, else None. Cached: the spotlight reads the window's thanks
+    again on every request."""
+    folded = _fold(text)
+    return folded if THANKS.search(folded) and not NEGATED.search(folded) else None
+
+
 def _by_name(handle: str, people: dict[str, Person]) -> str | None:
     if handle in people:
         return handle
-    return next((pid for pid, p in people.items() if handle in p.names or _fold(pid) == handle), None)
+    return next((pid for pid, p in people.items() if handle in p.names or _fold_id(pid) == handle), None)
+
+
+@lru_cache(maxsize=16384)
+def _fold_id(author_id: str) -> str:
+    """An author id as a handle is written (ids repeat across every thanks of a thread: folded once)."""
+    return _fold(author_id)
+
+
+@lru_cache(maxsize=16384)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of a person's names as a whole word: one compiled pattern per person, not one per name and message."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
 
 
 def type_threads(records: Iterable[MessageRecord], people: dict[str, Person]) -> list[MessageRecord]:

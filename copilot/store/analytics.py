@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from copilot.store.models import Brand, Member, Message, SpotlightRecord
 from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time
@@ -132,22 +132,6 @@ class AnalyticsRepo(RepoBase):
                                 .order_by(Message.created_at.desc()).limit(limit * 2 if skip else limit)).fetchall()
         return [tuple(r) for r in rows if (r[0], r[2]) not in skip][:limit]
 
-    def find_posts(self, brand_id: str, authors: Iterable[tuple[str, str]], contains: str, since: datetime,
-                   *, limit: int = 20) -> list[tuple[Any, ...]]:
-        """Top-level posts of the given authors whose text contains a phrase (case-insensitive), newest first:
-        (source, source_id, channel, created_at, text)."""
-        sids = [sid for _, sid in authors]
-        if not sids:
-            return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(Message.source, Message.source_id, Message.channel, Message.created_at,
-                                       Message.text)
-                                .where(Message.brand_id == brand_id, Message.author.in_(sids),
-                                       Message.reply_to.is_(None), Message.created_at >= since,
-                                       func.lower(Message.text).contains(contains.lower()))
-                                .order_by(Message.created_at.desc()).limit(limit)).fetchall()
-        return [tuple(r) for r in rows]
-
     def recent_posts(self, brand_id: str, authors: Iterable[tuple[str, str]], since: datetime, *,
                      limit: int = 400) -> list[tuple[Any, ...]]:
         """Top-level posts of the given authors since a date, newest first: (source, source_id, channel,
@@ -156,12 +140,15 @@ class AnalyticsRepo(RepoBase):
         if not sids:
             return []
         wanted = set(authors)
+        # No ORDER BY ... LIMIT in SQL: with one, SQLite walks the (brand, created_at) index newest first through
+        # every message of the window to find a few accounts' posts (0.5 s at 1M messages); without, it reads them
+        # on (brand, author, created_at). The posts of a few accounts in a window are few; they are sorted here.
         with self.engine.connect() as conn:
             rows = conn.execute(select(Message.source, Message.source_id, Message.channel, Message.created_at,
                                        Message.text, Message.author, Message.title)
                                 .where(Message.brand_id == brand_id, Message.author.in_(sids),
-                                       Message.reply_to.is_(None), Message.created_at >= since)
-                                .order_by(Message.created_at.desc()).limit(limit)).fetchall()
+                                       Message.reply_to.is_(None), Message.created_at >= since)).fetchall()
+        rows = sorted(rows, key=lambda r: _as_utc(r[3]), reverse=True)[:limit]
         # A forum post's title names it ("Weekly challenge #12: …"): it counts as the start of its text.
         return [(*r[:4], f"{r[6]}\n{r[4]}" if r[6] else r[4]) for r in rows if (r[0], r[5]) in wanted]
 

@@ -162,6 +162,14 @@ def _add_filter_index(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_messages_brand_channel_kind ON messages (brand_id, channel, kind)"))
 
 
+def _author_time_index(conn: Connection) -> None:
+    """The posts of a few accounts in a date window (a brand's own posts: earlier ritual editions, the feed audit)
+    are read per author and date, not by scanning every message of the window: (brand, author) grows a date."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_messages_brand_author_created ON messages "
+                      "(brand_id, author, created_at)"))
+    conn.execute(text("DROP INDEX IF EXISTS ix_messages_brand_author"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -176,6 +184,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (11, _add_members_seq),
     (12, _add_job_payloads),
     (13, _add_filter_index),
+    (14, _author_time_index),
 ]
 MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -222,6 +222,11 @@ class KeywordRepo(RepoBase):
         if not params or not uids:
             return set(uids)
         where, join = self._filter_clause(brand_id, filters)
+        if self.engine.dialect.name == "sqlite":
+            # The ids are few, and the unique (brand, source, source_id) index finds each. Left to choose, SQLite reads
+            # every message of the channel on ix_messages_brand_channel_kind instead (12,700 at 100k messages: 10 ms
+            # against 2 for 400 ids); the unary + keeps the filter columns off every index.
+            where = where.replace(" AND m.", " AND +m.").replace(" AND k.", " AND +k.")
         by_source: dict[str, list[str]] = {}
         for uid in uids:
             source, _, source_id = uid.partition(":")
@@ -297,7 +302,7 @@ class KeywordRepo(RepoBase):
     def _fts_search(self, brand_id: str, query: str, k: int,
                     filters: dict[str, Any]) -> tuple[KeywordHits, list[tuple[int, float, tuple[str, ...]]]]:
         out = KeywordHits(words=query_words(query))
-        terms = analyse_query(query)
+        terms = list(dict.fromkeys(analyse_query(query) + [t for stems in out.words.values() for t in stems]))
         table = kw_table(brand_id)
         where, params = _filters(filters)
         with self.engine.connect() as conn:
@@ -416,10 +421,23 @@ def query_words(query: str) -> dict[str, list[str]]:
     """The query's content words, each with its French and English index terms (accents folded), in order."""
     out: dict[str, list[str]] = {}
     for word in words(query[:2000]):
-        stems = list(dict.fromkeys(analyse(word, "fr") + analyse(word, "en")))
+        stems = list(dict.fromkeys(analyse(word, "fr") + analyse(word, "en")
+                                   + [s for variant in _accented(word) for s in analyse(variant, "fr")]))
         if stems and word not in out:
             out[word] = stems
     return out
+
+
+def _accented(word: str) -> list[str]:
+    """A French word typed without its accents, read with the past-participle ending whose accent changes how Snowball
+    stems it: 'butees' stems to 'bute' but the text's 'butées' to 'but' (stemmed first, accents folded after), so the
+    query would miss every text spelling it right. PostgreSQL folds accents before stemming and needs none of this."""
+    if not word.isascii() or len(word) < 4:
+        return []
+    for plain, accented in (("ees", "ées"), ("ee", "ée"), ("es", "és"), ("e", "é")):
+        if word.endswith(plain):
+            return [word[: -len(plain)] + accented]
+    return []
 
 
 def _lexeme(value: str) -> str:

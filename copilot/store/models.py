@@ -116,7 +116,7 @@ class Message(Base):
         UniqueConstraint("brand_id", "source", "source_id"),
         Index("ix_messages_brand_created", "brand_id", "created_at"),
         Index("ix_messages_brand_reply_to", "brand_id", "reply_to"),
-        Index("ix_messages_brand_author", "brand_id", "author"),
+        Index("ix_messages_brand_author_created", "brand_id", "author", "created_at"),
         # Filtered search counts a filter's messages on it before choosing how to rank them (`filtered_versions`).
         Index("ix_messages_brand_channel_kind", "brand_id", "channel", "kind"),
         # Only the few rows still waiting for their vectors are in this index, so finding them costs nothing.
