@@ -1,0 +1,35 @@
+"""The analytics snapshot's lineage on rows written here (issue 17, mutation check): an erased member leaves every
+row at once, and a late message re-lays the rows out in time order without losing when the snapshot reflects the
+database. Rows are (mid, source, source_id, author, created, kind, reply_to, thread, reactions, solution, channel,
+signal bits), as `Store.snapshot_rows` gives them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from copilot.features.snapshot import build
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+
+
+def row(mid: int, sid: str, author: str, hours: int, reply_to: str | None = None) -> tuple:
+    return (mid, "native", sid, author, T0 + timedelta(hours=hours), "answer" if reply_to else "question", reply_to,
+            None, 0, False, "general", 0)
+
+
+def test_an_erased_member_leaves_every_row_at_once_and_only_once():
+    lin = build([row(1, "q1", "ana", 0), row(2, "a1", "ben", 1, "q1"), row(3, "q2", "ana", 2)], epoch=1, hwm=3)
+    assert lin.forget_author(("native", "ana"))
+    snap = lin.publish()
+    authors = [snap.authors[a] if a >= 0 else None for a in snap.author]
+    assert authors == [None, ("native", "ben"), None]
+    assert snap.author_code(("native", "ana")) == -1
+    assert not lin.forget_author(("native", "ana"))  # nothing left to forget
+
+
+def test_a_late_message_is_placed_in_time_order_and_the_snapshot_keeps_its_as_of():
+    # chunks of two: the third row is older than the second, so the lineage is re-laid out
+    lin = build([row(1, "q1", "ana", 0), row(2, "q2", "ben", 5), row(3, "q3", "cy", 2)], epoch=1, hwm=3, chunk=2)
+    snap = lin.publish()
+    assert list(snap.ids) == ["q1", "q3", "q2"]
+    assert isinstance(snap.as_of, datetime) and snap.as_of <= datetime.now(timezone.utc)
