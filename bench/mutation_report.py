@@ -3,7 +3,8 @@
 `collect` reads the `.meta` files mutmut leaves next to each mutated module in <workdir>/mutants, counts the
 outcomes, records every survivor with its diff, and writes bench/results/mutation/<group>.<label>.json; it then
 rebuilds bench/results/mutation.json from all the runs and from bench/mutation_equivalents.json, where a person
-lists the survivors judged equivalent or not worth a test, one line of reason each.
+lists the survivors judged equivalent or not worth a test, one line of reason each (and, under "_notes", one
+line per group that its numbers need).
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ def merge() -> None:
     for group, entry in groups.items():
         notes = judged.get(group, {})
         entry["judged_equivalent_or_irrelevant"] = notes
+        if group in judged.get("_notes", {}):  # what a reader of this group's numbers must know (one line)
+            entry["note"] = judged["_notes"][group]
         # the latest of the after and follow-up runs (a follow-up re-checks an after run's survivors)
         label = max((k for k in ("after", "followup") if k in entry), key=lambda k: entry[k]["date"], default=None)
         final = entry.get(label) if label else None
