@@ -33,3 +33,33 @@ def test_a_late_message_is_placed_in_time_order_and_the_snapshot_keeps_its_as_of
     snap = lin.publish()
     assert list(snap.ids) == ["q1", "q3", "q2"]
     assert isinstance(snap.as_of, datetime) and snap.as_of <= datetime.now(timezone.utc)
+
+
+def test_saves_wait_for_their_interval_unless_forced_and_stopping_saves_what_moved(tmp_path):
+    """A saved snapshot is what a restart starts from: the follower's periodic save waits `save_interval_s` after
+    the last one, while a forced save (stopping, an erasure, a rebuild) writes at once, even right after a save."""
+    from copilot.features.snapshot import Snapshots, load
+    from copilot.ingest.pipeline import digest
+    from copilot.store import Store
+    from copilot.types import MessageRecord
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    store.create_brand("b", "B", "en")
+
+    def write(*sids: str) -> None:
+        records = [MessageRecord(source_id=s, author="ana", created_at=T0 + timedelta(hours=k), text=f"text {s}")
+                   for k, s in enumerate(sids)]
+        store.upsert_messages("b", records, [digest(r) for r in records])
+
+    write("m1", "m2")
+    snaps = Snapshots(store, root=tmp_path / "snaps", save_interval_s=3600)
+    assert snaps.get("b").n == 2
+    path = snaps._path("b")
+    assert path is not None and load(path).n == 2  # a fresh build is saved before it is served
+    write("m1", "m2", "m3")
+    assert snaps.get("b").n == 3
+    snaps._tick()  # the follower's periodic step: the interval since the last save has not passed
+    assert load(path).n == 2
+    snaps.stop()  # forced: what moved since the last save is kept for the next start
+    assert load(path).n == 3
+    store.close()
