@@ -63,3 +63,43 @@ def test_saves_wait_for_their_interval_unless_forced_and_stopping_saves_what_mov
     snaps.stop()  # forced: what moved since the last save is kept for the next start
     assert load(path).n == 3
     store.close()
+
+
+def test_a_kind_the_snapshot_does_not_know_counts_as_a_post():
+    poll = (2, "native", "p1", "ben", T0 + timedelta(hours=1), "poll", None, None, 0, False, "general", 0)
+    snap = build([row(1, "q1", "ana", 0), poll], epoch=1, hwm=2).publish()
+    assert snap.kind_is("post").tolist() == [False, True]
+    assert snap.kind_is("question").tolist() == [True, False]
+
+
+def test_an_author_met_in_rows_not_applied_yet_is_published_as_not_seen_yet():
+    """A change read but not applied yet (left to the follower) has already given its new author a code: a snapshot
+    published meanwhile lists them, first seen never, and the first row applied dates them."""
+    lin = build([row(1, "q1", "ana", 0)], epoch=1, hwm=1)
+    lin.publish()
+    enc = lin.encode([row(2, "q2", "ben", 3)])
+    snap = lin.publish()
+    assert snap.authors == [("native", "ana"), ("native", "ben")]
+    assert snap.first_seen.tolist() == [T0.timestamp(), float("inf")]
+    assert snap.n == 1
+    lin.append(enc)
+    assert lin.publish().first_seen.tolist() == [T0.timestamp(), (T0 + timedelta(hours=3)).timestamp()]
+
+
+def test_readiness_says_each_brands_revision_and_what_it_lags(tmp_path):
+    from copilot.features.snapshot import Snapshots
+    from copilot.ingest.pipeline import digest
+    from copilot.store import Store
+    from copilot.types import MessageRecord
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    store.create_brand("b", "B", "en")
+    records = [MessageRecord(source_id="m1", author="ana", created_at=T0, text="hello")]
+    store.upsert_messages("b", records, [digest(r) for r in records])
+    snaps = Snapshots(store)
+    revision = snaps.get("b").revision
+    ready, states = snaps.status()
+    assert ready and states["b"].startswith(f"revision {revision} as of ") and "behind" not in states["b"]
+    snaps._known["b"] = revision + 2  # another replica wrote twice; the follower has not caught up yet
+    assert snaps.status()[1]["b"].endswith(", 2 behind")
+    store.close()
