@@ -53,12 +53,17 @@ def _reset_database(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    s = Settings(env="test", data_dir=tmp_path / "data", admin_key="test-admin-key")  # type: ignore[arg-type]
+def fresh_settings(data_dir: Path) -> Settings:
+    """Test settings on `data_dir`, on an empty database (see `_reset_database`)."""
+    s = Settings(env="test", data_dir=data_dir, admin_key="test-admin-key")  # type: ignore[arg-type]
     if s.database_url:
         _reset_database(s.database_url)
     return s
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return fresh_settings(tmp_path / "data")
 
 
 @pytest.fixture

@@ -16,14 +16,9 @@ V2 = Path(__file__).parent / "data" / "retrieval_queries_v2.jsonl"
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Copilot:
-    from copilot.settings import Settings
+    from tests.conftest import fresh_settings
 
-    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("sample"), admin_key="test-admin-key")  # type: ignore[arg-type]
-    if settings.database_url:
-        from tests.conftest import _reset_database
-
-        _reset_database(settings.database_url)
-    runtime = Copilot(settings, embedder=LocalMiniLM(batch_size=32))
+    runtime = Copilot(fresh_settings(tmp_path_factory.mktemp("sample")), embedder=LocalMiniLM(batch_size=32))
     load_sample(runtime)
     yield runtime
     runtime.close()

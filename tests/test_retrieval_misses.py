@@ -90,14 +90,9 @@ def test_hits_without_a_query_word_must_be_as_close_as_the_complete_matches():
 @pytest.fixture(scope="module")
 def real(tmp_path_factory) -> Copilot:
     from copilot.embed import LocalMiniLM
-    from copilot.settings import Settings
+    from tests.conftest import fresh_settings
 
-    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("rucher"), admin_key="test-admin-key")  # type: ignore[arg-type]
-    if settings.database_url:
-        from tests.conftest import _reset_database
-
-        _reset_database(settings.database_url)
-    runtime = Copilot(settings, embedder=LocalMiniLM(batch_size=32))
+    runtime = Copilot(fresh_settings(tmp_path_factory.mktemp("rucher")), embedder=LocalMiniLM(batch_size=32))
     ingest_club(runtime)
     yield runtime
     runtime.close()
