@@ -33,6 +33,7 @@ import numpy as np
 
 from copilot import signals
 from copilot.errors import ServiceUnavailable
+from copilot.features.credits import StoreThanks, ThanksReader, read_credits
 from copilot.store import Store
 
 log = logging.getLogger("copilot.snapshot")
@@ -40,9 +41,9 @@ KINDS = ("question", "answer", "post", "comment", "doc", "charter")
 COLUMNS = (("mid", np.int64), ("author", np.int32), ("created", np.float64), ("kind", np.int8), ("parent", np.int32),
            ("is_reply", np.bool_), ("thread", np.int32), ("reactions", np.int64), ("solution", np.bool_),
            ("channel", np.int32), ("thanks", np.bool_), ("advocacy", np.bool_), ("tension", np.bool_),
-           ("answered", np.bool_))
+           ("answered", np.bool_), ("credit_at", np.int64), ("credit_n", np.int32))
 OBJECTS = ("sources", "ids", "reply_key")
-FORMAT = 1
+FORMAT = 2  # 2: thanks credits (credit_at, credit_n, credited); a file of format 1 is rebuilt
 _KIND = {k: i for i, k in enumerate(KINDS)}
 _GENERATIONS = itertools.count(1)  # unique across lineages, so caches keyed by generation never mix two of them
 
@@ -74,6 +75,9 @@ class Snapshot:
     advocacy: np.ndarray     # bool: a spontaneous recommendation (signals.ADVOCACY)
     tension: np.ndarray      # bool: conflict or negative sentiment (signals.TENSION)
     answered: np.ndarray     # bool: another author replied to the row
+    credit_at: np.ndarray    # int64: where a thanks row's credited author codes start in `credited`
+    credit_n: np.ndarray     # int32: how many codes it credits (see copilot.features.credits)
+    credited: np.ndarray     # int32: author codes credited by thanks, -1 for an erased member
     first_seen: np.ndarray   # float64 per author: time of their first message
     keys: dict[tuple[str, str], int] = field(repr=False)  # shared with later snapshots of the lineage
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # derived arrays, shared by the lineage
@@ -133,6 +137,20 @@ class Snapshot:
         """Rows of the given kinds."""
         return np.isin(self.kind, [KINDS.index(k) for k in kinds])
 
+    def credits(self, rows: np.ndarray) -> np.ndarray:
+        """The author codes the thanks among `rows` credit, one per (thanks, person) (-1 for an erased member)."""
+        return _gather(self.credit_at[rows], self.credit_n[rows], self.credited)
+
+
+def _gather(starts: np.ndarray, counts: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The segments flat[start:start + count], concatenated (vectorised)."""
+    counts = counts.astype(np.int64)
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int32)
+    ends = np.cumsum(counts)
+    return flat[np.repeat(starts - (ends - counts), counts) + np.arange(total)]
+
 
 MEMO_SIZE = 32
 
@@ -164,6 +182,11 @@ class Lineage:
         self.memo: dict[Any, Any] = {}
         self.orphans: dict[tuple[str, str], list[int]] = {}
         self.published: Snapshot | None = None
+        # Thanks credits: an append-only array of author codes (a row re-read gets a new segment), and the thanks
+        # rows to read (again) before the next publication.
+        self.credited = np.empty(0, dtype=np.int32)
+        self.n_credited = 0
+        self.pending: set[int] = set()
         # Codes are append-only, so a re-laid-out lineage keeps its predecessor's.
         self.authors: list[tuple[str, str]] = codes.authors if codes else []
         self.author_codes: dict[tuple[str, str], int] = codes.author_codes if codes else {}
@@ -245,6 +268,8 @@ class Lineage:
         out["is_reply"] = np.array([r is not None for r in cols["reply_key"]], dtype=bool)
         out["parent"] = np.full(len(rows), -1, dtype=np.int32)
         out["answered"] = np.zeros(len(rows), dtype=bool)
+        out["credit_at"] = np.zeros(len(rows), dtype=np.int64)
+        out["credit_n"] = np.zeros(len(rows), dtype=np.int32)
         return out
 
     # ------------------------------------------------------------ incremental changes
@@ -282,6 +307,8 @@ class Lineage:
         self._link_orphans(range(n0, self.n))
         self._mark_answered(np.arange(n0, self.n))
         self._seen(enc["author"], enc["created"])
+        # New rows come after every row held: only their own thanks are read (earlier thanks never see them).
+        self.pending.update((n0 + np.flatnonzero(enc["thanks"])).tolist())
 
     def _link_orphans(self, rows: Iterable[int]) -> None:
         """Replies that arrived before the message they answer point at it now it is here."""
@@ -297,6 +324,7 @@ class Lineage:
                     self.generation = next(_GENERATIONS)
                 self._w("parent")[r] = row
                 self._mark_answered(np.array([r]))
+                self.pending.add(r)  # a thanks naming nobody is credited to the message it replies to
 
     def _mark_answered(self, rows: np.ndarray) -> None:
         parent, author = self.bufs["parent"], self.bufs["author"]
@@ -309,11 +337,47 @@ class Lineage:
 
     def patch(self, row: int, enc: dict[str, np.ndarray], i: int) -> None:
         """Update a held row's light fields (reactions, solution, signals, channel, thread, kind) in place."""
+        if self.bufs["thanks"][row] or enc["thanks"][i]:
+            self.pending.add(row)  # the text may have changed: read the thanks again
+        if self.bufs["thread"][row] != enc["thread"][i]:  # the thanks after it in both threads saw another thread
+            self.touch_threads([int(self.bufs["thread"][row]), int(enc["thread"][i])])
         for name in ("reactions", "solution", "thanks", "advocacy", "tension", "channel", "thread", "kind"):
             if self.bufs[name][row] != enc[name][i]:
                 if name == "kind":
                     self.generation = next(_GENERATIONS)  # first answers depend on kinds
                 self._w(name)[row] = enc[name][i]
+
+    def touch_threads(self, threads: Iterable[int]) -> None:
+        """Read the thanks of these threads again (a message was added to, moved in or removed from them)."""
+        n = self.n
+        hit = np.isin(self.bufs["thread"][:n], np.fromiter(threads, dtype=np.int64)) & self.bufs["thanks"][:n]
+        self.pending.update(np.flatnonzero(hit).tolist())
+
+    def credit(self, reader: ThanksReader | None) -> None:
+        """Read the pending thanks rows (who each credits) and record their credits; nothing without a reader."""
+        if reader is None or not self.pending:
+            return
+        rows = np.fromiter(sorted(self.pending), dtype=np.int64)
+        self.pending = set()
+        rows = rows[rows < self.n]
+        rows = rows[self.bufs["thanks"][rows] & (self.bufs["author"][rows] >= 0)]
+        if not len(rows):
+            return
+        cols = {name: self.bufs[name][:self.n] for name in ("sources", "ids", "author", "created", "thread", "parent")}
+        named = read_credits(rows, cols, self.authors, reader)
+        counts = np.fromiter((len(c) for c in named), dtype=np.int32, count=len(named))
+        flat = np.fromiter((c for cs in named for c in cs), dtype=np.int32, count=int(counts.sum()))
+        need = self.n_credited + len(flat)
+        if need > len(self.credited):  # a new array: published snapshots keep their view of the old one
+            grown = np.empty(max(need, 2 * len(self.credited), 1024), dtype=np.int32)
+            grown[:self.n_credited] = self.credited[:self.n_credited]
+            self.credited = grown
+        self.credited[self.n_credited:need] = flat
+        starts = self.n_credited + np.cumsum(counts) - counts
+        self.n_credited = need
+        published = bool((rows < self.n_pub).any())
+        for name, values in (("credit_at", starts), ("credit_n", counts)):
+            (self._w(name) if published else self.bufs[name])[rows] = values
 
     def same_place(self, row: int, enc: dict[str, np.ndarray], i: int) -> bool:
         """Whether an updated message keeps its row (same time, author and reply): then it is patched."""
@@ -329,6 +393,10 @@ class Lineage:
         rows = np.flatnonzero(self.bufs["author"][:self.n] == code)
         self._w("author")[rows] = -1
         self.authors[code] = ("", "")
+        hit = self.credited[:self.n_credited] == code
+        if hit.any():  # their credits go too (a copy: the served snapshot is replaced right after)
+            self.credited = self.credited.copy()
+            self.credited[np.flatnonzero(hit)] = -1
         self.generation = next(_GENERATIONS)
         return True
 
@@ -346,6 +414,7 @@ class Lineage:
         seen = self.first_seen[:max(1, len(authors))]
         snap = Snapshot(revision=self.hwm, epoch=self.epoch, generation=self.generation, as_of=self.as_of,
                         authors=authors, channels=channels, first_seen=seen, keys=self.keys, memo=self.memo,
+                        credited=self.credited[:self.n_credited],
                         **{name: b[name][:n] for name in self.bufs})
         self._owned.clear()
         self.first_seen = self.first_seen.copy()
@@ -360,6 +429,7 @@ def relayout(old: Lineage, removed: set[int], enc: dict[str, np.ndarray]) -> Lin
     kept = np.flatnonzero(keep)
     new = Lineage(old.epoch, old.hwm, codes=old)
     new.as_of = old.as_of
+    new.credited, new.n_credited = old.credited, old.n_credited  # append-only: shared
     combined = {name: np.concatenate([old.bufs[name][kept], enc[name]]) for name in old.bufs}
     old_pos = np.full(old.n + 1, -1, dtype=np.int64)
     old_pos[kept] = np.arange(len(kept))
@@ -375,6 +445,15 @@ def relayout(old: Lineage, removed: set[int], enc: dict[str, np.ndarray]) -> Lin
         new.bufs[name][:len(order)] = column[order]
     new.n = len(order)
     _derive(new)
+    # Thanks to read again: those waiting already, those of every thread a row left or joined (their earlier
+    # messages changed), and replies to an added row (the message they reply to arrived).
+    pending = [int(rank[old_pos[r]]) for r in old.pending if r < old.n and keep[r]]
+    added = rank[len(kept):]
+    touched = np.concatenate([old.bufs["thread"][sorted(removed)], enc["thread"]]).astype(np.int64)
+    parent = new.bufs["parent"][:new.n]
+    new.pending = set(pending) | set(np.flatnonzero(new.bufs["thanks"][:new.n] & np.isin(parent, added)).tolist())
+    if len(touched):
+        new.touch_threads(np.unique(touched).tolist())
     return new
 
 
@@ -399,8 +478,9 @@ def _derive(lin: Lineage) -> None:
     lin._seen(b["author"][:n], b["created"][:n])
 
 
-def build(rows: Iterable[tuple[Any, ...]], *, epoch: int, hwm: int, chunk: int = 50_000) -> Lineage:
-    """A lineage from store rows in time order (`Store.snapshot_rows`)."""
+def build(rows: Iterable[tuple[Any, ...]], *, epoch: int, hwm: int, chunk: int = 50_000,
+          reader: ThanksReader | None = None) -> Lineage:
+    """A lineage from store rows in time order (`Store.snapshot_rows`), its thanks read with `reader`."""
     lin = Lineage(epoch, hwm)
     batch: list[tuple[Any, ...]] = []
     for row in rows:
@@ -409,6 +489,7 @@ def build(rows: Iterable[tuple[Any, ...]], *, epoch: int, hwm: int, chunk: int =
             _add_sorted(lin, batch)
             batch = []
     _add_sorted(lin, batch)
+    lin.credit(reader)
     return lin
 
 
@@ -433,6 +514,9 @@ def save(snap: Snapshot, lin: Lineage, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(snap, name) for name, _ in COLUMNS}
     arrays["first_seen"] = snap.first_seen
+    # Credits compacted in row order (segments replaced by a later reading are left out).
+    arrays["credited"] = snap.credits(np.arange(snap.n))
+    arrays["credit_at"] = np.cumsum(snap.credit_n, dtype=np.int64) - snap.credit_n
     strings = {"sources": snap.sources.tolist(), "ids": snap.ids.tolist(),
                "reply_key": [k if r else "" for k, r in zip(snap.reply_key.tolist(), snap.is_reply.tolist())],
                "author_src": [a[0] for a in snap.authors], "author_id": [a[1] for a in snap.authors],
@@ -470,6 +554,7 @@ def load(path: Path) -> Lineage | None:
                     return None
             arrays = {name: data[name] for name, _ in COLUMNS}
             first_seen = data["first_seen"]
+            credited = data["credited"].astype(np.int32)
     except (OSError, ValueError, KeyError, UnicodeDecodeError):
         return None
     lin = Lineage(int(meta["epoch"]), int(meta["revision"]))
@@ -487,6 +572,7 @@ def load(path: Path) -> Lineage | None:
     lin.bufs["ids"][:n] = strings["ids"]
     lin.bufs["reply_key"][:n] = [k if r else None for k, r in zip(strings["reply_key"], arrays["is_reply"].tolist())]
     lin.n = n
+    lin.credited, lin.n_credited = credited, len(credited)
     lin.keys = dict(zip(zip(strings["sources"], strings["ids"]), range(n)))
     lin.orphans = {}
     for row in np.flatnonzero(arrays["is_reply"] & (arrays["parent"] < 0)).tolist():
@@ -644,7 +730,8 @@ class Snapshots:
             lin = None
         fresh = lin is None
         if lin is None:
-            lin = build(self.store.snapshot_rows(brand), epoch=seqs.snapshot_epoch, hwm=seqs.change_seq)
+            lin = build(self.store.snapshot_rows(brand), epoch=seqs.snapshot_epoch, hwm=seqs.change_seq,
+                        reader=StoreThanks(self.store, brand))
         with self._guard:
             st = self._states.setdefault(brand, _State(lin, caught_up=False))
         with st.lock:
@@ -704,6 +791,7 @@ class Snapshots:
                 if not self.started:
                     self._rebuild(brand, st, locked=True)
             return
+        new.credit(StoreThanks(self.store, brand))
         new.hwm, new.as_of = seqs.change_seq, datetime.now(timezone.utc)
         st.lineage, st.current = new, new.publish()
         if seqs.change_seq > self._known.get(brand, 0):
@@ -751,7 +839,8 @@ class Snapshots:
         """Build the brand's snapshot from the database (without holding the lock unless the caller does), then
         catch it up and swap it in."""
         seqs = self.store.brand_seqs([brand])[brand]
-        lin = build(self.store.snapshot_rows(brand), epoch=seqs.snapshot_epoch, hwm=seqs.change_seq)
+        lin = build(self.store.snapshot_rows(brand), epoch=seqs.snapshot_epoch, hwm=seqs.change_seq,
+                    reader=StoreThanks(self.store, brand))
 
         def swap() -> None:
             st.lineage, st.current, st.rebuild = lin, lin.publish(), False

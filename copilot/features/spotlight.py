@@ -21,15 +21,11 @@ from copilot.features.charters import current_charter
 from copilot.features.rituals import guards
 from copilot.features.shoutout import llm_shoutout, template_shoutout
 from copilot.features.snapshot import KINDS, Snapshot, Snapshots
-from copilot.ingest.conversation import Person, names_of, thanked
 from copilot.llm import LLM
 from copilot.phrases import say
 from copilot.reports import SpotlightReport
 from copilot.store import Store
 
-# Above this many thanks in a window, re-reading their texts would cost a large community's spotlight more than it
-# is worth: the reply's author alone is credited, as the snapshot counts it.
-THANKS_READ_CAP = 3000
 WEIGHTS = {"solutions": 3.0, "first_answers": 2.0, "help_given": 1.5, "thanks_received": 1.0,
            "content_created": 0.3, "reactions_received": 0.5, "reach": 0.4, "active_weeks": 0.3}
 VARIETY_PENALTY = 0.15
@@ -153,6 +149,21 @@ def rank(snap: Snapshot, stats: MemberStats, previous: MemberStats, *, eligible:
         "love": round(float(love[i]), 2)}) for i in picked]
 
 
+def every_thanked(snap: Snapshot, stats: MemberStats, lo: float, hi: float, ch: int | None) -> MemberStats:
+    """Thanks credited to everyone a thanks names ('merci à vous deux', 'thanks Nadia and Antoine'), not only to
+    the message it replies to: the credits the snapshot read when each thanks arrived (copilot.features.credits),
+    counted over the window's thanks."""
+    w = snap.window(lo, hi)
+    rows = np.arange(w.start, w.stop)
+    rows = rows[snap.thanks[rows] & (snap.author[rows] >= 0)]
+    if ch is not None:
+        rows = rows[snap.channel[rows] == ch]
+    if not len(rows):
+        return stats
+    codes = snap.credits(rows)
+    return replace(stats, thanks_received=np.bincount(codes[codes >= 0], minlength=len(snap.authors)))
+
+
 class SpotlightService:
     """Spotlight suggestions for a brand."""
 
@@ -168,10 +179,9 @@ class SpotlightService:
         members = self.store.members_by_key(brand)
         lo, hi = (now - timedelta(days=window_days)).timestamp(), now.timestamp()
         ch = snap.channels.index(channel) if channel in snap.channels else (-2 if channel else None)
-        stats = self._every_thanked(brand, snap, members, member_stats(snap, lo, hi, ch if ch != -2 else None),
-                                    lo, hi, ch)
-        previous = self._every_thanked(brand, snap, members, member_stats(snap, lo - (hi - lo), lo,
-                                                                          ch if ch != -2 else None), lo - (hi - lo), lo, ch)
+        stats = every_thanked(snap, member_stats(snap, lo, hi, ch if ch != -2 else None), lo, hi, ch)
+        previous = every_thanked(snap, member_stats(snap, lo - (hi - lo), lo, ch if ch != -2 else None),
+                                 lo - (hi - lo), lo, ch)
         cooled = self.store.spotlighted_since(brand, now - timedelta(days=cooldown_days))
         eligible, reasons = eligibility(snap, members, cooled)
         first_seen = snap.derived("first_seen")
@@ -188,40 +198,6 @@ class SpotlightService:
                        "as_of": snap.as_of},
             "channel": channel, "cooldown_days": cooldown_days, "suggestions": suggestions,
             "excluded": reasons, "model": MODEL_DESCRIPTION})
-
-    def _every_thanked(self, brand: str, snap: Snapshot, members: Any, stats: "MemberStats", lo: float, hi: float,
-                       ch: int | None) -> "MemberStats":
-        """Thanks credited to everyone a thanks names ('merci à vous deux', 'thanks Nadia and Antoine'), not only
-        to the message it replies to: the thanks of the window are read again against their threads. Above
-        THANKS_READ_CAP thanks in the window, the reply's author alone is credited (the snapshot's count)."""
-        mask = snap.thanks & (snap.created >= lo) & (snap.created < hi) & (snap.author >= 0)
-        if ch is not None:
-            mask &= snap.channel == ch
-        rows = np.flatnonzero(mask)
-        if not len(rows) or len(rows) > THANKS_READ_CAP:
-            return stats
-        texts = self.store.texts(brand, [(snap.sources[r], snap.ids[r]) for r in rows])
-        in_threads = np.flatnonzero(np.isin(snap.thread, np.unique(snap.thread[rows])))
-        by_thread: dict[int, list[int]] = {}
-        for r in in_threads[np.argsort(snap.created[in_threads], kind="stable")]:
-            by_thread.setdefault(int(snap.thread[r]), []).append(int(r))
-        people: dict[str, Person] = {}
-        credits = np.zeros(len(snap.authors), dtype=np.int64)
-        for r in rows:
-            earlier = [(str(snap.author[x]), str(x)) for x in by_thread[int(snap.thread[r])]
-                       if snap.created[x] < snap.created[r] and snap.author[x] >= 0]
-            for code, _ in earlier:
-                if code not in people:
-                    m = members.get(snap.authors[int(code)])
-                    people[code] = names_of(code, m.name if m else None, snap.authors[int(code)][1])
-            text = texts.get((snap.sources[r], snap.ids[r]))
-            named = thanked(text, author=str(snap.author[r]), earlier=earlier, people=people) if text else []
-            if not named and snap.parent[r] >= 0 and snap.author[snap.parent[r]] != snap.author[r]:
-                named = [str(snap.author[snap.parent[r]])]  # what the snapshot credits
-            for code in dict.fromkeys(named):
-                if int(code) >= 0:
-                    credits[int(code)] += 1
-        return replace(stats, thanks_received=credits)
 
     def _voice(self, brand: str) -> dict[str, Any]:
         """What shout-outs need to speak like the brand: its name, language, charter and register."""
