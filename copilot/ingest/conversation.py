@@ -118,14 +118,15 @@ def thanked(text: str, *, author: str | None, earlier: Sequence[tuple[str | None
         return []
     others = [a for a, _ in earlier if a and a != author]
     named: list[str] = []
-    for m in MENTION.finditer(text):
+    for m in MENTION.finditer(text) if "@" in text else ():  # every mention has an @: long texts skip the scan
         target = m.group(1) if m.group(1) in people else _by_name(_fold(m.group(1) or m.group(2)), people)
         if target and target != author and target not in named:
             named.append(target)
     if not named:
         for pid in dict.fromkeys(reversed(others)):  # the people of this thread first, latest first
             person = people.get(pid)
-            if person and person.names and _names_pattern(person.names).search(folded):
+            if person and person.names and any(n in folded for n in person.names) \
+                    and _names_pattern(person.names).search(folded):  # a substring test first: it is ~20x faster
                 named.append(pid)
     if named:
         return named
@@ -142,7 +143,9 @@ def _thanking(text: str) -> str | None:
     """A message's folded text when it thanks someone, else None. Cached: the spotlight reads the window's thanks
     again on every request."""
     folded = _fold(text)
-    return folded if THANKS.search(folded) and not NEGATED.search(folded) else None
+    # Every negated form says 'merci' or 'thank': without them the (slower) negation scan cannot match.
+    negated = ("merci" in folded or "thank" in folded) and NEGATED.search(folded)
+    return folded if THANKS.search(folded) and not negated else None
 
 
 def _by_name(handle: str, people: dict[str, Person]) -> str | None:
