@@ -446,8 +446,9 @@ def relayout(old: Lineage, removed: set[int], enc: dict[str, np.ndarray]) -> Lin
     new.n = len(order)
     _derive(new)
     # Thanks to read again: those waiting already, those of every thread a row left or joined (their earlier
-    # messages changed), and replies to an added row (the message they reply to arrived).
-    pending = [int(rank[old_pos[r]]) for r in old.pending if r < old.n and keep[r]]
+    # messages changed), and replies to a removed or an added row (the message they reply to left or arrived).
+    orphaned = kept[np.isin(old.bufs["parent"][kept], np.fromiter(removed, dtype=np.int64, count=len(removed)))]
+    pending = [int(rank[old_pos[r]]) for r in [*old.pending, *orphaned.tolist()] if r < old.n and keep[r]]
     added = rank[len(kept):]
     touched = np.concatenate([old.bufs["thread"][sorted(removed)], enc["thread"]]).astype(np.int64)
     parent = new.bufs["parent"][:new.n]

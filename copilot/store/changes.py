@@ -5,7 +5,8 @@ Every transaction that changes a brand's messages takes the next number of the b
 given) and logs one `changes` row per message it touched, with flags saying what changed:
 
 - `ANALYTICS`: a field the analytics snapshot reads (time, author, kind, reply, thread, channel, reactions,
-  solution, signals) — a reaction bumps only this, so a snapshot patches one number instead of rebuilding;
+  solution, signals, and the text: who a thanks credits is read from it) — a reaction bumps only this, so a
+  snapshot patches one number instead of rebuilding;
 - `LEXICAL`: what keyword search reads (title, text, language, or a filter field) — the keyword index itself is
   updated in the same transaction;
 - `DELETED`: the message is gone.
@@ -35,7 +36,7 @@ log = logging.getLogger("copilot.store")
 ANALYTICS, LEXICAL, DELETED = 1, 2, 4
 #: Message fields the analytics snapshot reads (a change to any of them is an ANALYTICS change).
 ANALYTICS_FIELDS = frozenset({"channel", "author", "created_at", "kind", "reply_to", "thread", "reactions",
-                              "reaction_count", "is_solution", "signals"})
+                              "reaction_count", "is_solution", "signals", "text"})
 #: Fields whose change alone (the content hash aside) makes the keyword index re-analyse a message.
 LEXICAL_FIELDS = frozenset({"title", "text", "lang", "kind", "channel", "author", "created_at"})
 
