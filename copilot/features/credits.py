@@ -14,7 +14,11 @@ What a thanks' credits depend on, and so when they are read again:
 - the names members had when it was read. A later rename does not re-read past thanks (they named the person as
   they were called then); a rebuild reads every thanks again with the names of that time.
 Each thanks is read on its own: a mention resolves among the people of its own thread, as if the thanks were the
-only one in a report's window.
+only one in a report's window. Every thanks is read, however many a window holds (a report used to read them per
+request and credited only the replied-to author above 3,000 thanks in a window).
+
+An erased member's codes are blanked (-1) at once in the served snapshot; the rebuild that follows an erasure reads
+every thanks again without their messages, and nothing is saved in between.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ sequence (`copilot.store.changes`) and
   when the log was pruned past it, or for a large out-of-order import. A rebuild runs in the background while the
   previous snapshot keeps answering; every snapshot says what it reflects (`revision`, `as_of`).
 
+Each thanks row also carries who it credits (everyone it names, `copilot.features.credits`), read when the row enters
+and again when its text, its thread before it or the message it replies to changes, so a spotlight only counts.
+
 `Snapshots` keeps one per brand, saves it with its high-water mark (`data_dir/snapshots`, numpy arrays, no pickle)
 so a restart is warm, and follows the change sequence in a background thread; reads never wait on a rebuild.
 """
