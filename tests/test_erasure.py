@@ -18,7 +18,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from typer.testing import CliRunner
 
+from copilot.cli import app
 from copilot.embed import HashEmbedder
 from copilot.errors import ServiceUnavailable
 from copilot.index import ChromaIndex
@@ -275,6 +277,7 @@ HEAP_CHILD = """
 import ctypes, json, sys
 from datetime import datetime, timezone
 from pathlib import Path
+from copilot.cli import app
 from copilot.embed import HashEmbedder
 from copilot.index import ChromaIndex
 from copilot.runtime import Copilot
@@ -371,3 +374,19 @@ def test_a_chroma_server_purges_the_member_from_its_log(settings: Settings, tmp_
     finally:
         c.close()
         server.stop()
+
+
+def test_a_chroma_servers_segments_are_scrubbed_on_its_host(tmp_path: Path):
+    """Server mode: a Chroma server's HNSW segments carry the server's own memory, out of the API's reach; the
+    operator zeroes their unused capacity on its host with `copilot scrub-vector-files` (docs/deploy.md)."""
+    chroma = tmp_path / "chroma"
+    index = ChromaIndex(path=chroma, embedder_name="hash")
+    index.upsert("acme", ["a1"], HashEmbedder().embed(["Un peu de graisse une fois par mois suffit."]),
+                 [{"author": "max"}])
+    _fill_unused_capacity(chroma, f"{MEMBER} {NAME} ")
+    assert set(files_holding(chroma)) == {f"{s.name}/{f}" for s in segments(chroma)
+                                           for f in ("data_level0.bin", "length.bin")}
+    r = CliRunner().invoke(app, ["scrub-vector-files", str(chroma)])
+    assert r.exit_code == 0 and r.output.startswith("1 HNSW segment(s)"), r.output
+    assert files_holding(chroma) == {}
+    assert [uid for uid, _ in index.query("acme", HashEmbedder().embed(["graisse"])[0], k=1, filters={})] == ["a1"]
