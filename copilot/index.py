@@ -174,7 +174,7 @@ class ChromaIndex:
         """After a write: zero the unused capacity of the embedded segments it created (`copilot.index_files`)."""
         if self.url is not None or self.path is None:
             return
-        fresh = [s for s in segments(self.path) if s.name not in self._clean]
+        fresh = segments(self.path, known=self._clean)
         if fresh:
             try:
                 with self._gate.alone():

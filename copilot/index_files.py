@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,11 +67,11 @@ class ScrubGate:
                 self._cond.notify_all()
 
 
-def segments(root: Path) -> list[Path]:
-    """The HNSW segment folders of an embedded Chroma at `root` (those with a header file)."""
+def segments(root: Path, *, known: Collection[str] = ()) -> list[Path]:
+    """The HNSW segment folders of an embedded Chroma at `root` (those with a header file), but the `known` ones."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "header.bin").is_file())
+    return sorted(p for p in root.iterdir() if p.name not in known and p.is_dir() and (p / "header.bin").is_file())
 
 
 def scrub_segment(folder: Path) -> int:

@@ -336,8 +336,7 @@ def test_a_new_vector_segment_keeps_none_of_the_process_memory(tmp_path: Path):
     holds the member's id (one malloc arena, freed buffers planted right before a segment is created) shows it: a
     segment created without the scrub holds the id; one created by the index, zeroed after the write that created
     it, does not, and after the member's erasure no file does."""
-    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.arena_max=1", "PYTHONPATH": str(ROOT),
-           "COPILOT_TEST_ALLOW_SKIP": os.environ.get("COPILOT_TEST_ALLOW_SKIP", "")}
+    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.arena_max=1", "PYTHONPATH": str(ROOT)}
     env.pop("COPILOT_DATABASE_URL", None)
     env.pop("COPILOT_CHROMA_URL", None)
     done = subprocess.run([sys.executable, "-c", HEAP_CHILD, str(tmp_path)], cwd=ROOT, env=env, check=False,
