@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -55,10 +56,20 @@ from copilot.text import snippet
 # 0.151 for the two paired (`copilot.embed.PairedEmbedder`).
 DENSE_SPREAD = {"all-MiniLM-L6-v2-int8": 0.2, "use-multilingual-v3": 0.2,
                 "all-MiniLM-L6-v2-int8+use-multilingual-v3": 0.2}
-DENSE_OVERFETCH = (5, 50)  # a filtered dense search looks at the k x 5, then k x 50 nearest before ranking exactly
+# A filtered dense search looks at the k x 5, k x 15, then k x 50 nearest before ranking exactly: each step costs
+# about 3x the one before (Chroma's query and the database's check of the ids), so the middle one keeps most filters
+# that miss at x 5 off the x 50 step.
+DENSE_OVERFETCH = (5, 15, 50)
 # A filter passing at most this many messages is ranked exactly over their vectors (fetched by id from Chroma: ~90 ms
 # for 1,300 at 100k messages on a loaded machine, then from the index's in-memory cache: ~2 ms).
 EXACT_MAX = 2000
+# A hybrid search runs its keyword side on a worker thread while the caller embeds the query and asks Chroma:
+# SQLite, onnxruntime and Chroma release the GIL, so the two sides overlap on two cores (mean -15 % at 100k messages,
+# bench/search.py). When every worker is busy (many concurrent searches), the side runs inline rather than queue.
+PARALLEL_SIDES = True
+SIDE_WORKERS = 4
+_SIDES = ThreadPoolExecutor(max_workers=SIDE_WORKERS, thread_name_prefix="keyword-side")
+_SIDE_SLOTS = threading.BoundedSemaphore(SIDE_WORKERS)
 # Filters the database counts on an index (`filtered_versions`): with one of them, the count chooses the plan first.
 INDEXED_FILTERS = ("channel", "author")
 PASSING_SETS = 16  # selective filters whose vectors a retriever keeps (at most EXACT_MAX x dim floats each)
@@ -142,11 +153,14 @@ class Retriever:
         lexical = LexicalResult()
         dense: list[tuple[str, float]] = []
         vector = None
-        if mode in ("hybrid", "lexical"):
+        keyword_side = self._keyword_side(brand, query, depth, filters) if mode == "hybrid" else None
+        if mode == "lexical" or (mode == "hybrid" and keyword_side is None):
             lexical = self.keywords.explained(brand, query, k=depth, filters=filters)
         if mode in ("hybrid", "dense"):
             vector = self.embedder.embed([query])[0]
             dense = self._dense(brand, vector, depth, filters, need=need)
+        if keyword_side is not None:
+            lexical = keyword_side.result()
         candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
         rows = self.store.get_messages(brand, list(candidates))
         groups = group_copies(rows)
@@ -157,15 +171,29 @@ class Retriever:
             pool.complete(brand, vector, dict(dense), self.index)
         return pool
 
+    def _keyword_side(self, brand: str, query: str, depth: int, filters: dict[str, Any]) -> Future | None:
+        """The keyword ranking, started on a worker thread; None when parallel sides are off or every worker is busy
+        (the caller then ranks inline)."""
+        if not PARALLEL_SIDES or not _SIDE_SLOTS.acquire(blocking=False):
+            return None
+        try:
+            side = _SIDES.submit(self.keywords.explained, brand, query, k=depth, filters=filters)
+        except BaseException:
+            _SIDE_SLOTS.release()
+            raise
+        side.add_done_callback(lambda _: _SIDE_SLOTS.release())
+        return side
+
     def _dense(self, brand: str, vector: Any, k: int, filters: dict[str, Any], *,
                need: int | None = None) -> list[tuple[str, float]]:
         """Up to k nearest messages passing the filters, by the cheapest exact plan the filter's selectivity allows.
 
         A filter on a channel or an author is counted first on an index: when at most `EXACT_MAX` messages pass, they
         are ranked exactly, by cosine over their stored vectors (`_exact`, vectors cached in memory). Otherwise the
-        nearest ids are over-fetched unfiltered (cheap) and filtered in the database; when fewer than `need` (default
-        k) pass even among the k x 50 nearest (a page of results needs `limit` dense candidates, the rest only feeds
-        fusion), the filter is selective after all: ranked exactly if it can be. Chroma's own filtered search is the
+        nearest ids are over-fetched unfiltered (cheap), widening in steps (`DENSE_OVERFETCH`), and filtered in the
+        database; when fewer than `need` (default k) pass even among the k x 50 nearest (a page of results needs
+        `limit` dense candidates, the rest only feeds fusion), the filter is selective after all: ranked exactly if
+        it can be. Chroma's own filtered search is the
         last resort, for a filter passing more than `EXACT_MAX` messages yet few of the nearest: it is slow at scale,
         and approximate (it returned nothing in 2 of 12 trials where 1 message of 61 passed; Chroma 1.5.9)."""
         if all(v in (None, "") for v in filters.values()):

@@ -1,3 +1,4 @@
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -89,6 +90,27 @@ def test_filters_apply_to_both_rankings(loaded: Copilot):
         since = datetime(2026, 10, 15, tzinfo=timezone.utc).timestamp()
         hits = loaded.retriever.search("acme", "vélo sortie chaîne", mode=mode, filters={"since": since})
         assert {h.id for h in hits} == {"c"}
+
+
+def test_a_hybrid_search_ranks_its_keyword_side_inline_when_every_worker_is_busy(loaded: Copilot,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    import copilot.retrieve as retrieve
+
+    threads = []
+    explained = loaded.keywords.explained
+    monkeypatch.setattr(loaded.keywords, "explained",
+                        lambda *a, **kw: threads.append(threading.current_thread().name) or explained(*a, **kw))
+    ranked = lambda: [(h.id, h.score) for h in loaded.retriever.search("acme", "chaîne saute pignons")]  # noqa: E731
+    parallel = ranked()
+    for _ in range(retrieve.SIDE_WORKERS):
+        assert retrieve._SIDE_SLOTS.acquire(timeout=10)  # a finished side frees its slot just after its result
+    try:
+        inline = ranked()
+    finally:
+        for _ in range(retrieve.SIDE_WORKERS):
+            retrieve._SIDE_SLOTS.release()
+    assert parallel and inline == parallel
+    assert threads[0].startswith("keyword-side") and threads[1] == threading.current_thread().name
 
 
 def test_deleted_messages_leave_both_indexes(loaded: Copilot):

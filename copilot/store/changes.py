@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from copilot.store.base import NON_CONVERSATION, RepoBase, _as_utc, _raw_time
@@ -40,6 +40,23 @@ ANALYTICS_FIELDS = frozenset({"channel", "author", "created_at", "kind", "reply_
 LEXICAL_FIELDS = frozenset({"title", "text", "lang", "kind", "channel", "author", "created_at"})
 
 Listener = Callable[[str, int], None]
+
+
+# Statements read on every follow of a live brand, built once: building a SELECT of a dozen columns costs SQLAlchemy
+# more Python time (~3 ms here) than SQLite takes to answer it.
+BRAND_SEQS = select(Brand.id, Brand.change_seq, Brand.analytics_seq, Brand.lexical_seq, Brand.snapshot_epoch,
+                    Brand.pruned_seq)
+BRAND_SEQS_OF = BRAND_SEQS.where(Brand.id.in_(bindparam("ids", expanding=True)))
+ANALYTICS_CHANGES = (
+    select(Change.seq, Change.source, Change.source_id, Message.id, Message.author, _raw_time(), Message.kind,
+           Message.reply_to, Message.thread, Message.reaction_count, Message.is_solution, Message.channel,
+           Message.signals)
+    .select_from(Change)
+    .outerjoin(Message, (Message.brand_id == Change.brand_id) & (Message.source == Change.source)
+               & (Message.source_id == Change.source_id))
+    .where(Change.brand_id == bindparam("b"), Change.seq > bindparam("after"), Change.seq <= bindparam("upto"),
+           Change.flags.op("&")(ANALYTICS) != 0, Change.source.not_in(NON_CONVERSATION))
+    .order_by(Change.seq, Change.id).limit(bindparam("n")))
 
 
 @dataclass(frozen=True)
@@ -110,28 +127,16 @@ class ChangesRepo(RepoBase):
 
     def brand_seqs(self, brand_ids: Iterable[str] | None = None) -> dict[str, BrandSeqs]:
         """Where each brand's sequence stands (every brand, or the given ones)."""
-        query = select(Brand.id, Brand.change_seq, Brand.analytics_seq, Brand.lexical_seq, Brand.snapshot_epoch,
-                       Brand.pruned_seq)
-        if brand_ids is not None:
-            query = query.where(Brand.id.in_(list(brand_ids)))
+        query, params = (BRAND_SEQS, {}) if brand_ids is None else (BRAND_SEQS_OF, {"ids": list(brand_ids)})
         with self.engine.connect() as conn:
-            return {r[0]: BrandSeqs(*(int(v or 0) for v in r[1:])) for r in conn.execute(query)}
+            return {r[0]: BrandSeqs(*(int(v or 0) for v in r[1:])) for r in conn.execute(query, params)}
 
     def analytics_changes(self, brand_id: str, after: int, upto: int, *, limit: int = 100_000) -> list[MessageChange]:
         """The conversation messages whose analytics fields changed in (after, upto], each once with its current
         state, in sequence order; at most `limit` log rows are read (a caller seeing that many rebuilds instead)."""
-        m = Message
-        query = (select(Change.seq, Change.source, Change.source_id, m.id, m.author, _raw_time(), m.kind, m.reply_to,
-                        m.thread, m.reaction_count, m.is_solution, m.channel, m.signals)
-                 .select_from(Change)
-                 .outerjoin(m, (m.brand_id == Change.brand_id) & (m.source == Change.source)
-                            & (m.source_id == Change.source_id))
-                 .where(Change.brand_id == brand_id, Change.seq > after, Change.seq <= upto,
-                        Change.flags.op("&")(ANALYTICS) != 0, Change.source.not_in(NON_CONVERSATION))
-                 .order_by(Change.seq, Change.id).limit(limit))
         latest: dict[tuple[str, str], MessageChange] = {}
         with self.engine.connect() as conn:
-            for r in conn.execute(query):
+            for r in conn.execute(ANALYTICS_CHANGES, {"b": brand_id, "after": after, "upto": upto, "n": limit}):
                 row = None if r[3] is None else (r[3], r[1], r[2], r[4], _as_utc(r[5]), *r[6:])
                 key = (r[1], r[2])
                 latest.pop(key, None)  # keep sequence order of the last change
