@@ -381,6 +381,17 @@ def keys_create(brand: str = typer.Option(..., "--brand", "-b"), actor: str = ty
     typer.echo(secret)
 
 
+@app.command("scrub-vector-files")
+@friendly
+def scrub_vector_files(path: Path = typer.Argument(..., exists=True, file_okay=False,
+                                                   help="a Chroma persist directory (holds chroma.sqlite3)")) -> None:
+    """Zero the unused capacity of a Chroma directory's HNSW segments (on a Chroma server's host, server stopped)."""
+    from copilot.index_files import scrub_segments, segments
+
+    found = segments(path)
+    typer.echo(f"{len(found)} HNSW segment(s): {scrub_segments(found):,} bytes zeroed")
+
+
 @app.command()
 def openapi() -> None:
     """Print the OpenAPI contract as YAML (what openapi.yaml must equal)."""

@@ -6,12 +6,15 @@ Vectors always come from our own embedder: Chroma's default embedder would downl
 Deleting vectors is not enough for erasure: Chroma first appends every write to a log (`embeddings_queue` in its
 SQLite file, with the vector and metadata) and drops log rows only once its HNSW index was persisted past them,
 which happens every `hnsw:sync_threshold` (1000) records; and SQLite keeps deleted rows in free pages.
-`purge_deleted` forces both (see there).
+`purge_deleted` forces both (see there). An embedded Chroma also writes uninitialised process memory into the unused
+capacity of a new HNSW segment (`copilot.index_files`): new segments are zeroed past their last element after the
+write that created them, and every segment again on each purge.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -25,6 +28,9 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 from copilot.errors import ServiceUnavailable
+from copilot.index_files import ScrubGate, UnknownSegmentFormat, scrub_segments, segments
+
+log = logging.getLogger("copilot.index")
 
 OVERFETCH = 10
 FLUSH_ID = "copilot-flush/{}"  # ids of the no-op deletes that make Chroma persist its index and purge its log
@@ -132,6 +138,8 @@ class ChromaIndex:
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self.cache = VectorCache()
+        self._gate = ScrubGate()
+        self._clean: set[str] = set()  # embedded segments whose unused capacity was zeroed by this process
 
     @property
     def client(self) -> Any:
@@ -156,20 +164,41 @@ class ChromaIndex:
             self._collections[brand] = col
         return col
 
+    @contextmanager
+    def _call(self) -> Iterator[None]:
+        """Around a public method's Chroma calls (never nested: a waiting scrub would hold the inner one back)."""
+        with self._gate.call(), _available():
+            yield
+
+    def _scrub_new_segments(self) -> None:
+        """After a write: zero the unused capacity of the embedded segments it created (`copilot.index_files`)."""
+        if self.url is not None or self.path is None:
+            return
+        fresh = segments(self.path, known=self._clean)
+        if fresh:
+            try:
+                with self._gate.alone():
+                    scrub_segments(fresh)
+            except (OSError, UnknownSegmentFormat):  # the write itself succeeded; an erasure's purge retries
+                log.warning("vector index: could not zero the unused capacity of %s", fresh, exc_info=True)
+            self._clean.update(s.name for s in fresh)
+
     def upsert(self, brand: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         """Insert or replace vectors with their filterable metadata."""
         if len(ids):
             self.cache.drop(brand, ids)
             clean = [{k: v for k, v in m.items() if v is not None} for m in metadatas]
-            with _available():
+            with self._call():
                 self._collection(brand).upsert(ids=list(ids), embeddings=vectors, metadatas=clean)
+            self._scrub_new_segments()
 
     def delete(self, brand: str, ids: Sequence[str]) -> None:
         """Remove vectors by id (missing ids are ignored)."""
         if ids:
             self.cache.drop(brand, ids)
-            with _available():
+            with self._call():
                 self._collection(brand).delete(ids=list(ids))
+            self._scrub_new_segments()
 
     def purge_deleted(self, brand: str) -> None:
         """Make deleted vectors unrecoverable from Chroma's files: its log and, when embedded, its SQLite file.
@@ -177,11 +206,13 @@ class ChromaIndex:
         Chroma purges log rows below the sequence id its HNSW index was last persisted at, and persists after
         `sync_threshold` applied records; so that many deletes of ids that do not exist make it persist and purge
         everything written before them. They are processed in order, so once the extra one-record delete returns,
-        the purge has run. An embedded store is then VACUUMed, because Chroma deletes without `secure_delete`.
-        A Chroma server purges its log the same way, but its file can only be VACUUMed on its host
-        (`chroma utils vacuum`), and the HNSW files of both keep deleted vectors' numbers (not their text) in
+        the purge has run. An embedded store is then VACUUMed, because Chroma deletes without `secure_delete`,
+        and the unused capacity of every brand's HNSW segment is zeroed (it may hold any text the process once had
+        in memory, the member's among them: `copilot.index_files`), with no Chroma call running meanwhile.
+        A Chroma server purges its log the same way, but its file can only be VACUUMed and its segments scrubbed on
+        its host (docs/deploy.md), and the HNSW files of both keep deleted vectors' numbers (not their text) in
         tombstoned slots until the collection is rebuilt."""
-        with _available():
+        with self._call():
             col = self._collection(brand)
             threshold = int(((getattr(col, "configuration", None) or {}).get("hnsw") or {}).get("sync_threshold") or 0)
             pads = [FLUSH_ID.format(i) for i in range(threshold)]
@@ -190,7 +221,10 @@ class ChromaIndex:
             if pads:
                 col.delete(ids=pads[:1])
         if self.url is None and self.path is not None:
-            with _available("vector index file"):
+            with self._gate.alone(), _available("vector index file"):
+                found = segments(self.path)
+                scrub_segments(found)
+                self._clean.update(s.name for s in found)
                 _vacuum(self.path / "chroma.sqlite3")
 
     def query(self, brand: str, vector: np.ndarray, *, k: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
@@ -208,7 +242,7 @@ class ChromaIndex:
 
     def _query(self, brand: str, vector: np.ndarray, k: int, where: dict[str, Any] | None,
                with_metadata: bool = False) -> list[Any]:
-        with _available():
+        with self._call():
             res = self._collection(brand).query(query_embeddings=[vector.tolist()], n_results=max(1, k), where=where,
                                                 include=["distances", "metadatas"] if with_metadata else ["distances"])
         pairs = zip(res["ids"][0], res["distances"][0])
@@ -232,18 +266,18 @@ class ChromaIndex:
     def _fetch(self, brand: str, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         if not ids:
             return [], np.zeros((0, 0), dtype=np.float32)
-        with _available():
+        with self._call():
             res = self._collection(brand).get(ids=list(ids), include=["embeddings"])
         return list(res["ids"]), np.asarray(res["embeddings"], dtype=np.float32)
 
     def count(self, brand: str) -> int:
         """Number of vectors of a brand."""
-        with _available():
+        with self._call():
             return int(self._collection(brand).count())
 
     def ping(self) -> None:
         """Raise ServiceUnavailable when Chroma does not answer."""
-        with _available():
+        with self._call():
             self.client.heartbeat()
 
     def drop_brand(self, brand: str) -> None:
@@ -251,7 +285,8 @@ class ChromaIndex:
         self._collections.pop(brand, None)
         self.cache.drop(brand)
         try:
-            self.client.delete_collection(f"cp-{brand}-{self.suffix}")
+            with self._gate.call():
+                self.client.delete_collection(f"cp-{brand}-{self.suffix}")
         except Exception:  # already absent
             pass
 

@@ -5,7 +5,10 @@ index, uploads); failed imports' uploads are deleted after the retention period.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import zipfile
 from contextlib import closing
@@ -15,10 +18,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from typer.testing import CliRunner
 
+from copilot.cli import app
 from copilot.embed import HashEmbedder
 from copilot.errors import ServiceUnavailable
 from copilot.index import ChromaIndex
+from copilot.index_files import HEADER, LENGTH_BYTES, segments
 from copilot.runtime import Copilot
 from copilot.settings import Settings
 from copilot.store import Store
@@ -26,7 +32,7 @@ from copilot.store.db import SCRUBBED
 from copilot.store.models import Job
 from copilot.types import MemberRecord, MessageRecord
 from tests.chroma_server import CHROMA, ChromaServer, free_port
-from tests.conftest import ADMIN, make_key, missing, wait_job
+from tests.conftest import ADMIN, ROOT, make_key, missing, wait_job
 
 WORD = "zyxquorblat"
 MEMBER, NAME = "vlorpquenx", "Vlorpa Quenx"
@@ -228,29 +234,120 @@ class FlakyIndex(ChromaIndex):
         super().purge_deleted(brand)
 
 
+def _fill_unused_capacity(chroma: Path, text: str) -> None:
+    """Write `text` over every segment's unused capacity: where hnswlib leaves the heap memory it allocated for
+    elements not added yet, which holds whatever the process had there (`copilot.index_files`)."""
+    for segment in segments(chroma):
+        _, _, _, count, per_element = HEADER.unpack_from((segment / "header.bin").read_bytes())
+        for name, start in (("data_level0.bin", count * per_element), ("length.bin", count * LENGTH_BYTES)):
+            path = segment / name
+            size = path.stat().st_size
+            with path.open("r+b") as f:
+                f.seek(start)
+                f.write((text.encode() * (size // len(text) + 1))[:size - start])
+
+
 def test_an_unfinished_scrub_is_retried_by_the_job_worker(settings: Settings):
     embedder = HashEmbedder()
     c = Copilot(settings, embedder=embedder,
                 index=FlakyIndex(path=settings.data_dir / "chroma", embedder_name=embedder.name))
     try:
-        c.store.create_brand("acme", "Acme", "fr")
+        for brand in ("acme", "other"):
+            c.store.create_brand(brand, brand.title(), "fr")
         c.ingestor.ingest("acme", [MemberRecord(source_id=MEMBER, name=NAME), MessageRecord(
             source_id="q1", author=MEMBER, created_at=datetime.now(timezone.utc), text=QUESTION, kind="question")])
+        c.ingestor.ingest("other", [MessageRecord(source_id="o1", author="max", created_at=datetime.now(timezone.utc),
+                                                  text="Un peu de graisse une fois par mois suffit.")])
         member = c.store.list_members("acme")[0][0]
         assert c.erase_member("acme", member.id)["messages"] == 1  # the erasure itself succeeds
         pending = settings.data_dir / "erasure-pending.json"
         assert json.loads(pending.read_text()) == {"vectors": ["acme"], "database": False}
         assert files_holding(settings.data_dir / "chroma"), "the vector log still holds the member's metadata"
+        # The worst a new segment's unused capacity can hold, in the erased member's brand and in another one.
+        _fill_unused_capacity(settings.data_dir / "chroma", f"{MEMBER} {NAME} {WORD} ")
+        assert len({p.split("/")[1] for p in files_holding(settings.data_dir / "chroma") if "/" in p}) == 2
         c.jobs.maintain()
         assert not pending.exists()
-        # Chroma's Rust side writes its HNSW segment files in the background: the purge is done when the call
-        # returns, the old segment's files go a moment later (seen on the PostgreSQL leg under load).
-        deadline = time.monotonic() + 15
-        while files_holding(settings.data_dir) and time.monotonic() < deadline:
-            time.sleep(0.2)
         assert files_holding(settings.data_dir) == {}
     finally:
         c.close()
+
+
+HEAP_CHILD = """
+import ctypes, json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+from copilot.cli import app
+from copilot.embed import HashEmbedder
+from copilot.index import ChromaIndex
+from copilot.runtime import Copilot
+from copilot.settings import Settings
+from copilot.types import MemberRecord, MessageRecord
+from tests.test_erasure import MEMBER, NAME, QUESTION, files_holding
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+KEEP = []
+
+def plant():
+    # Freed heap memory holding the member's id, as any code that handled it leaves, in chunks the size of a new
+    # segment's buffers (100 elements of 1,164 bytes; 100 lengths), each kept apart from the next (no coalescing,
+    # no trimming): with one malloc arena, hnswlib's next allocations get them back.
+    text = f"{MEMBER} {NAME} ".encode()
+    planted = []
+    for size in [116400] * 200 + [400] * 200:
+        chunk = libc.malloc(size)
+        ctypes.memmove(chunk, (text * (size // len(text) + 1))[:size], size)
+        planted.append(chunk)
+        KEEP.append(libc.malloc(64))
+    for chunk in planted:
+        libc.free(chunk)
+
+class UnscrubbedIndex(ChromaIndex):
+    def _scrub_new_segments(self):
+        pass
+
+root = Path(sys.argv[1])
+settings = Settings(env="test", data_dir=root / "data", admin_key="test-admin-key", database_url=None)
+embedder = HashEmbedder()
+vector = embedder.embed(["Un peu de graisse une fois par mois suffit."])
+c = Copilot(settings, embedder=embedder)
+try:
+    c.store.create_brand("acme", "Acme", "fr")
+    c.ingestor.ingest("acme", [MemberRecord(source_id=MEMBER, name=NAME), MessageRecord(
+        source_id="q1", author=MEMBER, created_at=datetime.now(timezone.utc), text=QUESTION, kind="question")])
+    control = UnscrubbedIndex(path=root / "control", embedder_name=embedder.name)
+    control.upsert("acme", ["q1"], vector, [{"author": "max"}])  # its first write allocates for good, as acme's did
+    for index in (control, c.index):  # each creates a new brand's segment while the heap holds the member's id
+        index.count("newcomer")
+        plant()
+        index.upsert("newcomer", ["n1"], vector, [{"author": "max"}])
+    report = {"control": files_holding(root / "control"), "written": files_holding(root / "data" / "chroma")}
+    c.erase_member("acme", c.store.list_members("acme")[0][0].id)
+    report["erased"] = files_holding(root / "data")
+finally:
+    c.close()
+print(json.dumps(report))
+"""
+
+
+def test_a_new_vector_segment_keeps_none_of_the_process_memory(tmp_path: Path):
+    """hnswlib writes a new segment's unused capacity from uninitialised heap memory. A child process whose heap
+    holds the member's id (one malloc arena, freed buffers planted right before a segment is created) shows it: a
+    segment created without the scrub holds the id; one created by the index, zeroed after the write that created
+    it, does not, and after the member's erasure no file does."""
+    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.arena_max=1", "PYTHONPATH": str(ROOT)}
+    env.pop("COPILOT_DATABASE_URL", None)
+    env.pop("COPILOT_CHROMA_URL", None)
+    done = subprocess.run([sys.executable, "-c", HEAP_CHILD, str(tmp_path)], cwd=ROOT, env=env, check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any(MEMBER in hits for name, hits in report["control"].items() if "data_level0" in name), (
+        "the planted heap no longer reaches hnswlib's buffers (allocator or Chroma changed): the test cannot show "
+        f"the leak any more; {report['control']}")
+    assert not [name for name in report["written"] if name.endswith(".bin")], report["written"]
+    assert report["erased"] == {}
 
 
 def test_a_chroma_server_purges_the_member_from_its_log(settings: Settings, tmp_path: Path):
@@ -276,3 +373,19 @@ def test_a_chroma_server_purges_the_member_from_its_log(settings: Settings, tmp_
     finally:
         c.close()
         server.stop()
+
+
+def test_a_chroma_servers_segments_are_scrubbed_on_its_host(tmp_path: Path):
+    """Server mode: a Chroma server's HNSW segments carry the server's own memory, out of the API's reach; the
+    operator zeroes their unused capacity on its host with `copilot scrub-vector-files` (docs/deploy.md)."""
+    chroma = tmp_path / "chroma"
+    index = ChromaIndex(path=chroma, embedder_name="hash")
+    index.upsert("acme", ["a1"], HashEmbedder().embed(["Un peu de graisse une fois par mois suffit."]),
+                 [{"author": "max"}])
+    _fill_unused_capacity(chroma, f"{MEMBER} {NAME} ")
+    assert set(files_holding(chroma)) == {f"{s.name}/{f}" for s in segments(chroma)
+                                           for f in ("data_level0.bin", "length.bin")}
+    r = CliRunner().invoke(app, ["scrub-vector-files", str(chroma)])
+    assert r.exit_code == 0 and r.output.startswith("1 HNSW segment(s)"), r.output
+    assert files_holding(chroma) == {}
+    assert [uid for uid, _ in index.query("acme", HashEmbedder().embed(["graisse"])[0], k=1, filters={})] == ["a1"]
