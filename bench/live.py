@@ -59,6 +59,7 @@ from copilot.embed import LocalMiniLM  # noqa: E402
 from copilot.ingest.pipeline import embed_text  # noqa: E402
 from copilot.runtime import Copilot, make_embedder  # noqa: E402
 from copilot.settings import Settings  # noqa: E402
+from copilot.store.base import MESSAGE_FIELDS  # noqa: E402
 from copilot.types import MessageRecord  # noqa: E402
 
 BRAND = "big"
@@ -196,11 +197,10 @@ def live_writer(copilot: Copilot, counter: list[int], stop: threading.Event, sta
         else:  # a reaction on an older message of the history
             old = f"{rng.choice(ids)}-{rng.randrange(copies)}"
             row = copilot.store.get_messages(BRAND, [f"stackexchange:{old}"]).get(f"stackexchange:{old}")
-            if row is not None:
+            if row is not None:  # the message as stored, only its reactions changed (as a reaction event is)
                 copilot.ingestor.ingest(BRAND, [MessageRecord(
-                    source=row.source, source_id=row.source_id, author=row.author, created_at=row.created_at,
-                    text=row.text, title=row.title, kind=row.kind, channel=row.channel, reply_to=row.reply_to,
-                    thread=row.thread, reactions={"👍": rng.randrange(1, 20)})])
+                    source=row.source, source_id=row.source_id,
+                    **{**{f: getattr(row, f) for f in MESSAGE_FIELDS}, "reactions": {"👍": rng.randrange(1, 20)}})])
                 stats["reactions"] += 1
         next_at += step
         stop.wait(max(0.0, next_at - time.perf_counter()))
