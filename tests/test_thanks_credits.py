@@ -67,6 +67,24 @@ def test_a_group_thanks_arriving_live_credits_everyone_it_names(club: Copilot):
     assert thanks_received(club) == {"UBRUNO": 1, "UCHLOE": 2}
 
 
+def test_a_shout_out_drafted_from_a_suggestion_is_the_suggestions_shout_out(club: Copilot):
+    """The draft is ranked on the suggestion's counts, group thanks included. Today a shout-out's facts name help,
+    solutions and content, not thanks, so the old counts gave the same text here: this holds the two together."""
+    slack(club, "UANNE", 0, "Comment on règle le thermostat ?")
+    slack(club, "UBRUNO", 1, "Molette à gauche, cran 3.", thread=0)
+    slack(club, "UCHLOE", 2, "Et attends 10 minutes avant de vérifier.", thread=0)
+    slack(club, "UANNE", 3, "Merci à vous deux, Bruno et Chloé !", thread=0)
+    report = club.spotlight.suggest("club", window_days=30, limit=20, now=NOW)
+    checked = 0
+    for s in report.suggestions:
+        if not s.breakdown["thanks_received"]:
+            continue
+        draft = club.spotlight.draft_shoutout("club", s.member.id, window_days=30, actor="ed", now=NOW)
+        assert draft.body == s.shoutout["text"], s.member.source_id
+        checked += 1
+    assert checked == 2  # Bruno and Chloé, thanked by name in a reply to Anne's question, not to their answers
+
+
 def test_a_message_landing_before_a_thanks_is_credited_by_it(club: Copilot):
     slack(club, "UANNE", 0, "Quelqu'un sait où sont les clés ?")
     slack(club, "UANNE", 5, "Merci Bruno !", thread=0)

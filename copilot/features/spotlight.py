@@ -262,10 +262,13 @@ class SpotlightService:
         except ValueError:
             raise InvalidInput(f"member {member_id} has no message to build a shout-out from", field="member_id") from None
         lo, hi = (now - timedelta(days=window_days)).timestamp(), now.timestamp()
-        stats = member_stats(snap, lo, hi)
+        # The suggestion's own counts (thanks credited to everyone a thanks names), so a shout-out never tells a
+        # member a different number of thanks than the suggestion it was drafted from.
+        stats = every_thanked(snap, member_stats(snap, lo, hi), lo, hi, None)
+        previous = every_thanked(snap, member_stats(snap, lo - (hi - lo), lo), lo - (hi - lo), lo, None)
         eligible = np.zeros(len(snap.authors), dtype=bool)
         eligible[i] = True
-        ranked = rank(snap, stats, member_stats(snap, lo - (hi - lo), lo), eligible=eligible,
+        ranked = rank(snap, stats, previous, eligible=eligible,
                       newcomers=np.zeros(len(snap.authors), bool), limit=1, variety=False)
         breakdown = ranked[0][2] if ranked else {k: 0 for k in ("help_given", "solutions", "content_created")}
         voice = self._voice(brand)
