@@ -87,3 +87,15 @@ def test_a_confirmed_limit_replaces_the_parsers_and_cites_its_passage():
     confirmed = decide(charter.model_copy(update={"proposals": proposals}), [proposals[0].id], [])
     tone = next(p.id for p in charter.passages if "Keep posts calm" in p.text)
     assert confirmed.emoji_limit == 3 and confirmed.sources["emoji_limit"] == tone
+
+
+def test_a_proposal_quoting_only_the_front_matter_is_refused_for_want_of_a_passage():
+    """A small live model quoted 'tu,' for a finding: the words are in the source (its front matter), in no passage,
+    so the proposal could neither be shown with its passage nor cited once confirmed."""
+    source = "---\nbrand: Brine Club\nregister: tu\n---\n" + SOURCE
+    charter = parse_charter(source, "markdown")
+    out = reading(rules=[{"type": "no_superlatives", "quote": "tu,"}, {"type": "no_urgency", "quote": "Keep posts calm"}])
+    proposals, review = compare(charter, out, source)
+    assert [(p.rule_type, p.passage_id is not None) for p in proposals] == [("no_urgency", True)]
+    assert review.refused == ["rule 'no_superlatives': its quote is in no passage of the charter: 'tu,'"]
+

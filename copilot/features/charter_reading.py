@@ -7,7 +7,9 @@ Nothing the model says reaches the charter on its word:
   its term must be inside its quote; a finding that fails is refused and listed with the reason;
 - an answer where most findings are refused is invalid: the reasons go back to the model for one more try;
 - findings the rules parser made too are counted as agreed; the rules parser's findings the model missed are
-  listed (`rules_only`); the model's new findings become **proposals**, applied only when the CM confirms them
+  listed (`rules_only`); the model's new findings become **proposals** (only when their quote lies in a passage
+  of the charter, which they cite: a quote found only in the front matter or a heading is refused), applied only
+  when the CM confirms them
   (`POST /v1/brands/{brand}/charter/findings`). Confirmed findings are carried to later versions of the charter
   while their words are still in it.
 When the model fails, the rules parse stands alone and the review says why (`degraded_reason`).
@@ -118,8 +120,12 @@ def finding_id(f: CharterFinding) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
+def _what(f: CharterFinding) -> str:
+    return f"{f.field.rstrip('s').replace('_', ' ')} '{f.term or f.rule_type or f.register or f.number}'"
+
+
 def _refusal(f: CharterFinding, words: list[str], source: str) -> str | None:
-    what = f"{f.field.rstrip('s').replace('_', ' ')} '{f.term or f.rule_type or f.register or f.number}'"
+    what = _what(f)
     if not _inside(f.quote, source):
         return f"{what}: its quote is not in the charter: '{f.quote[:80]}'"
     missing = [w for w in words if w.strip() and not _inside(w, _norm(f.quote))]
@@ -176,8 +182,12 @@ def compare(charter: Charter, out: CharterReadingOut, source: str) -> tuple[list
             continue
         note = f"the rules parser read {next(iter(rules[f.field]))}" if f.field not in (
             "banned_terms", "preferred_terms", "rules") and rules[f.field] else None
+        passage = _passage_of(charter, f.quote)
+        if passage is None:  # in the source, but only in its front matter or headings: nothing to show or cite
+            review.refused.append(f"{_what(f)}: its quote is in no passage of the charter: '{f.quote[:80]}'")
+            continue
         if f.id not in {p.id for p in proposals}:
-            proposals.append(f.model_copy(update={"passage_id": _passage_of(charter, f.quote), "note": note}))
+            proposals.append(f.model_copy(update={"passage_id": passage, "note": note}))
     for field, values in rules.items():
         review.rules_only += [f"{field.rstrip('s').replace('_', ' ')} '{v}'" for v in sorted(values - seen[field], key=str)]
     return proposals, review
