@@ -164,6 +164,15 @@ def every_thanked(snap: Snapshot, stats: MemberStats, lo: float, hi: float, ch: 
     return replace(stats, thanks_received=np.bincount(codes[codes >= 0], minlength=len(snap.authors)))
 
 
+def window_stats(snap: Snapshot, lo: float, hi: float, ch: int | None) -> tuple[MemberStats, MemberStats]:
+    """Every member's stats in [lo, hi) and in the window of the same length before it, thanks credited to everyone
+    a thanks names; `ch` a channel code, -2 for a channel the brand does not have (no thanks counted)."""
+    counted = ch if ch != -2 else None
+    before = lo - (hi - lo)
+    return (every_thanked(snap, member_stats(snap, lo, hi, counted), lo, hi, ch),
+            every_thanked(snap, member_stats(snap, before, lo, counted), before, lo, ch))
+
+
 class SpotlightService:
     """Spotlight suggestions for a brand."""
 
@@ -179,9 +188,7 @@ class SpotlightService:
         members = self.store.members_by_key(brand)
         lo, hi = (now - timedelta(days=window_days)).timestamp(), now.timestamp()
         ch = snap.channels.index(channel) if channel in snap.channels else (-2 if channel else None)
-        stats = every_thanked(snap, member_stats(snap, lo, hi, ch if ch != -2 else None), lo, hi, ch)
-        previous = every_thanked(snap, member_stats(snap, lo - (hi - lo), lo, ch if ch != -2 else None),
-                                 lo - (hi - lo), lo, ch)
+        stats, previous = window_stats(snap, lo, hi, ch)
         cooled = self.store.spotlighted_since(brand, now - timedelta(days=cooldown_days))
         eligible, reasons = eligibility(snap, members, cooled)
         first_seen = snap.derived("first_seen")
@@ -264,8 +271,7 @@ class SpotlightService:
         lo, hi = (now - timedelta(days=window_days)).timestamp(), now.timestamp()
         # The suggestion's own counts (thanks credited to everyone a thanks names), so a shout-out never tells a
         # member a different number of thanks than the suggestion it was drafted from.
-        stats = every_thanked(snap, member_stats(snap, lo, hi), lo, hi, None)
-        previous = every_thanked(snap, member_stats(snap, lo - (hi - lo), lo), lo - (hi - lo), lo, None)
+        stats, previous = window_stats(snap, lo, hi, None)
         eligible = np.zeros(len(snap.authors), dtype=bool)
         eligible[i] = True
         ranked = rank(snap, stats, previous, eligible=eligible,
