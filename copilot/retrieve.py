@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from copilot.embed import Embedder
+from copilot.facets import Facets, kept
 from copilot.fusion import (Pool, Ranking, collapse, complete_first, cosines, evidence, fuse, fuse_scores,
                             group_copies, keyword_rescue, normalise, thread_neighbours, with_context, with_evidence)
 from copilot.index import VectorIndex
@@ -112,8 +113,10 @@ class Retriever:
     """Searches one brand's history and charter."""
 
     def __init__(self, store: Store, index: VectorIndex, embedder: Embedder, keywords: KeywordSearch, *,
-                 fusion: Fusion | None = None, floor: bool = True, context: bool = True):
+                 fusion: Fusion | None = None, floor: bool = True, context: bool = True,
+                 facets: Facets | None = None):
         self.store, self.index, self.embedder, self.keywords = store, index, embedder, keywords
+        self.facets = facets or Facets(store)  # a kind or channel filter's over-fetched ids are checked in memory
         self.spread = DENSE_SPREAD.get(embedder.name)
         # Score fusion needs the embedder's similarity scale (measured: docs/retrieval.md); RRF needs none.
         self.fusion: Fusion = fusion or ("score" if self.spread else "rrf")
@@ -210,9 +213,12 @@ class Retriever:
         return exact if exact is not None else self.index.query(brand, vector, k=k, filters=filters)
 
     def _nearest_passing(self, brand: str, vector: Any, wide: int, filters: dict[str, Any]) -> list[tuple[str, float]]:
-        """The `wide` nearest messages (unfiltered), keeping those that pass the filters in the database."""
+        """The `wide` nearest messages (unfiltered), keeping those that pass the filters in the database (a kind or a
+        channel: in the fields kept in memory, which answer as the database would)."""
         ranked = self.index.query(brand, vector, k=wide, filters={})
-        passing = self.store.passing_uids(brand, [u for u, _ in ranked], filters)
+        uids = [u for u, _ in ranked]
+        check = self.facets.passing if kept(filters) else self.store.passing_uids
+        passing = check(brand, uids, filters)
         return [(u, s) for u, s in ranked if u in passing]
 
     def _exact(self, brand: str, vector: Any, k: int, filters: dict[str, Any]) -> list[tuple[str, float]] | None:

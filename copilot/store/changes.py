@@ -144,6 +144,16 @@ class ChangesRepo(RepoBase):
                 latest[key] = MessageChange(int(r[0]), r[1], r[2], row)
         return list(latest.values())
 
+    def lexical_changes(self, brand_id: str, after: int, upto: int, *, limit: int) -> set[tuple[str, str]]:
+        """The (source, source_id) of the messages added, deleted or changed in what keyword search reads (a kind
+        among the filter fields) in (after, upto]; at most `limit` log rows are read (a caller seeing that many
+        rebuilds instead)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Change.source, Change.source_id).where(
+                Change.brand_id == brand_id, Change.seq > after, Change.seq <= upto,
+                Change.flags.op("&")(LEXICAL) != 0).limit(limit)).all()
+        return {(r[0], r[1]) for r in rows}
+
     def count_changes(self, brand_id: str, after: int, upto: int) -> int:
         """How many log rows a follower at `after` would read to reach `upto`."""
         with self.engine.connect() as conn:

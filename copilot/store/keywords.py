@@ -25,15 +25,16 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from copilot.store.base import RepoBase, message_uid
+from copilot.store.models import Message
 from copilot.text import analyse, analyse_query, detect_language, words
 
 CANDIDATE_DOCS = 5000  # at most this many documents are scored by FTS5 to pick candidates
@@ -246,6 +247,27 @@ class KeywordRepo(RepoBase):
                     return set()
                 out.update(message_uid(source, r[0]) for r in rows)
         return out
+
+    def message_facets(self, brand_id: str, keys: Sequence[tuple[str, str]] | None = None
+                       ) -> Iterator[tuple[str, str, str | None]]:
+        """(uid, kind, channel) of the given (source, source_id) messages that exist, or of every message of the brand
+        (streamed): what `copilot.facets.Facets` keeps in memory."""
+        m = Message
+        if keys is None:
+            query = select(m.source, m.source_id, m.kind, m.channel).where(m.brand_id == brand_id)
+            with self.engine.connect() as conn:
+                for part in conn.execution_options(stream_results=True, yield_per=50_000).execute(query).partitions():
+                    yield from ((message_uid(r[0], r[1]), r[2], r[3]) for r in part)
+            return
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in keys:
+            by_source.setdefault(source, []).append(source_id)
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                for at in range(0, len(ids), 500):
+                    rows = conn.execute(select(m.source_id, m.kind, m.channel).where(
+                        m.brand_id == brand_id, m.source == source, m.source_id.in_(ids[at:at + 500]))).all()
+                    yield from ((message_uid(source, r[0]), r[1], r[2]) for r in rows)
 
     def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
         """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
