@@ -1,15 +1,18 @@
-"""Each message's kind and channel, per brand, in memory and following the change sequence: a dense search filtered on
-them checks the ids it over-fetched here rather than in the database.
+"""Each message's kind and channel, per brand, in memory and following the change sequence: a search filtered on them
+checks here, rather than in the database, the ids its dense side over-fetched and the matches of its keyword side.
 
 A filter passing many messages (a kind, a large channel) is not ranked exactly: the dense side asks Chroma for the
 k x 5 (then x 15, x 50) nearest ids unfiltered and keeps those passing (`copilot.retrieve`). The database's check of
-200-2,000 ids costs 2-17 ms at 100k messages, on the same two cores as the keyword side running beside it.
+200-2,000 ids costs 2-17 ms at 100k messages, on the same two cores as the keyword side running beside it. The
+keyword side reads FTS5's matches by rowid and checks each here (`RowCheck`), instead of FTS5 reading each match's row
+for its filter column, or SQLite listing a channel's ids, per query.
 
 Never stale: a brand's map says which `lexical_seq` it reflects (a new, deleted, re-kinded or moved message moves it).
 A check first reads where the brand stands; a map behind it catches up from the change log when a few messages changed
 (their current fields, read by id), and otherwise the database answers while a background thread rebuilds the map. Ids
 the map does not hold (a message written since, or one already deleted) are checked in the database too, so the answer
-is always the database's. Without a map (the first such search of a brand, a brand larger than `MAX_MESSAGES`) every
+is always the database's; a keyword search whose brand changed while it read its matches runs its SQL plan instead (a
+rowid can be reused). Without a map (the first such search of a brand, a brand larger than `MAX_MESSAGES`) every
 id goes to the database, as before.
 """
 
@@ -27,18 +30,46 @@ log = logging.getLogger("copilot.facets")
 
 FACETS = ("kind", "channel")  # the filter fields kept: each message's (kind, channel), one shared tuple per pair
 CATCH_UP_MAX = 2000       # logged changes a check applies itself; more and the map is rebuilt in the background
-MAX_MESSAGES = 1_000_000  # a larger brand keeps no map (~100 bytes a message): its ids are checked in the database
+MAX_MESSAGES = 1_000_000  # a larger brand keeps no map (~200 bytes a message): its ids are checked in the database
 
 Facet = tuple[str, str | None]
 
 
 @dataclass
 class _Map:
-    """One brand's (kind, channel) per uid as of `seq` (its `lexical_seq`) in snapshot epoch `epoch`."""
+    """One brand's (kind, channel) per message as of `seq` (its `lexical_seq`) in snapshot epoch `epoch`: by database
+    id (the keyword index's rowid), with each uid's id (the vector index's id)."""
 
     seq: int
     epoch: int
-    facets: dict[str, Facet]
+    ids: dict[str, int]
+    facets: dict[int, Facet]
+
+
+@dataclass
+class RowCheck:
+    """A filter checked on keyword matches by rowid, from a brand's map as of `seq`: `passes` says None for a rowid
+    it does not know, and a caller trusts what it read only if the brand is still at `seq` afterwards (`current`),
+    since a row id may be reused by a message written since."""
+
+    store: Store
+    brand: str
+    seq: int
+    facets: dict[int, Facet]
+    kind: str | None
+    channel: str | None
+
+    def passes(self, rowid: int) -> bool | None:
+        """Whether the message passes the filter (None: not known here)."""
+        facet = self.facets.get(rowid)
+        if facet is None:
+            return None
+        return (self.kind is None or facet[0] == self.kind) and (self.channel is None or facet[1] == self.channel)
+
+    def current(self) -> bool:
+        """Whether nothing keyword search reads changed in the brand since the map's `seq`."""
+        seqs = self.store.brand_seqs([self.brand]).get(self.brand)
+        return seqs is not None and seqs.lexical_seq == self.seq
 
 
 def kept(filters: dict[str, Any]) -> bool:
@@ -48,7 +79,7 @@ def kept(filters: dict[str, Any]) -> bool:
 
 
 class Facets:
-    """Per-brand uid -> (kind, channel) maps, caught up with the change sequence before each use."""
+    """Per-brand maps of each message's (kind, channel), caught up with the change sequence before each use."""
 
     def __init__(self, store: Store, *, background: bool = True):
         self.store = store
@@ -61,33 +92,49 @@ class Facets:
     def passing(self, brand: str, uids: Sequence[str], filters: dict[str, Any]) -> set[str]:
         """The uids among `uids` whose message passes `filters` (a kind, a channel or both: `kept`): what
         `store.passing_uids` says, from memory when the brand's map is current."""
-        facets = self._current(brand)
-        if facets is None:
+        known = self._current(brand)
+        if known is None:
             return self.store.passing_uids(brand, uids, filters)
-        kind, channel = filters.get("kind") or None, filters.get("channel") or None
-        unknown = [u for u in uids if u not in facets]
-        passing = {u for u in uids if (f := facets.get(u)) is not None and (kind is None or f[0] == kind)
-                   and (channel is None or f[1] == channel)}
+        check = RowCheck(self.store, brand, known.seq, known.facets, filters.get("kind") or None,
+                         filters.get("channel") or None)
+        ids, unknown, passing = known.ids, [], set()
+        for uid in uids:
+            at = ids.get(uid)
+            if at is None or (ok := check.passes(at)) is None:
+                unknown.append(uid)
+            elif ok:
+                passing.add(uid)
         return passing | self.store.passing_uids(brand, unknown, filters) if unknown else passing
+
+    def rows(self, brand: str, filters: dict[str, Any]) -> RowCheck | None:
+        """The filter (a kind, a channel or both: `kept`) to check keyword matches by rowid, or None (the database
+        must check them)."""
+        known = self._current(brand) if kept(filters) else None
+        if known is None:
+            return None
+        return RowCheck(self.store, brand, known.seq, known.facets, filters.get("kind") or None,
+                        filters.get("channel") or None)
 
     def warm(self, brand: str) -> None:
         """Build the brand's map now (at start-up, or in the background after a miss)."""
         seqs = self.store.brand_seqs([brand]).get(brand)
         if seqs is None:
             return
-        facets: dict[str, Facet] = {}
+        ids: dict[str, int] = {}
+        facets: dict[int, Facet] = {}
         shared: dict[Facet, Facet] = {}  # one tuple per (kind, channel), not one per message
-        for uid, kind, channel in self.store.message_facets(brand):
+        for rowid, uid, kind, channel in self.store.message_facets(brand):
             if len(facets) >= MAX_MESSAGES:
                 with self._lock:
                     self._too_large.add(brand)
                 return
-            facets[uid] = shared.setdefault((kind, channel), (kind, channel))
+            ids[uid] = rowid
+            facets[rowid] = shared.setdefault((kind, channel), (kind, channel))
         # The rows were read after `seqs`: each is at least as new as `lexical_seq`, so the map reflects it.
         with self._lock:
-            self._maps[brand] = _Map(seqs.lexical_seq, seqs.snapshot_epoch, facets)
+            self._maps[brand] = _Map(seqs.lexical_seq, seqs.snapshot_epoch, ids, facets)
 
-    def _current(self, brand: str) -> dict[str, Facet] | None:
+    def _current(self, brand: str) -> _Map | None:
         """The brand's map caught up with the database as it stands now, or None (the database must answer)."""
         seqs = self.store.brand_seqs([brand]).get(brand)
         known = self._maps.get(brand)
@@ -96,7 +143,7 @@ class Facets:
                 self._rebuild_later(brand)
             return None
         if known.seq >= seqs.lexical_seq:
-            return known.facets
+            return known
         with self._lock:  # one catch-up at a time: others wait for it rather than repeat it
             caught_up = known.seq >= seqs.lexical_seq or self._catch_up(brand, known, seqs.lexical_seq)
             if not caught_up and self._maps.get(brand) is known:
@@ -104,7 +151,7 @@ class Facets:
         if not caught_up:
             self._rebuild_later(brand)
             return None
-        return known.facets
+        return known
 
     def _catch_up(self, brand: str, known: _Map, upto: int) -> bool:
         """Apply the changes logged in (known.seq, upto] to the map (the caller holds the lock); False when too many
@@ -112,13 +159,16 @@ class Facets:
         changed = self.store.lexical_changes(brand, known.seq, upto, limit=CATCH_UP_MAX + 1)
         if len(changed) > CATCH_UP_MAX:
             return False
-        now = {uid: (kind, channel) for uid, kind, channel in self.store.message_facets(brand, sorted(changed))}
+        now = {uid: (rowid, (kind, channel)) for rowid, uid, kind, channel
+               in self.store.message_facets(brand, sorted(changed))}
         for source, source_id in changed:  # `now` was read after `upto`: each message is at least as new
             uid = message_uid(source, source_id)
+            old = known.ids.pop(uid, None)
+            if old is not None:
+                known.facets.pop(old, None)  # deleted (the database says it passes no filter), or moved id
             if uid in now:
-                known.facets[uid] = now[uid]
-            else:
-                known.facets.pop(uid, None)  # deleted: the database says it passes no filter
+                rowid, facet = now[uid]
+                known.ids[uid], known.facets[rowid] = rowid, facet
         known.seq = upto
         return True
 

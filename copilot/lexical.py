@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from copilot.store.keywords import KeywordHits
+from copilot.facets import Facets, kept
+from copilot.store.keywords import KeywordHits, RowFilter
 from copilot.text import detect_language, strip_accents
 
 # The letters a word may carry accents on: a query word's exact form matches its text with or without them.
@@ -29,7 +30,8 @@ ACCENTED = {"a": "aàâä", "c": "cç", "e": "eéèêë", "i": "iîï", "o": "o�
 class KeywordStore(Protocol):
     """What keyword search needs from the store."""
 
-    def keyword_hits(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any]) -> KeywordHits: ...
+    def keyword_hits(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any],
+                     rows: RowFilter | None = None) -> KeywordHits: ...
 
 
 @dataclass
@@ -129,8 +131,9 @@ def explain(hits: KeywordHits, query: str) -> LexicalResult:
 class KeywordSearch:
     """Ranks a brand's messages for a keyword query."""
 
-    def __init__(self, store: KeywordStore):
+    def __init__(self, store: KeywordStore, *, facets: Facets | None = None):
         self.store = store
+        self.facets = facets  # a kind or channel filter is checked on the matches in memory (the same hits)
 
     def search(self, brand: str, query: str, *, k: int, filters: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Top-k (uid, score) among messages passing the filters (kind, channel, author, since, until)."""
@@ -140,4 +143,6 @@ class KeywordSearch:
         """The top-k ranking with each hit's matched words and the query's coverage by the collection."""
         if not query.strip() or k <= 0:
             return LexicalResult(lang=detect_language(query))
-        return explain(self.store.keyword_hits(brand, query, k=k, filters=filters or {}), query)
+        filters = filters or {}
+        rows = self.facets.rows(brand, filters) if self.facets is not None and kept(filters) else None
+        return explain(self.store.keyword_hits(brand, query, k=k, filters=filters, rows=rows), query)

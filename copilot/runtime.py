@@ -20,6 +20,7 @@ from typing import Any
 from copilot.compose import Composer
 from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
+from copilot.facets import Facets
 from copilot.features.charter_reading import CharterReader, carry_over, decide
 from copilot.features.drift_service import DriftService
 from copilot.features.drift_judge import LLMDriftJudge
@@ -108,8 +109,9 @@ class Copilot:
                                           embedder_name=self.embedder.name)
         # Keyword search lives in the database now; an older release's BM25 files are derived data: drop them.
         shutil.rmtree(settings.data_dir / "lexical", ignore_errors=True)
-        self.keywords = KeywordSearch(self.store)
-        self.retriever = Retriever(self.store, self.index, self.embedder, self.keywords)
+        self.facets = Facets(self.store)  # kinds and channels in memory, for filtered search (both sides)
+        self.keywords = KeywordSearch(self.store, facets=self.facets)
+        self.retriever = Retriever(self.store, self.index, self.embedder, self.keywords, facets=self.facets)
         self.ingestor = Ingestor(self.store, self.index, self.embedder)
         self.snapshots = Snapshots(self.store, root=settings.data_dir / "snapshots",
                                    follow_interval_s=settings.snapshot_follow_interval_s,

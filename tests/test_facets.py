@@ -35,7 +35,8 @@ def test_filtered_search_from_memory_ranks_as_the_database_does(shop: Copilot, m
     from_memory, from_database = retriever.facets, Facets(shop.store, background=False)  # the latter never builds
     checked: list[int] = []
     passing_uids = shop.store.passing_uids
-    monkeypatch.setattr(shop.store, "passing_uids", lambda b, uids, f: checked.append(len(uids)) or passing_uids(b, uids, f))
+    monkeypatch.setattr(shop.store, "passing_uids",
+                        lambda b, uids, f: checked.append(len(uids)) or passing_uids(b, uids, f))
     filters = [{"kind": k} for k in (*KINDS, "doc")] + [{"channel": "sorties"}, {"channel": "nowhere"},
                                                           {"kind": "answer", "channel": "atelier"}]
     compared = 0
@@ -87,3 +88,43 @@ def test_a_map_too_far_behind_lets_the_database_answer_and_is_rebuilt(shop: Copi
     assert "acme" not in facets._maps  # dropped: two changes are more than a request may apply
     facets.warm("acme")
     assert facets.passing("acme", uids, {"kind": "answer"}) == {"native:n0", "native:n4"}
+
+
+@pytest.mark.parametrize("unranked_max", [1500, 3])  # a channel's matches all re-scored, or FTS5's top ones
+def test_keyword_matches_checked_in_memory_rank_as_the_database_does(shop: Copilot, monkeypatch: pytest.MonkeyPatch,
+                                                                     unranked_max: int):
+    import copilot.store.keywords as keywords
+
+    if shop.store.engine.dialect.name != "sqlite":
+        pytest.skip("FTS5 only: PostgreSQL filters in its own query")
+    monkeypatch.setattr(keywords, "UNRANKED_MAX", unranked_max)
+    monkeypatch.setattr(keywords, "CANDIDATES", 4)  # FTS5's rank order decides which matches are re-scored
+    shop.facets.warm("acme")
+    answered = []
+    checked_matches = keywords._checked_matches
+    monkeypatch.setattr(keywords, "_checked_matches",
+                        lambda *a, **kw: answered.append(checked_matches(*a, **kw)) or answered[-1])
+    found = 0
+    for query in (*TOPICS, "numéro", "freins chaîne canal"):
+        for f in ({"kind": "answer"}, {"kind": "question"}, {"channel": "sorties"},
+                  {"kind": "post", "channel": "atelier"}, {"channel": "nowhere"}):
+            check = shop.facets.rows("acme", f)
+            assert check is not None
+            from_memory = shop.store.keyword_hits("acme", query, k=5, filters=f, rows=check).ranked
+            assert from_memory == shop.store.keyword_hits("acme", query, k=5, filters=f).ranked
+            found += len(from_memory)
+    assert found > 50 and None not in answered  # the comparison compared something, read from memory
+
+
+def test_keyword_matches_follow_a_kind_change_and_fall_back_on_a_row_the_map_does_not_know(shop: Copilot):
+    shop.facets.warm("acme")
+    search = lambda f: [u for u, _, _ in shop.keywords.explained("acme", "numéro 0", k=100, filters=f).ranked]  # noqa: E731
+    assert "native:n0" in search({"kind": "question"}) and "native:n0" not in search({"kind": "answer"})
+    shop.ingestor.ingest("acme", [m("n0", f"{TOPICS[0]} numéro 0", kind="answer", channel="atelier")])
+    assert "native:n0" in search({"kind": "answer"}) and "native:n0" not in search({"kind": "question"})
+    check = shop.facets.rows("acme", {"kind": "answer"})
+    rowid = next(i for i, facet in check.facets.items() if facet[0] == "answer")
+    del check.facets[rowid]  # as if written after the map's last catch-up: the database answers for the query
+    assert check.passes(rowid) is None
+    assert search({"kind": "answer"}) == [u for u, _, _ in shop.store.keyword_hits(
+        "acme", "numéro 0", k=100, filters={"kind": "answer"}).ranked]

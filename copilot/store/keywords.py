@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
@@ -51,6 +51,16 @@ INDEXED_FILTERS = ("channel", "author")
 # With such a filter, up to this many matches are re-scored by BM25 without FTS5's own ranking of every match of the
 # rare terms (which is most of a keyword search's time: 85 -> 10 ms for 616 matches of a channel and a kind at 100k).
 UNRANKED_MAX = 1500
+
+
+class RowFilter(Protocol):
+    """A filter checked on keyword matches by rowid in memory (`copilot.facets.RowCheck`)."""
+
+    def passes(self, rowid: int) -> bool | None:
+        """Whether the message passes (None: not known, the database must check)."""
+
+    def current(self) -> bool:
+        """Whether what was checked still holds (nothing keyword search reads changed since)."""
 
 
 @dataclass
@@ -200,12 +210,14 @@ class KeywordRepo(RepoBase):
         """Top-k (uid, score) of the brand's messages for `query`, honouring kind/channel/author/since/until."""
         return [(uid, score) for uid, score, _ in self.keyword_hits(brand_id, query, k=k, filters=filters).ranked]
 
-    def keyword_hits(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any]) -> KeywordHits:
-        """`keyword_search` with each hit's matched terms and the statistics that say how much to trust it."""
+    def keyword_hits(self, brand_id: str, query: str, *, k: int, filters: dict[str, Any],
+                     rows: RowFilter | None = None) -> KeywordHits:
+        """`keyword_search` with each hit's matched terms and the statistics that say how much to trust it; `rows`
+        checks the filters on SQLite's matches in memory (the same hits, without reading each match's filter field)."""
         if self.engine.dialect.name == "postgresql":
             out, ranked = self._pg_search(brand_id, query, k, filters)
         else:
-            out, ranked = self._fts_search(brand_id, query, k, filters)
+            out, ranked = self._fts_search(brand_id, query, k, filters, rows)
         if not ranked:
             return out
         with self.engine.connect() as conn:  # by primary key (a brand_id condition would make SQLite scan the brand)
@@ -249,15 +261,15 @@ class KeywordRepo(RepoBase):
         return out
 
     def message_facets(self, brand_id: str, keys: Sequence[tuple[str, str]] | None = None
-                       ) -> Iterator[tuple[str, str, str | None]]:
-        """(uid, kind, channel) of the given (source, source_id) messages that exist, or of every message of the brand
-        (streamed): what `copilot.facets.Facets` keeps in memory."""
+                       ) -> Iterator[tuple[int, str, str, str | None]]:
+        """(id, uid, kind, channel) of the given (source, source_id) messages that exist, or of every message of the
+        brand (streamed): what `copilot.facets.Facets` keeps in memory."""
         m = Message
         if keys is None:
-            query = select(m.source, m.source_id, m.kind, m.channel).where(m.brand_id == brand_id)
+            query = select(m.id, m.source, m.source_id, m.kind, m.channel).where(m.brand_id == brand_id)
             with self.engine.connect() as conn:
                 for part in conn.execution_options(stream_results=True, yield_per=50_000).execute(query).partitions():
-                    yield from ((message_uid(r[0], r[1]), r[2], r[3]) for r in part)
+                    yield from ((r[0], message_uid(r[1], r[2]), r[3], r[4]) for r in part)
             return
         by_source: dict[str, list[str]] = {}
         for source, source_id in keys:
@@ -265,9 +277,9 @@ class KeywordRepo(RepoBase):
         with self.engine.connect() as conn:
             for source, ids in by_source.items():
                 for at in range(0, len(ids), 500):
-                    rows = conn.execute(select(m.source_id, m.kind, m.channel).where(
+                    rows = conn.execute(select(m.id, m.source_id, m.kind, m.channel).where(
                         m.brand_id == brand_id, m.source == source, m.source_id.in_(ids[at:at + 500]))).all()
-                    yield from ((message_uid(source, r[0]), r[1], r[2]) for r in rows)
+                    yield from ((r[0], message_uid(source, r[1]), r[2], r[3]) for r in rows)
 
     def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
         """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
@@ -321,8 +333,8 @@ class KeywordRepo(RepoBase):
             conn.execute(text(f"INSERT INTO {table} ({table}) VALUES ('optimize')"))
 
     # ------------------------------------------------------------ SQLite FTS5
-    def _fts_search(self, brand_id: str, query: str, k: int,
-                    filters: dict[str, Any]) -> tuple[KeywordHits, list[tuple[int, float, tuple[str, ...]]]]:
+    def _fts_search(self, brand_id: str, query: str, k: int, filters: dict[str, Any], check: RowFilter | None = None
+                    ) -> tuple[KeywordHits, list[tuple[int, float, tuple[str, ...]]]]:
         out = KeywordHits(words=query_words(query))
         terms = list(dict.fromkeys(analyse_query(query) + [t for stems in out.words.values() for t in stems]))
         table = kw_table(brand_id)
@@ -342,11 +354,15 @@ class KeywordRepo(RepoBase):
                 return out, []
             indexed = self._fts_filter(brand_id, filters, where)
             values = {"q": _match(essential), "b": brand_id, **params}
-            rows = None
-            if indexed != where:  # an indexed filter: its matches are few enough to score them all, unranked
+            # With `check` (a kind or channel filter and the brand's fields in memory), the same matches are read
+            # without reading each match's filter field: 7.7 -> 3.7 ms for a channel at 100k messages (SQL alone).
+            checked = None if check is None else _checked_matches(conn, table, values["q"], check,
+                                                                   unranked=indexed != where, n=max(CANDIDATES, k))
+            rows = checked
+            if rows is None and indexed != where:  # an indexed filter: its matches are few enough to score them all
                 rows = conn.execute(text(f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} "
                                          f"LIMIT :n"), {**values, "n": UNRANKED_MAX + 1}).all()
-            if rows is None or len(rows) > UNRANKED_MAX:
+            if rows is None or (checked is None and len(rows) > UNRANKED_MAX):
                 sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} ORDER BY rank LIMIT :n"
                 rows = conn.execute(text(sql), {**values, "n": max(CANDIDATES, k)}).all()
         return out, _rescore([(int(r[0]), r[1]) for r in rows], terms, out.df, docs,
@@ -437,6 +453,42 @@ GROUP BY c.message_id ORDER BY score DESC, c.message_id LIMIT :k"""
 PG_QUERY_LEXEMES = """
 SELECT w.word, t.lexeme FROM unnest(CAST(:w AS text[])) AS w(word)
 CROSS JOIN LATERAL unnest(to_tsvector('copilot_fr', w.word) || to_tsvector('copilot_en', w.word)) AS t"""
+
+
+def _checked_matches(conn: Connection, table: str, match: str, check: RowFilter, *, unranked: bool,
+                     n: int) -> list[Any] | None:
+    """The matches `_fts_search` would read with its SQL filter, the filter checked in memory on each match's rowid
+    instead: with `unranked` (a channel), every passing match when at most `UNRANKED_MAX` pass, else (and for a kind)
+    the first `n` passing in FTS5's rank order. None when a match is not known to `check` or the brand changed
+    meanwhile (the caller then runs the SQL plan)."""
+    query = f"SELECT rowid FROM {table} WHERE {table} MATCH :q"
+    passing = _passing_matches(conn, query, match, check, UNRANKED_MAX + 1) if unranked else []
+    if passing is not None and (not unranked or len(passing) > UNRANKED_MAX):
+        passing = _passing_matches(conn, query + " ORDER BY rank", match, check, n)
+    if passing is None:
+        return None
+    rows = conn.execute(text(f"SELECT rowid, terms FROM {table} WHERE rowid IN (SELECT value FROM json_each(:ids))"),
+                        {"ids": json.dumps(passing)}).all()
+    return rows if check.current() else None
+
+
+def _passing_matches(conn: Connection, sql: str, match: str, check: RowFilter, limit: int) -> list[int] | None:
+    """The rowids of the first `limit` matches that pass `check`, in the query's order (None: one is unknown)."""
+    passing: list[int] = []
+    # The driver's own cursor: thousands of rowids go through here, and a SQLAlchemy row costs more than the check.
+    cursor = conn.connection.driver_connection.execute(sql.replace(":q", "?"), (match,))
+    try:
+        for (rowid,) in cursor:
+            ok = check.passes(rowid)
+            if ok is None:
+                return None
+            if ok:
+                passing.append(rowid)
+                if len(passing) >= limit:
+                    break
+    finally:
+        cursor.close()
+    return passing
 
 
 def query_words(query: str) -> dict[str, list[str]]:
