@@ -129,6 +129,7 @@ class Copilot:
         self._scrub_lock = threading.Lock()
         self.snapshots.primers.append(self._prime_reports)
         self.snapshots.primers.append(self.rituals.warm)  # also the first hybrid search: query embedder, vectors
+        self.snapshots.primers.append(self.facets.warm)  # kinds and channels of a large brand, before /readyz is green
 
     def _prime_reports(self, brand: str) -> None:
         """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author
