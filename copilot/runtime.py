@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from copilot import heap, phrases
 from copilot.compose import Composer
 from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
@@ -127,6 +128,10 @@ class Copilot:
         self._scrub_lock = threading.Lock()
         self.snapshots.primers.append(self._prime_reports)
         self.snapshots.primers.append(self.rituals.warm)  # also the first hybrid search: query embedder, vectors
+        if settings.settle_heap:
+            self.snapshots.settlers.append(heap.settle)
+        for lang in phrases.LANGUAGES:  # read on the first request that writes a sentence otherwise
+            phrases.table(lang)
 
     def _prime_reports(self, brand: str) -> None:
         """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author
