@@ -140,6 +140,7 @@ class ChromaIndex:
         self.cache = VectorCache()
         self._gate = ScrubGate()
         self._clean: set[str] = set()  # embedded segments whose unused capacity was zeroed by this process
+        self.holds_gil = url is None  # an embedded store's writes run in Rust without releasing the GIL
 
     @property
     def client(self) -> Any:

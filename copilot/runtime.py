@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from copilot import heap, phrases
 from copilot.compose import Composer
 from copilot.embed import Embedder, HashEmbedder, LocalMiniLM, LocalMultilingualUSE, PairedEmbedder
 from copilot.errors import CopilotError, NotFound
@@ -30,6 +31,7 @@ from copilot.features.spotlight import SpotlightService
 from copilot.features.vitality import VitalityService
 from copilot.llm import LLM, Usage
 from copilot.index import ChromaIndex, VectorIndex
+from copilot.index_process import ProcessIndex
 from copilot.ingest import detect_format, parse_file
 from copilot.ingest.charter import parse_charter
 from copilot.ingest.pipeline import IngestReport, Ingestor
@@ -105,6 +107,8 @@ class Copilot:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.sqlalchemy_url, busy_timeout_s=settings.sqlite_busy_timeout_s)
         self.embedder = embedder or make_embedder(settings)
+        if index is None and settings.chroma_url is None and settings.vector_process:
+            index = ProcessIndex(path=settings.data_dir / "chroma", embedder_name=self.embedder.name)
         self.index = index or ChromaIndex(path=settings.data_dir / "chroma", url=settings.chroma_url,
                                           embedder_name=self.embedder.name)
         # Keyword search lives in the database now; an older release's BM25 files are derived data: drop them.
@@ -130,6 +134,10 @@ class Copilot:
         self.snapshots.primers.append(self._prime_reports)
         self.snapshots.primers.append(self.rituals.warm)  # also the first hybrid search: query embedder, vectors
         self.snapshots.primers.append(self.facets.warm)  # kinds and channels of a large brand, before /readyz is green
+        if settings.settle_heap:
+            self.snapshots.settlers.append(heap.settle)
+        for lang in phrases.LANGUAGES:  # read on the first request that writes a sentence otherwise
+            phrases.table(lang)
 
     def _prime_reports(self, brand: str) -> None:
         """The analytics reports' first requests, made before a large brand counts as warm: the member cache, author
@@ -264,6 +272,9 @@ class Copilot:
         self.ingestor.close()
         self.snapshots.stop()
         self.store.close()
+        close_index = getattr(self.index, "close", None)
+        if close_index is not None:
+            close_index()
 
 
 class JobRunner:

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
                                                                            "is saved (it is also saved at shutdown)")
     snapshot_sync_build_max_rows: int = Field(default=20_000, ge=0, description="brands up to this many messages get "
                                                                                "their snapshot built before serving")
+    vector_process: bool = Field(default=True, description="run the embedded vector index (no COPILOT_CHROMA_URL) in "
+                                                           "a child process: its writes hold the GIL, which would "
+                                                           "stop every request of the API process meanwhile")
+    settle_heap: bool = Field(default=True, description="freeze the objects that exist once the analytics are warm "
+                                                        "out of Python's cyclic garbage collector (copilot.heap): its "
+                                                        "full collections stop every request meanwhile")
     change_log_retention_hours: float = Field(default=168.0, gt=0, description="how long the change sequence's log "
                                                                               "is kept (a replica away longer rebuilds)")
     job_lease_s: float = Field(default=60.0, gt=0, description="how long a worker's claim on an import job holds "

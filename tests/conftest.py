@@ -31,7 +31,8 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+    # "\0": an abstract unix socket (multiprocessing's fork server)
+    if isinstance(host, str) and not (host.startswith(("127.", "/", "\0")) or host in ("localhost", "::1")):
         raise RuntimeError(f"test tried to reach the network: {address!r}")
     return _real_connect(self, address)  # type: ignore[arg-type]
 
@@ -55,7 +56,10 @@ def _reset_database(url: str) -> None:
 
 def fresh_settings(data_dir: Path) -> Settings:
     """Test settings on `data_dir`, on an empty database (see `_reset_database`)."""
-    s = Settings(env="test", data_dir=data_dir, admin_key="test-admin-key")  # type: ignore[arg-type]
+    # The vector index runs in this process (tests patch and inspect it; tests/test_index_process.py covers the
+    # child process servers use); COPILOT_TEST_VECTOR_PROCESS=1 runs every test through the child instead.
+    s = Settings(env="test", data_dir=data_dir, admin_key="test-admin-key",  # type: ignore[arg-type]
+                 vector_process=os.environ.get("COPILOT_TEST_VECTOR_PROCESS") == "1")
     if s.database_url:
         _reset_database(s.database_url)
     return s

@@ -4,15 +4,18 @@ a rebuild; another process's writes arrive through the database."""
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
 import time
+import weakref
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from copilot import heap as copilot_heap
 from copilot.api.app import create_app
 from copilot.embed import HashEmbedder
 from copilot.features import snapshot as snapshot_mod
@@ -262,6 +265,53 @@ def test_a_large_brand_is_ready_only_once_its_reports_are_primed(settings: Setti
         assert len(runtime.drift.feed.cache._data) == 3  # the brand's three recent posts were scored
     finally:
         runtime.close()
+
+
+def test_a_large_brand_settles_the_heap_before_it_counts_as_warm_and_after_a_rebuild(settings: Settings):
+    """The server freezes its long-lived objects out of the cyclic collector (copilot.heap) once a large brand is
+    primed, before /readyz turns green, and again once a rebuild replaced a snapshot."""
+    seed = Copilot(settings, embedder=HashEmbedder())
+    seed.store.create_brand("big", "Big", "en")
+    seed.ingestor.ingest("big", [MemberRecord(source_id="u1", name="Ana")] + [msg(i, f"u{i % 7}", i) for i in range(60)])
+    seed.close()
+    runtime = Copilot(settings.model_copy(update={"snapshot_sync_build_max_rows": 10}), embedder=HashEmbedder())
+    assert copilot_heap.settle in runtime.snapshots.settlers
+    calls: list[tuple[bool, int]] = []
+    runtime.snapshots.settlers[:] = [lambda: calls.append((runtime.snapshots.status()[0], gc.get_freeze_count())),
+                                     copilot_heap.settle]
+    try:
+        runtime.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and not runtime.snapshots.status()[0]:
+            time.sleep(0.05)
+        assert runtime.snapshots.status()[0]
+        # at start (no brand warm yet), then once "big" is primed, before it counts as warm
+        assert [ready for ready, _ in calls] == [False, False]
+        assert gc.get_freeze_count() > 0
+        before = runtime.snapshots.get("big").epoch
+        runtime.erase_member("big", runtime.store.list_members("big")[0][0].id)  # moves the epoch: a rebuild
+        deadline = time.time() + 20
+        while time.time() < deadline and (runtime.snapshots.get("big").epoch == before or len(calls) < 3):
+            time.sleep(0.05)
+        assert runtime.snapshots.get("big").epoch > before and len(calls) == 3 and calls[2][0]
+    finally:
+        runtime.close()
+
+
+def test_settling_freezes_the_survivors_and_reclaims_cycles_frozen_by_the_previous_settle():
+    class Node:
+        pass
+
+    node = Node()
+    node.me = node  # a reference cycle: only the cyclic collector frees it
+    alive = weakref.ref(node)
+    copilot_heap.settle()
+    assert gc.get_freeze_count() > 0
+    del node
+    gc.collect()
+    assert alive() is not None  # frozen: out of the collector's reach...
+    copilot_heap.settle()
+    assert alive() is None  # ...until the next settle, which unfreezes and collects first
 
 
 class _RecordingEmbedder(HashEmbedder):

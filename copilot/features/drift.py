@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from copilot.features import drift_rules as R
 from copilot.features.charter_checks import family_spans, rule_flags
+from copilot.features.rewrite import member_first_rewrite
 from copilot.phrases import say
 from copilot.report import Report
 from copilot.text import detect_language, strip_accents, words
@@ -308,7 +309,5 @@ def check_text(text: str, *, charter: Charter | None = None, feed: FeedStats | N
     promotional = any(_promotes(f) for f in flags)
     result = DriftResult(score=score, verdict=verdict_for(score), promotional=promotional, language=language, flags=flags)
     if with_rewrite and result.verdict != "ok":
-        from copilot.features.rewrite import member_first_rewrite
-
         result.rewrite = member_first_rewrite(text, flags, charter=charter, lang=language)
     return result

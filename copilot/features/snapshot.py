@@ -617,11 +617,13 @@ class Snapshots:
 
     def __init__(self, store: Store, *, root: Path | None = None, follow_interval_s: float = 0.5,
                  save_interval_s: float = 60.0, sync_max_rows: int = 20_000, read_wait_s: float = 0.5,
-                 max_incremental: int = 50_000, change_retention_s: float = 7 * 86400):
+                 max_incremental: int = 50_000, change_retention_s: float = 7 * 86400,
+                 settle_interval_s: float = 900.0):
         self.store, self.root = store, root
         self.follow_interval_s, self.save_interval_s = follow_interval_s, save_interval_s
         self.sync_max_rows, self.read_wait_s, self.max_incremental = sync_max_rows, read_wait_s, max_incremental
         self.change_retention_s = change_retention_s
+        self.settle_interval_s = settle_interval_s
         self._states: dict[str, _State] = {}
         self._known: dict[str, int] = {}
         self._brands: set[str] = set()
@@ -631,6 +633,10 @@ class Snapshots:
         self._pruned_at = 0.0
         self.started = False
         self.primers: list[Callable[[str], None]] = []  # called with a large brand once its snapshot is caught up
+        # Called once the long-lived data is in memory (at start, when a large brand is warm, after a rebuild) and
+        # every `settle_interval_s`, from the thread that warmed it: `copilot.heap.settle` in a server.
+        self.settlers: list[Callable[[], None]] = []
+        self._settled_at = time.monotonic()
         store.listen(self._on_change)
 
     # ------------------------------------------------------------ reading
@@ -672,6 +678,7 @@ class Snapshots:
         for brand, rows in counts.items():
             if brand not in self._states and rows <= self.sync_max_rows:
                 self._warm(brand)
+        self._settle()
         self._thread = threading.Thread(target=self._run, name="copilot-snapshots", daemon=True)
         self._thread.start()
 
@@ -742,6 +749,7 @@ class Snapshots:
             self._follow(brand, st, in_request=False)
         if st.current.n > self.sync_max_rows:
             self._prime(brand)
+            self._settle()  # before the brand counts as warm: its first requests find a settled heap
         # A fresh build is saved before the brand counts as warm: the save (numpy and string work, GIL-bound) would
         # otherwise run beside the first requests after /readyz turns green.
         if fresh:
@@ -858,6 +866,7 @@ class Snapshots:
             with st.lock:
                 swap()
         self._save(brand, st, force=True)
+        self._settle()  # the previous lineage is garbage now
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -883,10 +892,20 @@ class Snapshots:
                 with st.lock:
                     self._follow(brand, st, in_request=False)
             self._save(brand, st)
+        if time.monotonic() - self._settled_at > self.settle_interval_s:
+            self._settle()
         if time.monotonic() - self._pruned_at > 3600:
             self._pruned_at = time.monotonic()
             cutoff = datetime.now(timezone.utc).timestamp() - self.change_retention_s
             self.store.prune_changes(datetime.fromtimestamp(cutoff, tz=timezone.utc))
+
+    def _settle(self) -> None:
+        self._settled_at = time.monotonic()
+        for settler in list(self.settlers):
+            try:
+                settler()
+            except Exception:  # noqa: BLE001 - settling is an optimisation: never fail a warm-up for it
+                log.warning("settling the heap failed", exc_info=True)
 
     # ------------------------------------------------------------ files
     def _path(self, brand: str) -> Path | None:

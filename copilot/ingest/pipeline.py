@@ -159,10 +159,10 @@ class Ingestor:
             for k, (chunk, future) in enumerate(queued):
                 vectors = future.result()
                 rows = [(d, v) for t, v in zip(chunk, vectors) for d in waiting.pop(t, [])]
-                if rows and k + 1 < len(queued):
-                    # An embedded vector store holds the GIL for a whole upsert; the embedding thread, which has just
-                    # started the next chunk, needs it once more (after tokenising) before its long model call, which
-                    # runs without it. Upserting now would stall that thread for the whole upsert.
+                if rows and k + 1 < len(queued) and getattr(self.index, "holds_gil", False):
+                    # An embedded vector store in this process holds the GIL for a whole upsert; the embedding thread,
+                    # which has just started the next chunk, needs it once more (after tokenising) before its long
+                    # model call, which runs without it. Upserting now would stall that thread for the whole upsert.
                     time.sleep(EMBED_HEAD_START_S)
                 if rows:
                     self._upsert_vectors(brand, rows)
