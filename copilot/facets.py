@@ -1,11 +1,11 @@
 """Each message's kind and channel, per brand, in memory and following the change sequence: a search filtered on them
-checks here, rather than in the database, the ids its dense side over-fetched and the matches of its keyword side.
+checks here, rather than in the database, the ids its dense side over-fetched (and a channel's keyword matches).
 
 A filter passing many messages (a kind, a large channel) is not ranked exactly: the dense side asks Chroma for the
 k x 5 (then x 15, x 50) nearest ids unfiltered and keeps those passing (`copilot.retrieve`). The database's check of
 200-2,000 ids costs 2-17 ms at 100k messages, on the same two cores as the keyword side running beside it. The
-keyword side reads FTS5's matches by rowid and checks each here (`RowCheck`), instead of FTS5 reading each match's row
-for its filter column, or SQLite listing a channel's ids, per query.
+keyword side of a channel filter reads FTS5's matches by rowid and checks each here (`RowCheck`), instead of SQLite
+listing the channel's ids (12,700 at 100k) for every query.
 
 Never stale: a brand's map says which `lexical_seq` it reflects (a new, deleted, re-kinded or moved message moves it).
 A check first reads where the brand stands; a map behind it catches up from the change log when a few messages changed

@@ -133,7 +133,7 @@ class KeywordSearch:
 
     def __init__(self, store: KeywordStore, *, facets: Facets | None = None):
         self.store = store
-        self.facets = facets  # a kind or channel filter is checked on the matches in memory (the same hits)
+        self.facets = facets  # a channel filter is checked on the matches in memory (the same hits)
 
     def search(self, brand: str, query: str, *, k: int, filters: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Top-k (uid, score) among messages passing the filters (kind, channel, author, since, until)."""
@@ -144,5 +144,8 @@ class KeywordSearch:
         if not query.strip() or k <= 0:
             return LexicalResult(lang=detect_language(query))
         filters = filters or {}
-        rows = self.facets.rows(brand, filters) if self.facets is not None and kept(filters) else None
+        # A channel's matches are checked in memory (-1.5 to -3 ms a search at 100k); a kind alone is not: reading
+        # FTS5's ranked rowids in Python cost what it saved in SQLite (+0.5 ms on average over four A/B runs).
+        rows = self.facets.rows(brand, filters) if self.facets is not None and kept(filters) and \
+            filters.get("channel") not in (None, "") else None
         return explain(self.store.keyword_hits(brand, query, k=k, filters=filters, rows=rows), query)
