@@ -137,6 +137,7 @@ class ChromaIndex:
         self.suffix = hashlib.sha1(embedder_name.encode()).hexdigest()[:8]
         self._client: Any = None
         self._collections: dict[str, Any] = {}
+        self._init_lock = threading.Lock()
         self.cache = VectorCache()
         self._gate = ScrubGate()
         self._clean: set[str] = set()  # embedded segments whose unused capacity was zeroed by this process
@@ -145,9 +146,11 @@ class ChromaIndex:
     @property
     def client(self) -> Any:
         """The Chroma client (HttpClient for a server URL, PersistentClient otherwise)."""
-        if self._client is None:
-            settings = ChromaSettings(anonymized_telemetry=False)
-            with _available():
+        if self._client is not None:
+            return self._client
+        with self._init_lock, _available():  # two threads' first calls at once: one client (a second one raises)
+            if self._client is None:
+                settings = ChromaSettings(anonymized_telemetry=False)
                 if self.url:
                     parsed = urlparse(self.url)
                     self._client = chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000,
@@ -159,10 +162,13 @@ class ChromaIndex:
     def _collection(self, brand: str) -> Any:
         col = self._collections.get(brand)
         if col is None:
-            with _available():
-                col = self.client.get_or_create_collection(
-                    f"cp-{brand}-{self.suffix}", embedding_function=None, metadata={"hnsw:space": "cosine"})
-            self._collections[brand] = col
+            client = self.client
+            with self._init_lock, _available():
+                col = self._collections.get(brand)
+                if col is None:
+                    col = client.get_or_create_collection(
+                        f"cp-{brand}-{self.suffix}", embedding_function=None, metadata={"hnsw:space": "cosine"})
+                    self._collections[brand] = col
         return col
 
     @contextmanager

@@ -8,7 +8,7 @@ process only pickles calls and results over a pipe, and waits for them without t
 
 One duplex pipe carries every call, tagged with a number: the child runs each on a thread of its own pool (Chroma's
 reads release the GIL there, so searches still overlap), and a reader thread in the parent hands each answer to its
-caller. The child is a fresh interpreter (`python -m copilot.index_process`, never a fork of a threaded process nor
+caller. The child is a fresh interpreter (`python -c CHILD_MAIN`, never a fork of a threaded process nor
 a re-import of the caller's main module); it starts when the runtime is built, so its ~1-2 s import of chromadb
 overlaps the server's own warm-up. If the child dies, calls in flight fail with ServiceUnavailable (a
 write then leaves its messages pending, re-embedded later, as for any vector index failure) and the next call starts
@@ -210,7 +210,7 @@ class _Child:
         parent_end, child_end = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "copilot.index_process", str(child_end.fileno()), str(path)],
+                [sys.executable, "-c", CHILD_MAIN, str(child_end.fileno()), str(path)],
                 pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL)
         except OSError as exc:  # no child: the index is unavailable, the API still starts
             parent_end.close()
@@ -307,5 +307,6 @@ def serve(path: str, conn: Connection) -> None:
 
 PUBLIC = frozenset({"upsert", "delete", "purge_deleted", "query", "vectors", "count", "ping", "drop_brand"})
 
-if __name__ == "__main__":
-    serve(sys.argv[2], Connection(int(sys.argv[1])))
+#: The child's entry point (not `-m copilot.index_process`: runpy would warn that the package imported it first).
+CHILD_MAIN = ("import sys; from multiprocessing.connection import Connection; from copilot.index_process import serve; "
+              "serve(sys.argv[2], Connection(int(sys.argv[1])))")

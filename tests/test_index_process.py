@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -79,6 +80,20 @@ def test_the_child_answers_as_the_index_in_process_does(pair: tuple[ChromaIndex,
     with pytest.raises(ValueError, match="unknown vector index method"):
         there._call("client")  # only the index's own operations cross the pipe
     there.ping()
+
+
+def test_a_new_childs_first_calls_may_arrive_together(tmp_path: Path):
+    """The child runs calls on several threads from the start: their first calls open one Chroma client and one
+    collection between them (a second client on the same directory raises)."""
+    seed = ChromaIndex(path=tmp_path / "chroma")
+    seed.upsert("b", [f"s:{i}" for i in range(30)], _vectors(30), META[:30])
+    del seed
+    for _ in range(3):
+        index = ProcessIndex(path=tmp_path / "chroma")
+        with ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(lambda _: index.count("b"), range(16)))
+        assert counts == [30] * 16
+        index.close()
 
 
 def test_a_child_that_dies_fails_its_calls_with_service_unavailable_and_the_next_call_starts_another(
