@@ -26,7 +26,7 @@ bench/community.py, written through `Store.upsert_messages` (SQL rows, keyword i
 embedding 100k texts takes ~45 minutes here). Measured writes use the real local embedder and Chroma.
 
     python bench/live.py [--messages 100000] [--seconds 180] [--quiet-seconds 60] [--write-rate 1]
-                         [--reaction-rate 2] [--rounds-500 3] [--no-serve] [--keep-data DIR]
+                         [--reaction-rate 2] [--rounds-500 9] [--no-serve] [--keep-data DIR]
     python bench/live.py --write-path-only [--rounds-500 9] [--messages 100000] [--keep-data DIR]
     python bench/live.py --cold-start-only DATA_DIR   # a directory kept with --keep-data
 """
@@ -331,7 +331,7 @@ def main() -> None:
     args.add_argument("--quiet-seconds", type=float, default=60, help="the quiet phase (reads alone)")
     args.add_argument("--write-rate", type=float, default=1.0, help="new messages per second while live")
     args.add_argument("--reaction-rate", type=float, default=2.0, help="reaction changes per second while live")
-    args.add_argument("--rounds-500", type=int, default=3, help="500-message batches measured against the embedder")
+    args.add_argument("--rounds-500", type=int, default=9, help="500-message batches measured against the embedder")
     args.add_argument("--no-serve", action="store_true", help="skip the cold start measurement")
     args.add_argument("--write-path-only", action="store_true",
                       help="only the write path (1- and 500-message batches against the raw embedder); printed, not "

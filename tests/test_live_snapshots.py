@@ -239,6 +239,15 @@ def test_readyz_is_green_only_once_every_brand_is_warm(settings: Settings, monke
         runtime.close()
 
 
+def start_until_warm(runtime: Copilot, seconds: float = 20.0) -> None:
+    """Start the runtime and wait until every brand's snapshot is warm (/readyz green)."""
+    runtime.start()
+    deadline = time.time() + seconds
+    while time.time() < deadline and not runtime.snapshots.status()[0]:
+        time.sleep(0.05)
+    assert runtime.snapshots.status()[0]
+
+
 def test_a_large_brand_is_ready_only_once_its_reports_are_primed(settings: Settings):
     """The first request after /readyz turns green finds the member cache, masks, cohorts and feed scores warm: the
     server made the reports' first requests itself. A primer that fails delays nothing."""
@@ -254,11 +263,8 @@ def test_a_large_brand_is_ready_only_once_its_reports_are_primed(settings: Setti
     primed: list[str] = []
     runtime.snapshots.primers.insert(0, lambda brand: primed.append(brand) or 1 / 0)
     try:
-        runtime.start()
-        deadline = time.time() + 20
-        while time.time() < deadline and not runtime.snapshots.status()[0]:
-            time.sleep(0.05)
-        assert runtime.snapshots.status()[0] and primed == ["big"]
+        start_until_warm(runtime)
+        assert primed == ["big"]
         assert "big" in runtime.vitality._cohorts and "big" in runtime.vitality._joined
         assert "big" in runtime.store.__dict__["_member_cache"]
         assert any(key[0] == "author_mask" for key in runtime.snapshots.get("big").memo)
@@ -280,11 +286,7 @@ def test_a_large_brand_settles_the_heap_before_it_counts_as_warm_and_after_a_reb
     runtime.snapshots.settlers[:] = [lambda: calls.append((runtime.snapshots.status()[0], gc.get_freeze_count())),
                                      copilot_heap.settle]
     try:
-        runtime.start()
-        deadline = time.time() + 20
-        while time.time() < deadline and not runtime.snapshots.status()[0]:
-            time.sleep(0.05)
-        assert runtime.snapshots.status()[0]
+        start_until_warm(runtime)
         # at start (no brand warm yet), then once "big" is primed, before it counts as warm
         assert [ready for ready, _ in calls] == [False, False]
         assert gc.get_freeze_count() > 0
@@ -333,11 +335,7 @@ def test_a_large_brand_warms_the_ritual_draft_path_without_a_model_call_or_a_dra
     embedder, llm = _RecordingEmbedder(), FakeLLM()  # an empty queue: any model call would fail loudly
     runtime = Copilot(settings.model_copy(update={"snapshot_sync_build_max_rows": 10}), embedder=embedder, llm=llm)
     try:
-        runtime.start()
-        deadline = time.time() + 20
-        while time.time() < deadline and not runtime.snapshots.status()[0]:
-            time.sleep(0.05)
-        assert runtime.snapshots.status()[0]
+        start_until_warm(runtime)
         assert any("Weekly challenge" in t for t in embedder.texts), embedder.texts  # the draft's search ran
         assert llm.calls == [] and runtime.store.list_drafts("big")[1] == 0
     finally:
