@@ -21,6 +21,7 @@ import builtins
 import itertools
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -267,6 +268,8 @@ def serve(path: str, conn: Connection) -> None:
     tagged with the call's number; returns (and the process exits) once the parent's end of the pipe is closed."""
     from copilot.index import ChromaIndex
 
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops, closes the pipe, and this loop ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     indexes: dict[str, ChromaIndex] = {}
     indexes_lock, send_lock = threading.Lock(), threading.Lock()
 

@@ -114,6 +114,17 @@ def test_a_child_that_dies_fails_its_calls_with_service_unavailable_and_the_next
     assert there.pid not in (None, first)
 
 
+def test_ctrl_c_in_a_terminal_stops_the_server_not_its_child(pair: tuple[ChromaIndex, ProcessIndex]):
+    """SIGINT reaches the whole process group; the child ignores it and ends when its parent closes the pipe."""
+    _, there = pair
+    there.upsert("b", ["s:1"], _vectors(1), META[:1])
+    pid = there.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert there.count("b") == 1 and there.pid == pid
+
+
 def test_the_child_exits_when_its_parent_dies_without_closing_it(tmp_path: Path):
     code = ("import os, sys; from pathlib import Path; from copilot.index_process import ProcessIndex; "
             "i = ProcessIndex(path=Path(sys.argv[1])); i.ping(); print(i.pid, flush=True); os._exit(0)")
