@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from copilot.store.models import Brand, Member, Message, SpotlightRecord
-from copilot.store.base import NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time
+from copilot.store.base import (NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time,
+                                source_parts)
 
 
 MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated this long before are read again
@@ -175,15 +176,11 @@ class AnalyticsRepo(RepoBase):
     def texts(self, brand_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Texts of messages by (source, source_id)."""
         out: dict[tuple[str, str], str] = {}
-        by_source: dict[str, list[str]] = {}
-        for source, sid in keys:
-            by_source.setdefault(source, []).append(sid)
         with self.engine.connect() as conn:
-            for source, sids in by_source.items():
-                for i in range(0, len(sids), 500):
-                    rows = conn.execute(select(Message.source_id, Message.text).where(
-                        Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids[i:i + 500])))
-                    out.update({(source, sid): text for sid, text in rows})
+            for source, sids in source_parts(keys):
+                rows = conn.execute(select(Message.source_id, Message.text).where(
+                    Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids)))
+                out.update({(source, sid): text for sid, text in rows})
         return out
 
     def resolve_author(self, brand_id: str, label: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -19,6 +19,17 @@ MESSAGE_FIELDS = (
     "reactions", "kind", "is_solution", "lang", "permalink",
 )
 MEMBER_FIELDS = ("name", "role", "consent_spotlight", "consent_analytics", "joined_at")
+
+
+def source_parts(keys: Iterable[tuple[str, str]], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """(source, up to `size` source ids) from (source, source_id) keys: a query per part stays on the (brand, source,
+    source_id) index and under the database's limit on bound parameters."""
+    grouped: dict[str, list[str]] = {}
+    for source, sid in keys:
+        grouped.setdefault(source, []).append(sid)
+    for source, sids in grouped.items():
+        for i in range(0, len(sids), size):
+            yield source, sids[i:i + size]
 
 
 def hash_secret(secret: str) -> str:
@@ -107,12 +118,8 @@ class RepoBase:
     @staticmethod
     def _existing(s: Session, model: Any, brand_id: str, keys: Sequence[tuple[str, ...]]) -> dict[tuple[str, str], Any]:
         out: dict[tuple[str, str], Any] = {}
-        by_source: dict[str, list[str]] = {}
-        for source, sid in keys:
-            by_source.setdefault(source, []).append(sid)
-        for source, sids in by_source.items():
-            for i in range(0, len(sids), 500):
-                rows = s.scalars(select(model).where(model.brand_id == brand_id, model.source == source,
-                                                     model.source_id.in_(sids[i:i + 500])))
-                out.update({(r.source, r.source_id): r for r in rows})
+        for source, sids in source_parts(keys):  # type: ignore[arg-type]
+            rows = s.scalars(select(model).where(model.brand_id == brand_id, model.source == source,
+                                                 model.source_id.in_(sids)))
+            out.update({(r.source, r.source_id): r for r in rows})
         return out

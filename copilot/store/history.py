@@ -14,7 +14,7 @@ from copilot.store.models import Channel, Member, Message, SpotlightRecord
 from copilot.signals import bits as signal_bits
 from copilot.types import MemberRecord, MessageRecord
 from copilot.store.base import (MEMBER_FIELDS, MESSAGE_FIELDS, UpsertResult, _indexable, _is_default,
-                                message_uid)
+                                message_uid, source_parts)
 from copilot.store.changes import ANALYTICS, ANALYTICS_FIELDS, DELETED, LEXICAL, LEXICAL_FIELDS, ChangesRepo
 from copilot.store.keywords import KeywordRepo
 
@@ -201,30 +201,21 @@ class HistoryRepo(ChangesRepo, KeywordRepo):
         """The rows just inserted, as the values written plus their ids (read back as ids only: loading whole ORM
         rows, JSON reactions included, cost a 500-message batch more than its keyword indexing)."""
         ids: dict[tuple[str, str], int] = {}
-        by_source: dict[str, list[str]] = {}
-        for r in new_rows:
-            by_source.setdefault(r["source"], []).append(r["source_id"])
-        for source, sids in by_source.items():
-            for i in range(0, len(sids), 500):
-                ids.update({(source, sid): i_ for sid, i_ in s.execute(
-                    select(Message.source_id, Message.id).where(Message.brand_id == brand_id, Message.source == source,
-                                                                Message.source_id.in_(sids[i:i + 500])))})
+        for source, sids in source_parts((r["source"], r["source_id"]) for r in new_rows):
+            ids.update({(source, sid): i_ for sid, i_ in s.execute(
+                select(Message.source_id, Message.id).where(Message.brand_id == brand_id, Message.source == source,
+                                                            Message.source_id.in_(sids)))})
         return [SimpleNamespace(**r, id=ids[(r["source"], r["source_id"])]) for r in new_rows]
 
     def needs_embedding(self, brand_id: str, items: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
         """Which of the (source, source_id, content hash) messages have no vector for that content yet (new ones
         included): what a write will embed, known before it starts."""
-        by_source: dict[str, list[str]] = {}
-        for source, sid, _ in items:
-            by_source.setdefault(source, []).append(sid)
         indexed: dict[tuple[str, str], str | None] = {}
         with self.engine.connect() as conn:
-            for source, sids in by_source.items():
-                for i in range(0, len(sids), 500):
-                    indexed.update({(source, sid): h for sid, h in conn.execute(
-                        select(Message.source_id, Message.indexed_hash).where(
-                            Message.brand_id == brand_id, Message.source == source,
-                            Message.source_id.in_(sids[i:i + 500])))})
+            for source, sids in source_parts((source, sid) for source, sid, _ in items):
+                indexed.update({(source, sid): h for sid, h in conn.execute(
+                    select(Message.source_id, Message.indexed_hash).where(
+                        Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids)))})
         return {(source, sid) for source, sid, digest in items if indexed.get((source, sid)) != digest}
 
     def mark_indexed(self, brand_id: str, pairs: Sequence[tuple[str, str]]) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from copilot.store.base import RepoBase, message_uid
+from copilot.store.base import RepoBase, message_uid, source_parts
 from copilot.store.models import Message
 from copilot.text import analyse, analyse_query, detect_language, words
 
@@ -271,15 +271,11 @@ class KeywordRepo(RepoBase):
                 for part in conn.execution_options(stream_results=True, yield_per=50_000).execute(query).partitions():
                     yield from ((r[0], message_uid(r[1], r[2]), r[3], r[4]) for r in part)
             return
-        by_source: dict[str, list[str]] = {}
-        for source, source_id in keys:
-            by_source.setdefault(source, []).append(source_id)
         with self.engine.connect() as conn:
-            for source, ids in by_source.items():
-                for at in range(0, len(ids), 500):
-                    rows = conn.execute(select(m.id, m.source_id, m.kind, m.channel).where(
-                        m.brand_id == brand_id, m.source == source, m.source_id.in_(ids[at:at + 500]))).all()
-                    yield from ((r[0], message_uid(source, r[1]), r[2], r[3]) for r in rows)
+            for source, ids in source_parts(keys):
+                rows = conn.execute(select(m.id, m.source_id, m.kind, m.channel).where(
+                    m.brand_id == brand_id, m.source == source, m.source_id.in_(ids))).all()
+                yield from ((r[0], message_uid(source, r[1]), r[2], r[3]) for r in rows)
 
     def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
         """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
