@@ -128,3 +128,60 @@ def test_messages_waiting_for_vectors_are_read_on_the_partial_index_not_by_scann
     assert plans and all("ix_messages_embed_pending" in p for p in plans), plans
     store.close()
 
+
+
+def _old_keyword_layout(db: Path, table: str) -> None:
+    """Turn a brand's FTS5 table back into the layout of releases before schema 15 (the kind not indexed)."""
+    con = sqlite3.connect(db)
+    con.executescript(f"""
+        DROP TABLE {table}_vocab;
+        ALTER TABLE {table} RENAME TO {table}_new;
+        CREATE VIRTUAL TABLE {table} USING fts5(terms, kind UNINDEXED, channel UNINDEXED, author UNINDEXED,
+            created UNINDEXED, tokenize='unicode61 remove_diacritics 0');
+        CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}, 'row');
+        INSERT INTO {table} (rowid, terms, kind, channel, author, created)
+            SELECT rowid, terms, kind, channel, author, created FROM {table}_new;
+        DROP TABLE {table}_new;
+        DELETE FROM schema_version WHERE version >= 15;
+    """)
+    con.commit()
+    con.close()
+
+
+def test_keyword_tables_of_an_older_release_index_the_kind_and_keep_every_hit(tmp_path: Path):
+    from datetime import datetime, timezone
+
+    from copilot.store.keywords import kw_table
+    from copilot.types import MessageRecord
+
+    db = tmp_path / "c.db"
+    store = Store(f"sqlite:///{db}")
+    store.create_brand("acme", "Acme", "en")
+    kinds = ("question", "answer", "comment")
+    texts = ("my chain keeps slipping", "the answer is a new chain", "which answer do you mean",
+             "brake pads squeal in the rain", "tubeless tyre went flat again")
+    records = [MessageRecord(source_id=f"m{i}", author="u1", created_at=datetime(2026, 10, i % 28 + 1, tzinfo=timezone.utc),
+                             text=texts[i % 5], kind=kinds[i % 3]) for i in range(60)]
+    store.upsert_messages("acme", records, [f"h{i}" for i in range(60)])
+    queries = [("chain", {}), ("chain", {"kind": "answer"}), ("answer", {}), ("answer", {"kind": "question"}),
+               ("rain brake", {"kind": "comment"}), ("flat", {"kind": "doc"})]
+    before = [store.keyword_hits("acme", q, k=50, filters=f).ranked for q, f in queries]
+    store.close()
+    table = kw_table("acme")
+    _old_keyword_layout(db, table)
+
+    store = Store(f"sqlite:///{db}")  # the migration rebuilds the table
+    assert store.schema_version == LATEST_VERSION
+    with store.engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).scalar()
+    assert "kind UNINDEXED" not in sql and "kind," in sql
+    after = [store.keyword_hits("acme", q, k=50, filters=f).ranked for q, f in queries]
+    assert after == before
+    chain, chain_answers, answer, answer_questions, rain, docs = after
+    assert len(chain) == 24 and len(chain_answers) == 8 and docs == []  # 2 texts of 5; and 2 of those 15 answers
+    assert {u for u, _, _ in chain_answers} < {u for u, _, _ in chain}
+    # The word 'answer' is found in the texts that hold it, never because a message's kind is 'answer'.
+    assert len(answer) == 24 and len(answer_questions) == 8 and len(rain) == 4
+    hits = store.keyword_hits("acme", "answer", k=50, filters={})
+    assert hits.df == {"answer": 24}
+    store.close()

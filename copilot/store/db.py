@@ -170,6 +170,15 @@ def _author_time_index(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_messages_brand_author"))
 
 
+def _index_kinds(conn: Connection) -> None:
+    """SQLite keyword tables index the kind, so a kind filter is matched by FTS5 (`copilot.store.keywords.index_kinds`):
+    the tables made before are rebuilt once."""
+    from copilot.store.keywords import index_kinds
+
+    if conn.dialect.name == "sqlite":
+        index_kinds(conn)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_base),
     (2, _add_message_permalink),
@@ -185,6 +194,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (12, _add_job_payloads),
     (13, _add_filter_index),
     (14, _author_time_index),
+    (15, _index_kinds),
 ]
 MIGRATION_LOCK = 7_242_026  # PostgreSQL advisory lock: replicas starting together migrate one at a time
 LATEST_VERSION = MIGRATIONS[-1][0]

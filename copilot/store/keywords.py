@@ -51,6 +51,9 @@ INDEXED_FILTERS = ("channel", "author")
 # With such a filter, up to this many matches are re-scored by BM25 without FTS5's own ranking of every match of the
 # rare terms (which is most of a keyword search's time: 85 -> 10 ms for 616 matches of a channel and a kind at 100k).
 UNRANKED_MAX = 1500
+# A kind filter alone is part of the FTS5 query (`_fts_ddl`); off, the FTS5 table checks each ranked match's kind
+# (measured side by side in bench/search.py's A/B, docs/retrieval.md).
+KIND_MATCH = True
 
 
 class RowFilter(Protocol):
@@ -85,9 +88,30 @@ def index_terms(title: str | None, body: str, lang: str | None) -> str:
 
 
 def _fts_ddl(table: str) -> list[str]:
-    return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind UNINDEXED, channel UNINDEXED, "
+    """A brand's FTS5 table: the index terms, and the filter fields. The kind is indexed too, so a kind filter is part
+    of the MATCH (`kind : "answer" AND terms : (...)`): FTS5 then ranks only the matches of that kind, instead of
+    ranking every match and reading each one's row to drop the others (12 -> 9 ms mean, 24 -> 15 ms p95 for a kind
+    passing half of 100k messages). Every query names the `terms` column, and the vocabulary is read per column, so
+    a kind's name never counts as a word of the messages."""
+    return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind, channel UNINDEXED, "
             f"author UNINDEXED, created UNINDEXED, tokenize='unicode61 remove_diacritics 0')",
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, 'row')"]
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, 'col')"]
+
+
+def index_kinds(conn: Connection) -> None:
+    """Rebuild every FTS5 table made before the kind was indexed (`_fts_ddl`): the rows are copied as they are into
+    a table of the new layout, in the caller's transaction (~2.5 s per 100,000 messages on SQLite)."""
+    tables = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%fts5(%'")).all()
+    for table, sql in tables:
+        if not table.startswith("kw_") or "kind UNINDEXED" not in sql:
+            continue
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}_vocab"))
+        conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_old"))
+        for ddl in _fts_ddl(table):
+            conn.execute(text(ddl))
+        conn.execute(text(f"INSERT INTO {table} (rowid, terms, kind, channel, author, created) "
+                          f"SELECT rowid, terms, kind, channel, author, created FROM {table}_old"))
+        conn.execute(text(f"DROP TABLE {table}_old"))
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -337,7 +361,7 @@ class KeywordRepo(RepoBase):
         where, params = _filters(filters)
         with self.engine.connect() as conn:
             try:
-                out.df = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE term IN "
+                out.df = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE col = 'terms' AND term IN "
                                                 f"({','.join(f':t{i}' for i in range(len(terms)))})"),
                                            {f"t{i}": t for i, t in enumerate(terms)}).all()) if terms else {}
                 averages = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
@@ -349,7 +373,12 @@ class KeywordRepo(RepoBase):
             if not terms:
                 return out, []
             indexed = self._fts_filter(brand_id, filters, where)
-            values = {"q": _match(essential), "b": brand_id, **params}
+            match, rank = _match(essential), ""
+            if KIND_MATCH and indexed == where and "kind" in params and check is None:  # matched in its column
+                indexed = where = where.replace(f" AND {FILTER_SQL['kind']}", "")
+                match = f'kind : {_quoted(params.pop("kind"))} AND {match}'
+                rank = " AND rank MATCH 'bm25(1.0, 0.0)'"  # the kind adds nothing to a match's score
+            values = {"q": match, "b": brand_id, **params}
             # With `check` (a kind or channel filter and the brand's fields in memory), the same matches are read
             # without reading each match's filter field: 7.7 -> 3.7 ms for a channel at 100k messages (SQL alone).
             checked = None if check is None else _checked_matches(conn, table, values["q"], check,
@@ -359,7 +388,7 @@ class KeywordRepo(RepoBase):
                 rows = conn.execute(text(f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} "
                                          f"LIMIT :n"), {**values, "n": UNRANKED_MAX + 1}).all()
             if rows is None or (checked is None and len(rows) > UNRANKED_MAX):
-                sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed} ORDER BY rank LIMIT :n"
+                sql = f"SELECT rowid, terms FROM {table} WHERE {table} MATCH :q{indexed}{rank} ORDER BY rank LIMIT :n"
                 rows = conn.execute(text(sql), {**values, "n": max(CANDIDATES, k)}).all()
         return out, _rescore([(int(r[0]), r[1]) for r in rows], terms, out.df, docs,
                              tokens / docs if docs else 1.0)[:k]
@@ -534,8 +563,14 @@ def _filters(filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _match(terms: Sequence[str]) -> str:
-    """An FTS5 query matching any of the terms (each quoted: no FTS5 syntax can come from the user)."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    """An FTS5 query matching any of the terms in the `terms` column (each quoted: no FTS5 syntax can come from the
+    user)."""
+    return f"terms : ({' OR '.join(map(_quoted, terms))})"
+
+
+def _quoted(value: str) -> str:
+    """A string as an FTS5 phrase (matched as is, never parsed as query syntax)."""
+    return '"' + value.replace('"', '""') + '"'
 
 
 def _rescore(candidates: list[tuple[int, str]], terms: list[str], df: dict[str, int], docs: int,
