@@ -24,6 +24,7 @@ DENSE_EVIDENCE = 0.3    # a dense-only hit stands at least this far from the can
 LEXICAL_EVIDENCE = 0.1  # a keyword hit matches at least this share of the query's information
 COMBINING = re.compile(r"[\u0300-\u036f]")  # the accents NFKD splits off Latin letters
 NON_WORD = re.compile(r"[\W_]+")
+ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})  # NON_WORD's ASCII
 LONG_TEXT = 1200
 # A hit inherits this share of the best fused score among its thread neighbours (the message it replies to, its
 # replies): a question and its answers share relevance, while an answer rarely restates the question's words.
@@ -159,8 +160,9 @@ def text_key(title: str | None, text: str) -> str:
 
 def _fold(text: str) -> str:
     lowered = text.lower()
-    if not lowered.isascii():  # NFKD and the accent pass change nothing in ASCII (most long posts): skip them
-        lowered = COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
+    if lowered.isascii():  # most posts: what NON_WORD does, by a translation table (~3x faster than the pattern)
+        return " ".join(lowered.translate(ASCII_NON_WORD).split())
+    lowered = COMBINING.sub("", unicodedata.normalize("NFKD", lowered))
     return NON_WORD.sub(" ", lowered).strip()
 
 

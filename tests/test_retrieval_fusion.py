@@ -311,3 +311,17 @@ def test_a_french_word_typed_without_accents_finds_the_texts_that_spell_it_right
     lexical = workshop.keywords.explained("atelier", "butees derailleur", k=5)
     assert lexical.coverage == 1.0 and lexical.ranked[0][0] == "native:q"
     assert set(lexical.ranked[0][2]) == {"butees", "derailleur"}
+
+
+def test_ascii_texts_fold_as_the_pattern_folds_them():
+    """The translation-table fold of an ASCII text (the fast path) keys copies exactly as NON_WORD does."""
+    import random
+
+    from copilot.fusion import NON_WORD, _fold
+
+    rng = random.Random(7)
+    texts = ["".join(map(chr, range(128))), "Snake_case, tabs\tand\nnew lines!!", "  --x--  ", "", "___"]
+    texts += ["".join(chr(rng.randrange(128)) for _ in range(rng.randrange(200))) for _ in range(500)]
+    for text in texts:
+        assert _fold(text) == NON_WORD.sub(" ", text.lower()).strip()
+    assert _fold("Crème brûlée_chaude") == "creme brulee chaude"  # the accented path still folds accents
