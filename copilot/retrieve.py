@@ -165,7 +165,7 @@ class Retriever:
         if keyword_side is not None:
             lexical = keyword_side.result()
         candidates = dict.fromkeys([u for u, _, _ in lexical.ranked] + [u for u, _ in dense])
-        rows = self.store.get_messages(brand, list(candidates))
+        rows = self.store.search_rows(brand, list(candidates))
         groups = group_copies(rows)
         pool = Pool(lexical, rows, groups, collapse([(u, s) for u, s, _ in lexical.ranked], groups),
                     collapse(dense, groups))
