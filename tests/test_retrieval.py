@@ -123,6 +123,7 @@ def test_deleted_messages_leave_both_indexes(loaded: Copilot):
 def test_keyword_search_follows_every_write_without_a_rebuild(loaded: Copilot):
     lexical = lambda q: [h.id for h in loaded.retriever.search("acme", q, mode="lexical")]  # noqa: E731
     seqs = lambda: loaded.store.brand_seqs(["acme"])["acme"]  # noqa: E731
+    assert lexical("dynamo") == []  # no message holds the word yet
     loaded.ingestor.ingest("acme", [m("f", "Le moyeu dynamo grésille sous la pluie", channel="atelier")])
     assert lexical("dynamo") == ["f"]  # searchable as soon as the write returned
     loaded.ingestor.ingest("acme", [m("f", "Le phare à LED clignote", channel="atelier")])
@@ -134,6 +135,22 @@ def test_keyword_search_follows_every_write_without_a_rebuild(loaded: Copilot):
     assert after.analytics_seq > before.analytics_seq and after.lexical_seq == before.lexical_seq
     loaded.ingestor.ingest("acme", [m("f", "x", deleted=True)])
     assert lexical("phare") == [] and seqs().lexical_seq > after.lexical_seq
+
+
+def test_only_common_terms_document_frequencies_are_remembered(loaded: Copilot, monkeypatch: pytest.MonkeyPatch):
+    """A common term's count is reused for a minute (counting it walks every message holding it); a rare one is
+    counted by every search, so the weight of a word that few messages hold follows each write."""
+    import copilot.store.keywords as keywords
+
+    monkeypatch.setattr(keywords, "DF_CACHE_MIN", 5)
+    df = lambda word: max(loaded.store.keyword_hits("acme", word, k=5, filters={}).df.values(), default=0)  # noqa: E731
+    assert (df("canal"), df("puncture")) == (1, 2)  # 'puncture' and 'punctures' share a stem
+    loaded.ingestor.ingest("acme", [m(f"n{i}", f"le canal et la puncture numéro {i}") for i in range(3)])
+    assert (df("canal"), df("puncture")) == (4, 5)  # both were below DF_CACHE_MIN: counted anew
+    loaded.ingestor.ingest("acme", [m("n9", "encore le canal, encore une puncture")])
+    assert (df("canal"), df("puncture")) == (5, 5)  # 'puncture' (5) is remembered, 'canal' (4) was not
+    monkeypatch.setattr(keywords, "STATS_TTL_S", 0.0)
+    assert df("puncture") == 6
 
 
 def test_keyword_queries_are_data_not_syntax(loaded: Copilot):

@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,7 +40,8 @@ from copilot.text import analyse, analyse_query, detect_language, words
 CANDIDATE_DOCS = 5000  # at most this many documents are scored by FTS5 to pick candidates
 CANDIDATES = 300       # candidates re-scored with every query term
 K1, B = 1.5, 0.75      # BM25 as Lucene scores it (and the bm25s index this replaced)
-STATS_TTL_S = 60.0     # PostgreSQL: how long document frequencies and totals are reused
+STATS_TTL_S = 60.0     # how long a common term's document frequency (and PostgreSQL's totals) are reused
+DF_CACHE_MIN = 1000    # a term held by fewer messages is counted by every search (`_document_frequencies`)
 FILTER_SQL = {"kind": "kind = :kind", "channel": "channel = :channel", "author": "author = :author",
               "since": "created >= :since", "until": "created <= :until"}
 PG_CONFIGS = {"fr": "copilot_fr", "en": "copilot_en"}
@@ -93,8 +94,8 @@ def _fts_ddl(table: str) -> list[str]:
     ranking every match and reading each one's row to drop the others (12 -> 9 ms mean, 24 -> 15 ms p95 for a kind
     passing half of 100k messages). Every query names the `terms` column, and the vocabulary is read per column, so
     a kind's name never counts as a word of the messages."""
-    return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind, channel UNINDEXED, "
-            f"author UNINDEXED, created UNINDEXED, tokenize='unicode61 remove_diacritics 0')",
+    return [(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind, channel UNINDEXED, "
+             f"author UNINDEXED, created UNINDEXED, tokenize='unicode61 remove_diacritics 0')"),
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, 'col')"]
 
 
@@ -361,9 +362,10 @@ class KeywordRepo(RepoBase):
         where, params = _filters(filters)
         with self.engine.connect() as conn:
             try:
-                out.df = dict(conn.execute(text(f"SELECT term, doc FROM {table}_vocab WHERE col = 'terms' AND term IN "
-                                                f"({','.join(f':t{i}' for i in range(len(terms)))})"),
-                                           {f"t{i}": t for i, t in enumerate(terms)}).all()) if terms else {}
+                out.df = self._document_frequencies(brand_id, terms, lambda missing: dict(conn.execute(text(
+                    f"SELECT term, doc FROM {table}_vocab WHERE col = 'terms' AND term IN "
+                    f"({','.join(f':t{i}' for i in range(len(missing)))})"),
+                    {f"t{i}": t for i, t in enumerate(missing)}).all())) if terms else {}
                 averages = conn.execute(text(f"SELECT block FROM {table}_data WHERE id = 1")).scalar()
             except DBAPIError:  # the brand has no keyword table yet: nothing was ever written
                 return out, []
@@ -428,26 +430,42 @@ class KeywordRepo(RepoBase):
         return out, [(int(r[0]), float(r[1]), tuple(r[2])) for r in rows]
 
     def _pg_df(self, conn: Connection, brand_id: str, lexemes: list[str]) -> dict[str, int]:
-        """How many of the brand's messages hold each lexeme, remembered for `STATS_TTL_S` (document frequencies
-        move slowly; counting a common lexeme is the costly part of a query)."""
-        cache = self.__dict__.setdefault("_pg_df_cache", {})
-        now = time.monotonic()
-        out, missing = {}, []
-        for x in lexemes:
-            hit = cache.get((brand_id, x))
-            if hit is not None and now - hit[1] < STATS_TTL_S:
-                out[x] = hit[0]
-            else:
-                missing.append(x)
-        if missing:
+        """How many of the brand's messages hold each lexeme (counted through the GIN index; `_document_frequencies`)."""
+        def count(missing: list[str]) -> dict[str, int]:
             counts = conn.execute(text("SELECT " + ", ".join(
                 f"(SELECT count(*) FROM message_search WHERE brand_id = :b AND tsv @@ CAST(:x{i} AS tsquery))"
                 for i in range(len(missing)))), {"b": brand_id, **{f"x{i}": _lexeme(x) for i, x in enumerate(missing)}}).one()
-            for x, n in zip(missing, counts):
-                out[x] = int(n)
-                cache[(brand_id, x)] = (int(n), now)
+            return {x: int(n) for x, n in zip(missing, counts)}
+
+        return self._document_frequencies(brand_id, lexemes, count)
+
+    def forget_term_counts(self) -> None:
+        """Drop the remembered document frequencies (`_document_frequencies`): a benchmark measures searches that
+        share only what other queries counted."""
+        self.__dict__.pop("_df_cache", None)
+
+    def _document_frequencies(self, brand_id: str, terms: list[str],
+                              count: Callable[[list[str]], dict[str, int]]) -> dict[str, int]:
+        """How many of the brand's messages hold each term (absent terms may be left out), a common term's count
+        remembered for `STATS_TTL_S`. Counting a term costs in proportion to the messages holding it (FTS5's
+        vocabulary walks its whole list: ~1 ms for a term in a third of 100k messages), and a common term's count
+        moves by a small fraction in a minute; a rarer one (below `DF_CACHE_MIN`) is counted by every search, so a
+        word that a message just brought in is matched the moment its write commits."""
+        cache = self.__dict__.setdefault("_df_cache", {})
+        now = time.monotonic()
+        out, missing = {}, []
+        for term in terms:
+            hit = cache.get((brand_id, term))
+            if hit is not None and now - hit[1] < STATS_TTL_S:
+                out[term] = hit[0]
+            else:
+                missing.append(term)
+        if missing:
+            counted = count(missing)
+            out.update(counted)
             if len(cache) > 100_000:
                 cache.clear()
+            cache.update({(brand_id, t): (n, now) for t, n in counted.items() if n >= DF_CACHE_MIN})
         return out
 
     def _pg_totals(self, conn: Connection, brand_id: str) -> tuple[int, float]:
