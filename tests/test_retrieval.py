@@ -90,6 +90,11 @@ def test_filters_apply_to_both_rankings(loaded: Copilot):
         since = datetime(2026, 10, 15, tzinfo=timezone.utc).timestamp()
         hits = loaded.retriever.search("acme", "vélo sortie chaîne", mode=mode, filters={"since": since})
         assert {h.id for h in hits} == {"c"}
+        # A kind with a date, and kinds no message has: the kind in the keyword query, the date on its columns.
+        hits = loaded.retriever.search("acme", "chaîne puncture", mode=mode, filters={"kind": "question", "until": since})
+        assert {h.id for h in hits} == {"a", "d"} if mode != "dense" else {h.kind for h in hits} == {"question"}
+        for kind in ("doc", 'an"swer', "answer OR question"):
+            assert loaded.retriever.search("acme", "chaîne", mode=mode, filters={"kind": kind}) == []
 
 
 def test_a_hybrid_search_ranks_its_keyword_side_inline_when_every_worker_is_busy(loaded: Copilot,
