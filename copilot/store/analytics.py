@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from copilot.store.models import Brand, Member, Message, SpotlightRecord
 from copilot.store.base import (NON_CONVERSATION, RepoBase, _MemberRow, _as_utc, _raw_joined, _raw_time,
-                                source_parts)
+                                message_rows)
 
 
 MEMBERS_SKEW = timedelta(seconds=30)  # replicas' clocks differ: members updated this long before are read again
@@ -175,13 +175,8 @@ class AnalyticsRepo(RepoBase):
 
     def texts(self, brand_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Texts of messages by (source, source_id)."""
-        out: dict[tuple[str, str], str] = {}
         with self.engine.connect() as conn:
-            for source, sids in source_parts(keys):
-                rows = conn.execute(select(Message.source_id, Message.text).where(
-                    Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids)))
-                out.update({(source, sid): text for sid, text in rows})
-        return out
+            return {(source, r.source_id): r.text for source, r in message_rows(conn, brand_id, keys, Message.text)}
 
     def resolve_author(self, brand_id: str, label: str) -> str:
         """The author id a search filter means: an id as is, else the one member whose name (or first name) is

@@ -32,6 +32,15 @@ def source_parts(keys: Iterable[tuple[str, str]], size: int = 500) -> Iterator[t
             yield source, sids[i:i + size]
 
 
+def message_rows(conn: Any, brand_id: str, keys: Iterable[tuple[str, str]], *columns: Any) -> Iterator[tuple[str, Any]]:
+    """(source, row) for each of the brand's messages among the (source, source_id) keys that exists: the row holds
+    `Message.source_id` then `columns`, read a `source_parts` part at a time (`conn`: a Connection or a Session)."""
+    for source, sids in source_parts(keys):
+        rows = conn.execute(select(Message.source_id, *columns).where(
+            Message.brand_id == brand_id, Message.source == source, Message.source_id.in_(sids))).all()
+        yield from ((source, row) for row in rows)
+
+
 def hash_secret(secret: str) -> str:
     """Hash of an API key secret (keys are random 256-bit values, so a plain SHA-256 suffices)."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

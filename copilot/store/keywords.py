@@ -33,7 +33,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from copilot.store.base import RepoBase, message_uid, source_parts
+from copilot.store.base import RepoBase, message_rows, message_uid
 from copilot.store.models import Message
 from copilot.text import analyse, analyse_query, detect_language, words
 
@@ -52,9 +52,6 @@ INDEXED_FILTERS = ("channel", "author")
 # With such a filter, up to this many matches are re-scored by BM25 without FTS5's own ranking of every match of the
 # rare terms (which is most of a keyword search's time: 85 -> 10 ms for 616 matches of a channel and a kind at 100k).
 UNRANKED_MAX = 1500
-# A kind filter alone is part of the FTS5 query (`_fts_ddl`); off, the FTS5 table checks each ranked match's kind
-# (measured side by side in bench/search.py's A/B, docs/retrieval.md).
-KIND_MATCH = True
 
 
 class RowFilter(Protocol):
@@ -92,8 +89,8 @@ def _fts_ddl(table: str) -> list[str]:
     """A brand's FTS5 table: the index terms, and the filter fields. The kind is indexed too, so a kind filter is part
     of the MATCH (`kind : "answer" AND terms : (...)`): FTS5 then ranks only the matches of that kind, instead of
     ranking every match of the rare terms and dropping the other kinds after (SQL alone, 13.3 -> 9.0 ms mean,
-    25.0 -> 13.8 ms p95 for a kind passing half of 100k messages). Every query names the `terms` column, and the vocabulary is read per column, so
-    a kind's name never counts as a word of the messages."""
+    25.0 -> 13.8 ms p95 for a kind passing half of 100k messages). Every query names the `terms` column, and the
+    vocabulary is read per column, so a kind's name never counts as a word of the messages."""
     return [(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(terms, kind, channel UNINDEXED, "
              f"author UNINDEXED, created UNINDEXED, tokenize='unicode61 remove_diacritics 0')"),
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, 'col')"]
@@ -101,7 +98,7 @@ def _fts_ddl(table: str) -> list[str]:
 
 def index_kinds(conn: Connection) -> None:
     """Rebuild every FTS5 table made before the kind was indexed (`_fts_ddl`): the rows are copied as they are into
-    a table of the new layout, in the caller's transaction (~2.5 s per 100,000 messages on SQLite)."""
+    a table of the new layout, in the caller's transaction (2.7 s at 101,558 messages on SQLite)."""
     tables = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%fts5(%'")).all()
     for table, sql in tables:
         if not table.startswith("kw_") or "kind UNINDEXED" not in sql:
@@ -297,10 +294,8 @@ class KeywordRepo(RepoBase):
                     yield from ((r[0], message_uid(r[1], r[2]), r[3], r[4]) for r in part)
             return
         with self.engine.connect() as conn:
-            for source, ids in source_parts(keys):
-                rows = conn.execute(select(m.id, m.source_id, m.kind, m.channel).where(
-                    m.brand_id == brand_id, m.source == source, m.source_id.in_(ids))).all()
-                yield from ((r[0], message_uid(source, r[1]), r[2], r[3]) for r in rows)
+            yield from ((r.id, message_uid(source, r.source_id), r.kind, r.channel)
+                        for source, r in message_rows(conn, brand_id, keys, m.id, m.kind, m.channel))
 
     def filtered_uids(self, brand_id: str, filters: dict[str, Any], *, limit: int) -> list[str] | None:
         """Every uid of the brand's messages passing the filters, or None when more than `limit` pass: a selective
@@ -376,9 +371,9 @@ class KeywordRepo(RepoBase):
                 return out, []
             indexed = self._fts_filter(brand_id, filters, where)
             match, rank = _match(essential), ""
-            if KIND_MATCH and indexed == where and "kind" in params and check is None:  # matched in its column
-                indexed = where = where.replace(f" AND {FILTER_SQL['kind']}", "")
+            if indexed == where and "kind" in params and check is None:  # the kind is matched in its own column
                 match = f'kind : {_quoted(params.pop("kind"))} AND {match}'
+                indexed = where = _filters({**filters, "kind": None})[0]
                 rank = " AND rank MATCH 'bm25(1.0, 0.0)'"  # the kind adds nothing to a match's score
             values = {"q": match, "b": brand_id, **params}
             # With `check` (a kind or channel filter and the brand's fields in memory), the same matches are read
